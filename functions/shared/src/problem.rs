@@ -1,0 +1,223 @@
+//! RFC 9457 problem details: every error body this platform returns.
+//!
+//! 4xx bodies explain what to fix; 5xx bodies say only what happened, never why (the log
+//! line, tagged with the request id, carries the internals).
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
+    #[serde(skip)]
+    pub www_authenticate: Option<String>,
+}
+
+impl Problem {
+    pub const fn new(status: StatusCode, kind: &'static str, title: &'static str) -> Self {
+        Self {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail: None,
+            retry_after: None,
+            www_authenticate: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "/problems/invalid-request", "Invalid request").with_detail(detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "/problems/not-found", "Not found").with_detail(detail)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "/problems/method-not-allowed", "Method not allowed")
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let mut p = Self::new(StatusCode::UNAUTHORIZED, "/problems/unauthorized", "Unauthorized")
+            .with_detail(detail.clone());
+        p.www_authenticate = Some(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{}\"",
+            detail.replace(['"', '\\'], "'")
+        ));
+        p
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "/problems/forbidden", "Forbidden").with_detail(detail)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "/problems/payload-too-large", "Payload too large")
+            .with_detail(format!("the body must be at most {limit} bytes"))
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "/problems/unsupported-media-type",
+            "Unsupported media type",
+        )
+        .with_detail("send the body as application/json")
+    }
+
+    /// A dependency (database, broker) is unreachable: the client may retry shortly.
+    pub fn unavailable(what: &'static str) -> Self {
+        let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "/problems/unavailable", what)
+            .with_detail("a dependency is temporarily unreachable; retry shortly");
+        p.retry_after = Some(1);
+        p
+    }
+
+    /// A bug. The body says nothing more; the log has the cause.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "/problems/internal", "Internal error")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.title)?;
+        if let Some(d) = &self.detail {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (self.status(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = self.www_authenticate.as_deref()
+            && let Ok(value) = HeaderValue::from_str(challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// Parses a JSON request body, turning every failure into a 400 that names the problem.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<T, Problem> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let media = ct.split(';').next().unwrap_or_default().trim();
+        if !(media == "application/json" || media.ends_with("+json") || media.is_empty()) {
+            return Err(Problem::unsupported_media_type());
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::bad_request("the request body is empty; send a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => Problem::bad_request(format!("invalid field: {e}")),
+            Category::Syntax | Category::Eof | Category::Io => {
+                Problem::bad_request(format!("malformed JSON: {e}"))
+            }
+        }
+    })
+}
+
+/// Strictly parses a raw query string: percent-decoding must yield UTF-8 and only `allowed`
+/// names may appear, each at most once.
+pub fn parse_query(
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, Problem> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = decode_component(k)?;
+        let v = decode_component(v)?;
+        if !allowed.contains(&k.as_str()) {
+            return Err(Problem::bad_request(format!(
+                "unknown query parameter {k:?}; allowed: {}",
+                allowed.join(", ")
+            )));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(Problem::bad_request(format!("query parameter {k:?} given twice")));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn decode_component(s: &str) -> Result<String, Problem> {
+    let plus_as_space = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| Problem::bad_request("the query string is not valid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_response_has_media_type_and_no_internals() {
+        let r = Problem::internal().into_response();
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+        let r = Problem::unauthorized("token \"expired\"").into_response();
+        assert!(r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
+        let r = Problem::unavailable("Database unavailable").into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn query_is_strict() {
+        let q = parse_query(Some("title=a%25b+c&limit=3"), &["title", "limit"]).unwrap();
+        assert_eq!(q, vec![("title".into(), "a%b c".into()), ("limit".into(), "3".into())]);
+        assert!(parse_query(Some("title=%FF"), &["title"]).is_err());
+        assert!(parse_query(Some("nope=1"), &["title"]).is_err());
+        assert!(parse_query(Some("title=a&title=b"), &["title"]).is_err());
+        assert_eq!(parse_query(None, &["title"]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn json_errors_are_400_or_415() {
+        let h = http::HeaderMap::new();
+        assert_eq!(parse_json::<serde_json::Value>(&h, b"{").unwrap_err().status, 400);
+        assert_eq!(parse_json::<serde_json::Value>(&h, b"  ").unwrap_err().status, 400);
+        let mut h = http::HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(parse_json::<serde_json::Value>(&h, b"{}").unwrap_err().status, 415);
+    }
+}

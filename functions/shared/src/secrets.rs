@@ -1,0 +1,79 @@
+//! Credentials from Secrets Manager, read once per cold start.
+//!
+//! When an `*_SECRET_ARN` variable is set the value comes from Secrets Manager (the SDK honours
+//! `AWS_ENDPOINT_URL`, so locally this is moto); otherwise from plain variables, which is what
+//! the local stack and tests use.
+
+use tokio::sync::OnceCell;
+
+use crate::config::{ConfigError, Credentials, Env, Secret};
+
+#[derive(Debug, Default)]
+pub struct SecretSource {
+    client: OnceCell<aws_sdk_secretsmanager::Client>,
+}
+
+impl SecretSource {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A source that has no client yet; it creates one only if a secret ARN is configured.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    async fn client(&self) -> &aws_sdk_secretsmanager::Client {
+        self.client
+            .get_or_init(|| async {
+                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                aws_sdk_secretsmanager::Client::new(&config)
+            })
+            .await
+    }
+
+    /// The secret's string value.
+    pub async fn get(&self, arn: &str) -> Result<Secret<String>, ConfigError> {
+        let out = self
+            .client()
+            .await
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Secret {
+                arn: arn.into(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        out.secret_string()
+            .map(|s| Secret::new(s.to_owned()))
+            .ok_or_else(|| ConfigError::Secret {
+                arn: arn.into(),
+                reason: "the secret has no string value".into(),
+            })
+    }
+
+    /// Username and password from the JSON secret named by `arn_var`, or from `user_var` and
+    /// `password_var` when no ARN is configured.
+    pub async fn credentials(
+        &self,
+        env: &impl Env,
+        arn_var: &str,
+        user_var: &str,
+        password_var: &str,
+    ) -> Result<Credentials, ConfigError> {
+        match env.optional(arn_var) {
+            Some(arn) => {
+                let raw = self.get(&arn).await?;
+                serde_json::from_str(raw.expose()).map_err(|e| ConfigError::Secret {
+                    arn,
+                    reason: format!("expected JSON with username and password: {e}"),
+                })
+            }
+            None => Ok(Credentials {
+                username: env.required(user_var)?,
+                password: Secret::new(env.required(password_var)?),
+            }),
+        }
+    }
+}

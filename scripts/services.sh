@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The real parts the functions run against locally and in tests: a private PostgreSQL cluster,
+# a private RabbitMQ node and moto (Cognito, Secrets Manager, SQS), all on loopback, with their
+# data under .local/ (gitignored). Safe to run twice: what is running is reused.
+#
+#   scripts/services.sh up      install what is missing, start what is not running, write .local/env
+#   scripts/services.sh down    stop what this script started (data stays on disk)
+#   scripts/services.sh status
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.local"
+PG_PORT="${CRUD_PG_PORT:-55432}"
+PG_USER="crud"
+PG_PASSWORD="${CRUD_PG_PASSWORD:-local-only-password}"
+AMQP_PORT="${CRUD_AMQP_PORT:-5673}"
+RABBIT_DIST_PORT="${CRUD_RABBIT_DIST_PORT:-25673}"
+EPMD_PORT="${CRUD_EPMD_PORT:-4370}"
+MOTO_PORT="${CRUD_MOTO_PORT:-4566}"
+RUN_AS="crudmaster"
+
+say() { printf '\033[1m[services]\033[0m %s\n' "$*" >&2; }
+
+as_service_user() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "$RUN_AS" -- "$@"; else "$@"; fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+apt_install() {
+  say "installing $* from Debian (one-time)"
+  [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
+  # Debian starts a system-wide service on install; we run private nodes instead.
+  local had_policy=0
+  [ -e /usr/sbin/policy-rc.d ] && had_policy=1
+  [ $had_policy = 1 ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  [ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
+}
+
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && { echo "$d"; return; }; done
+  command -v pg_ctl >/dev/null && { dirname "$(command -v pg_ctl)"; return; }
+  return 1
+}
+
+ensure_user() {
+  if [ "$(id -u)" = 0 ] && ! id "$RUN_AS" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_AS"
+  fi
+}
+
+postgres_up() {
+  local bin; bin="$(pg_bin)" || { apt_install postgresql postgresql-contrib; bin="$(pg_bin)"; }
+  command -v psql >/dev/null || apt_install postgresql-client
+  local data="$STATE/pg/data"
+  mkdir -p "$STATE/pg"
+  [ "$(id -u)" = 0 ] && chown -R "$RUN_AS" "$STATE/pg"
+  if [ ! -s "$data/PG_VERSION" ]; then
+    say "creating a private PostgreSQL cluster in .local/pg (one-time)"
+    printf '%s\n' "$PG_PASSWORD" >"$STATE/pg/pwfile"
+    [ "$(id -u)" = 0 ] && chown "$RUN_AS" "$STATE/pg/pwfile"
+    as_service_user "$bin/initdb" -D "$data" -U "$PG_USER" --pwfile="$STATE/pg/pwfile" \
+      --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$STATE/pg/pwfile"
+    cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$STATE/pg'
+max_connections = 300
+fsync = on
+shared_buffers = 256MB
+log_min_messages = warning
+CONF
+  fi
+  if as_service_user "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_service_user "$bin/pg_ctl" -D "$data" -l "$STATE/pg/server.log" -w -t 60 start >/dev/null
+  fi
+}
+
+rabbit_env() {
+  export HOME="$STATE/rabbitmq"
+  export RABBITMQ_NODENAME="crud@localhost"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$AMQP_PORT"
+  export RABBITMQ_DIST_PORT="$RABBIT_DIST_PORT"
+  export ERL_EPMD_PORT="$EPMD_PORT"
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  export RABBITMQ_MNESIA_BASE="$STATE/rabbitmq/mnesia"
+  export RABBITMQ_LOG_BASE="$STATE/rabbitmq/log"
+  export RABBITMQ_CONFIG_FILE="$STATE/rabbitmq/rabbitmq"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$STATE/rabbitmq/enabled_plugins"
+  export RABBITMQ_PID_FILE="$STATE/rabbitmq/pid"
+}
+
+rabbit_ctl() { (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n crud@localhost "$@"); }
+
+rabbitmq_up() {
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_install rabbitmq-server
+  mkdir -p "$STATE/rabbitmq/log" "$STATE/rabbitmq/mnesia"
+  [ -f "$STATE/rabbitmq/rabbitmq.conf" ] || cat >"$STATE/rabbitmq/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+loopback_users.guest = true
+vm_memory_high_watermark.relative = 0.2
+disk_free_limit.absolute = 200MB
+log.console = false
+log.file.level = warning
+CONF
+  [ -f "$STATE/rabbitmq/enabled_plugins" ] || echo '[].' >"$STATE/rabbitmq/enabled_plugins"
+  if port_open "$AMQP_PORT" && rabbit_ctl -q status >/dev/null 2>&1; then
+    say "RabbitMQ already running on 127.0.0.1:$AMQP_PORT"
+    return
+  fi
+  say "starting RabbitMQ on 127.0.0.1:$AMQP_PORT (takes a few seconds)"
+  (rabbit_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$STATE/rabbitmq/log/stdout.log" 2>&1 &)
+  local i
+  for i in $(seq 1 120); do
+    if port_open "$AMQP_PORT" && rabbit_ctl -q await_startup >/dev/null 2>&1; then return; fi
+    sleep 1
+  done
+  say "RabbitMQ did not start; see .local/rabbitmq/log"; tail -20 "$STATE/rabbitmq/log/"*.log >&2 || true
+  return 1
+}
+
+rabbitmq_stop() {
+  port_open "$AMQP_PORT" || return 0
+  rabbit_ctl -q stop >/dev/null 2>&1 || true
+  (rabbit_env; /usr/lib/erlang/bin/epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true)
+}
+
+moto_up() {
+  if curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then
+    say "moto already running on 127.0.0.1:$MOTO_PORT"; return
+  fi
+  python3 -c 'import moto.server, flask, jwt' 2>/dev/null || {
+    say "installing moto[server] from PyPI (one-time)"
+    python3 -m pip install -q 'moto[server,cognitoidp]>=5.1'
+  }
+  say "starting moto on 127.0.0.1:$MOTO_PORT"
+  mkdir -p "$STATE/moto"
+  setsid nohup python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto/server.log" 2>&1 &
+  echo $! >"$STATE/moto/pid"
+  local i
+  for i in $(seq 1 60); do
+    curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  say "moto did not start; see .local/moto/server.log"; return 1
+}
+
+write_env() {
+  cat >"$STATE/env" <<ENV
+# written by scripts/services.sh; source it to reach the local services
+export CRUD_PG_HOST=127.0.0.1
+export CRUD_PG_PORT=$PG_PORT
+export CRUD_PG_USER=$PG_USER
+export CRUD_PG_PASSWORD=$PG_PASSWORD
+export CRUD_PG_SOCKET_DIR=$STATE/pg
+export AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
+export CRUD_AMQP_PORT=$AMQP_PORT
+export CRUD_RABBITMQCTL="$ROOT/scripts/services.sh rabbitmqctl"
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+ENV
+}
+
+case "${1:-up}" in
+  up)
+    mkdir -p "$STATE"
+    command -v curl >/dev/null || apt_install curl
+    ensure_user
+    postgres_up
+    rabbitmq_up
+    moto_up
+    write_env
+    say "services up; environment in .local/env"
+    ;;
+  down)
+    bin="$(pg_bin)" && as_service_user "$bin/pg_ctl" -D "$STATE/pg/data" -m fast stop >/dev/null 2>&1 || true
+    rabbitmq_stop
+    [ -f "$STATE/moto/pid" ] && kill "$(cat "$STATE/moto/pid")" 2>/dev/null || true
+    say "services stopped; data kept in .local/"
+    ;;
+  pg-stop) as_service_user "$(pg_bin)/pg_ctl" -D "$STATE/pg/data" -m immediate stop >/dev/null ;;
+  pg-start) as_service_user "$(pg_bin)/pg_ctl" -D "$STATE/pg/data" -l "$STATE/pg/server.log" -w -t 60 start >/dev/null ;;
+  rabbit-stop) rabbitmq_stop ;;
+  rabbit-start) rabbitmq_up ;;
+  rabbitmqctl) shift; rabbit_ctl "$@" ;;
+  status)
+    port_open "$PG_PORT" && echo "postgres: up ($PG_PORT)" || echo "postgres: down"
+    port_open "$AMQP_PORT" && echo "rabbitmq: up ($AMQP_PORT)" || echo "rabbitmq: down"
+    port_open "$MOTO_PORT" && echo "moto: up ($MOTO_PORT)" || echo "moto: down"
+    ;;
+  *) echo "usage: $0 up|down|status|pg-stop|pg-start|rabbit-stop|rabbit-start|rabbitmqctl ARGS" >&2; exit 2 ;;
+esac

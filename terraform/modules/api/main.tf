@@ -1,0 +1,188 @@
+locals {
+  http_methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+  spec = yamldecode(file(var.openapi_path))
+
+  # The contract file stays provider-neutral; the AWS extensions are overlaid here.
+  paths = {
+    for path, item in local.spec.paths : path => merge(
+      { for key, value in item : key => value if !contains(local.http_methods, key) },
+      {
+        for method, op in item : method => merge(op, {
+          "x-amazon-apigateway-integration" = {
+            type                 = "aws_proxy"
+            httpMethod           = "POST"
+            uri                  = var.functions[op["x-function"]].invoke_arn
+            payloadFormatVersion = "2.0"
+            timeoutInMillis      = 29000
+          }
+        }) if contains(local.http_methods, method)
+      }
+    )
+  }
+
+  security_schemes = merge(
+    try(local.spec.components.securitySchemes, {}),
+    {
+      (var.security_scheme_name) = {
+        type = "oauth2"
+        flows = {
+          clientCredentials = {
+            tokenUrl = "${var.jwt_issuer}/oauth2/token"
+            scopes   = {}
+          }
+        }
+        "x-amazon-apigateway-authorizer" = {
+          type           = "jwt"
+          identitySource = "$request.header.Authorization"
+          jwtConfiguration = {
+            issuer   = var.jwt_issuer
+            audience = var.jwt_audience
+          }
+        }
+      }
+    }
+  )
+
+  body = merge(local.spec, {
+    paths      = local.paths
+    components = merge(try(local.spec.components, {}), { securitySchemes = local.security_schemes })
+  })
+
+  access_log_format = {
+    requestId          = "$context.requestId"
+    extendedRequestId  = "$context.extendedRequestId"
+    ip                 = "$context.identity.sourceIp"
+    userAgent          = "$context.identity.userAgent"
+    requestTime        = "$context.requestTime"
+    httpMethod         = "$context.httpMethod"
+    routeKey           = "$context.routeKey"
+    path               = "$context.path"
+    status             = "$context.status"
+    protocol           = "$context.protocol"
+    responseLength     = "$context.responseLength"
+    responseLatency    = "$context.responseLatency"
+    integrationLatency = "$context.integrationLatency"
+    integrationStatus  = "$context.integrationStatus"
+    integrationError   = "$context.integrationErrorMessage"
+    authorizerError    = "$context.authorizer.error"
+    principal          = "$context.authorizer.claims.sub"
+    clientId           = "$context.authorizer.claims.client_id"
+  }
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name                         = var.name
+  protocol_type                = "HTTP"
+  body                         = jsonencode(local.body)
+  fail_on_warnings             = false
+  disable_execute_api_endpoint = false
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  name              = "/aws/apigateway/${var.name}/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format          = jsonencode(local.access_log_format)
+  }
+
+  default_route_settings {
+    throttling_burst_limit   = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    detailed_metrics_enabled = true
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "this" {
+  for_each = var.functions
+
+  statement_id  = "AllowApiGateway-${var.name}"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value.function_name
+  qualifier     = each.value.qualifier
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+}
+
+# ---------------------------------------------------------------- optional custom domain
+resource "aws_acm_certificate" "this" {
+  count = var.create_custom_domain ? 1 : 0
+
+  domain_name       = var.domain_name
+  validation_method = "DNS"
+  tags              = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_route53_record" "validation" {
+  for_each = var.create_custom_domain ? {
+    for o in aws_acm_certificate.this[0].domain_validation_options : o.domain_name => o
+  } : {}
+
+  zone_id         = var.hosted_zone_id
+  name            = each.value.resource_record_name
+  type            = each.value.resource_record_type
+  records         = [each.value.resource_record_value]
+  ttl             = 300
+  allow_overwrite = true
+}
+
+resource "aws_acm_certificate_validation" "this" {
+  count = var.create_custom_domain ? 1 : 0
+
+  certificate_arn         = aws_acm_certificate.this[0].arn
+  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+}
+
+resource "aws_apigatewayv2_domain_name" "this" {
+  count = var.create_custom_domain ? 1 : 0
+
+  domain_name = var.domain_name
+
+  domain_name_configuration {
+    certificate_arn = aws_acm_certificate_validation.this[0].certificate_arn
+    endpoint_type   = "REGIONAL"
+    security_policy = "TLS_1_2"
+  }
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_api_mapping" "this" {
+  count = var.create_custom_domain ? 1 : 0
+
+  api_id      = aws_apigatewayv2_api.this.id
+  domain_name = aws_apigatewayv2_domain_name.this[0].id
+  stage       = aws_apigatewayv2_stage.this.id
+}
+
+resource "aws_route53_record" "alias" {
+  count = var.create_custom_domain ? 1 : 0
+
+  zone_id = var.hosted_zone_id
+  name    = var.domain_name
+  type    = "A"
+
+  alias {
+    name                   = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].target_domain_name
+    zone_id                = aws_apigatewayv2_domain_name.this[0].domain_name_configuration[0].hosted_zone_id
+    evaluate_target_health = false
+  }
+}

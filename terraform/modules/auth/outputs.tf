@@ -1,0 +1,40 @@
+output "user_pool_id" {
+  description = "ID of the user pool."
+  value       = aws_cognito_user_pool.this.id
+}
+
+output "user_pool_arn" {
+  description = "ARN of the user pool."
+  value       = aws_cognito_user_pool.this.arn
+}
+
+output "issuer" {
+  description = "JWT issuer URL of the pool."
+  value       = "https://cognito-idp.${data.aws_region.current.name}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+}
+
+output "user_client_id" {
+  description = "ID of the public user client (USER_PASSWORD_AUTH, SRP, hosted UI)."
+  value       = aws_cognito_user_pool_client.user.id
+}
+
+output "machine_client_id" {
+  description = "ID of the machine client (client credentials)."
+  value       = aws_cognito_user_pool_client.machine.id
+}
+
+output "machine_client_secret" {
+  description = "Secret of the machine client."
+  value       = aws_cognito_user_pool_client.machine.client_secret
+  sensitive   = true
+}
+
+output "client_ids" {
+  description = "All app client IDs (the JWT authorizer audience)."
+  value       = [aws_cognito_user_pool_client.user.id, aws_cognito_user_pool_client.machine.id]
+}
+
+output "token_endpoint" {
+  description = "OAuth2 token endpoint of the hosted domain."
+  value       = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.name}.amazoncognito.com/oauth2/token"
+}

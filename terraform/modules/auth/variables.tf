@@ -1,0 +1,85 @@
+variable "name" {
+  description = "Name of the user pool and prefix of its clients."
+  type        = string
+}
+
+variable "domain_prefix" {
+  description = "Prefix of the Cognito hosted domain (<prefix>.auth.<region>.amazoncognito.com); must be globally unique."
+  type        = string
+}
+
+variable "mfa_configuration" {
+  description = "OFF, OPTIONAL or ON (TOTP software tokens)."
+  type        = string
+  default     = "OPTIONAL"
+
+  validation {
+    condition     = contains(["OFF", "OPTIONAL", "ON"], var.mfa_configuration)
+    error_message = "mfa_configuration must be OFF, OPTIONAL or ON."
+  }
+}
+
+variable "password_minimum_length" {
+  description = "Minimum password length."
+  type        = number
+  default     = 14
+}
+
+variable "deletion_protection" {
+  description = "Protect the user pool from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "resource_server_identifier" {
+  description = "Identifier of the resource server; scopes are <identifier>/<scope>."
+  type        = string
+  default     = "crud-master"
+}
+
+variable "scopes" {
+  description = "Resource-server scopes and their descriptions."
+  type        = map(string)
+  default = {
+    "movies.read"   = "Read movies"
+    "movies.write"  = "Create and update movies"
+    "movies.admin"  = "Delete all movies"
+    "billing.write" = "Place orders"
+  }
+}
+
+variable "machine_client_scopes" {
+  description = "Scopes granted to the machine (client credentials) client."
+  type        = list(string)
+  default     = ["movies.read", "movies.write", "billing.write"]
+}
+
+variable "callback_urls" {
+  description = "Allowed redirect URLs of the hosted UI for the user client."
+  type        = list(string)
+  default     = ["http://localhost:3000/callback"]
+}
+
+variable "logout_urls" {
+  description = "Allowed sign-out URLs of the hosted UI for the user client."
+  type        = list(string)
+  default     = ["http://localhost:3000/"]
+}
+
+variable "access_token_validity_minutes" {
+  description = "Access and ID token validity in minutes."
+  type        = number
+  default     = 60
+}
+
+variable "refresh_token_validity_days" {
+  description = "Refresh token validity in days."
+  type        = number
+  default     = 30
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}

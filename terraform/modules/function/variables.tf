@@ -1,0 +1,143 @@
+variable "name" {
+  description = "Function name."
+  type        = string
+}
+
+variable "description" {
+  description = "Function description."
+  type        = string
+  default     = ""
+}
+
+variable "package_type" {
+  description = "Zip (bootstrap.zip from make build) or Image (container image from ECR)."
+  type        = string
+  default     = "Zip"
+
+  validation {
+    condition     = contains(["Zip", "Image"], var.package_type)
+    error_message = "package_type must be Zip or Image."
+  }
+}
+
+variable "filename" {
+  description = "Path of the bootstrap.zip when package_type = Zip."
+  type        = string
+  default     = null
+}
+
+variable "image_uri" {
+  description = "ECR image URI when package_type = Image (null: <created repository>:latest)."
+  type        = string
+  default     = null
+}
+
+variable "create_ecr_repository" {
+  description = "Create an ECR repository for the image of this function (only with package_type = Image)."
+  type        = bool
+  default     = true
+}
+
+variable "memory_size" {
+  description = "Memory in MB (CPU scales with it)."
+  type        = number
+  default     = 256
+}
+
+variable "timeout" {
+  description = "Timeout in seconds."
+  type        = number
+  default     = 10
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency: caps the function and protects the database/broker from fan-out (-1: unreserved)."
+  type        = number
+  default     = 10
+}
+
+variable "environment" {
+  description = "Environment variables."
+  type        = map(string)
+  default     = {}
+}
+
+variable "subnet_ids" {
+  description = "Private subnet IDs the function runs in."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the function ENIs."
+  type        = list(string)
+}
+
+variable "policy_statements" {
+  description = "Extra IAM statements of the execution role (least privilege: only what this function calls). Logs, X-Ray and VPC ENI permissions are added by the module."
+  type = list(object({
+    sid       = string
+    effect    = optional(string, "Allow")
+    actions   = list(string)
+    resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
+  }))
+  default = []
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function log group in days."
+  type        = number
+  default     = 30
+}
+
+variable "kms_key_arn" {
+  description = "KMS key ARN for the log group and the environment variables (null: AWS managed keys)."
+  type        = string
+  default     = null
+}
+
+variable "create_alias" {
+  description = "Publish versions and create an alias (required for provisioned concurrency)."
+  type        = bool
+  default     = false
+}
+
+variable "alias_name" {
+  description = "Name of the alias."
+  type        = string
+  default     = "live"
+}
+
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrent executions on the alias (0: none). Needs create_alias."
+  type        = number
+  default     = 0
+}
+
+variable "create_autoscaling" {
+  description = "Scale provisioned concurrency between provisioned_concurrency and autoscaling_max_capacity on utilisation."
+  type        = bool
+  default     = false
+}
+
+variable "autoscaling_max_capacity" {
+  description = "Upper bound of provisioned concurrency when autoscaling."
+  type        = number
+  default     = 5
+}
+
+variable "autoscaling_target_utilization" {
+  description = "Target ProvisionedConcurrencyUtilization (0-1)."
+  type        = number
+  default     = 0.7
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,245 @@
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+data "aws_region" "current" {}
+
+locals {
+  azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+
+  # Security groups, one per hop: functions -> proxy -> database, functions -> broker,
+  # setup -> database (direct) and broker, everything in the VPC -> endpoints.
+  security_groups = {
+    app       = "Application Lambda functions (inventory, billing-api, billing-consumer)"
+    setup     = "Deploy-time setup Lambda function"
+    proxy     = "RDS Proxy"
+    database  = "RDS PostgreSQL instance"
+    broker    = "Amazon MQ RabbitMQ broker and its event source mapping ENIs"
+    endpoints = "Interface VPC endpoints"
+  }
+
+  # from -> to on port, egress on "from" and ingress on "to".
+  hops = {
+    app_to_proxy        = { from = "app", to = "proxy", port = 5432 }
+    app_to_broker       = { from = "app", to = "broker", port = 5671 }
+    app_to_endpoints    = { from = "app", to = "endpoints", port = 443 }
+    setup_to_database   = { from = "setup", to = "database", port = 5432 }
+    setup_to_broker     = { from = "setup", to = "broker", port = 5671 }
+    setup_to_endpoints  = { from = "setup", to = "endpoints", port = 443 }
+    proxy_to_database   = { from = "proxy", to = "database", port = 5432 }
+    proxy_to_endpoints  = { from = "proxy", to = "endpoints", port = 443 }
+    broker_to_broker    = { from = "broker", to = "broker", port = 5671 }
+    broker_to_endpoints = { from = "broker", to = "endpoints", port = 443 }
+  }
+}
+
+resource "aws_vpc" "this" {
+  cidr_block           = var.cidr_block
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+# Lock down the default security group: nothing may use it by accident.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-default-deny" })
+}
+
+resource "aws_subnet" "private" {
+  count = var.az_count
+
+  vpc_id            = aws_vpc.this.id
+  availability_zone = local.azs[count.index]
+  cidr_block        = cidrsubnet(var.cidr_block, 4, count.index)
+
+  tags = merge(var.tags, { Name = "${var.name}-private-${local.azs[count.index]}", Tier = "private" })
+}
+
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-private" })
+}
+
+resource "aws_route_table_association" "private" {
+  count = var.az_count
+
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private.id
+}
+
+# ---------------------------------------------------------------- optional NAT
+resource "aws_subnet" "public" {
+  count = var.create_nat_gateway ? var.az_count : 0
+
+  vpc_id            = aws_vpc.this.id
+  availability_zone = local.azs[count.index]
+  cidr_block        = cidrsubnet(var.cidr_block, 4, 8 + count.index)
+
+  tags = merge(var.tags, { Name = "${var.name}-public-${local.azs[count.index]}", Tier = "public" })
+}
+
+resource "aws_internet_gateway" "this" {
+  count = var.create_nat_gateway ? 1 : 0
+
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_route_table" "public" {
+  count = var.create_nat_gateway ? 1 : 0
+
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name}-public" })
+}
+
+resource "aws_route" "public_internet" {
+  count = var.create_nat_gateway ? 1 : 0
+
+  route_table_id         = aws_route_table.public[0].id
+  destination_cidr_block = "0.0.0.0/0"
+  gateway_id             = aws_internet_gateway.this[0].id
+}
+
+resource "aws_route_table_association" "public" {
+  count = var.create_nat_gateway ? var.az_count : 0
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public[0].id
+}
+
+resource "aws_eip" "nat" {
+  count = var.create_nat_gateway ? 1 : 0
+
+  domain = "vpc"
+  tags   = merge(var.tags, { Name = "${var.name}-nat" })
+}
+
+resource "aws_nat_gateway" "this" {
+  count = var.create_nat_gateway ? 1 : 0
+
+  allocation_id = aws_eip.nat[0].id
+  subnet_id     = aws_subnet.public[0].id
+  tags          = merge(var.tags, { Name = var.name })
+
+  depends_on = [aws_internet_gateway.this]
+}
+
+resource "aws_route" "private_nat" {
+  count = var.create_nat_gateway ? 1 : 0
+
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.this[0].id
+}
+
+# ---------------------------------------------------------------- security groups
+resource "aws_security_group" "this" {
+  for_each = local.security_groups
+
+  name        = "${var.name}-${each.key}"
+  description = each.value
+  vpc_id      = aws_vpc.this.id
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "hop" {
+  for_each = local.hops
+
+  security_group_id            = aws_security_group.this[each.value.from].id
+  referenced_security_group_id = aws_security_group.this[each.value.to].id
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  description                  = "${each.value.from} to ${each.value.to} on ${each.value.port}"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "hop" {
+  for_each = local.hops
+
+  security_group_id            = aws_security_group.this[each.value.to].id
+  referenced_security_group_id = aws_security_group.this[each.value.from].id
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  description                  = "${each.value.from} to ${each.value.to} on ${each.value.port}"
+}
+
+# ---------------------------------------------------------------- VPC endpoints
+resource "aws_vpc_endpoint" "interface" {
+  for_each = toset(var.interface_endpoints)
+
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.value}"
+  vpc_endpoint_type   = "Interface"
+  private_dns_enabled = true
+  subnet_ids          = aws_subnet.private[*].id
+  security_group_ids  = [aws_security_group.this["endpoints"].id]
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.value}" })
+}
+
+# ---------------------------------------------------------------- flow logs
+resource "aws_cloudwatch_log_group" "flow_log" {
+  count = var.create_flow_log ? 1 : 0
+
+  name              = "/vpc/${var.name}/flow-log"
+  retention_in_days = var.flow_log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "flow_log_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "flow_log" {
+  count = var.create_flow_log ? 1 : 0
+
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_log[0].arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "flow_log" {
+  count = var.create_flow_log ? 1 : 0
+
+  name_prefix        = "${var.name}-flow-log-"
+  assume_role_policy = data.aws_iam_policy_document.flow_log_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "flow_log" {
+  count = var.create_flow_log ? 1 : 0
+
+  name   = "write-flow-log"
+  role   = aws_iam_role.flow_log[0].id
+  policy = data.aws_iam_policy_document.flow_log[0].json
+}
+
+resource "aws_flow_log" "this" {
+  count = var.create_flow_log ? 1 : 0
+
+  vpc_id          = aws_vpc.this.id
+  traffic_type    = "REJECT"
+  log_destination = aws_cloudwatch_log_group.flow_log[0].arn
+  iam_role_arn    = aws_iam_role.flow_log[0].arn
+
+  tags = var.tags
+}

@@ -1,0 +1,334 @@
+# ---------------------------------------------------------------- general
+variable "name" {
+  description = "Project name: prefix of every resource and the Project tag."
+  type        = string
+  default     = "crud-master"
+}
+
+variable "environment" {
+  description = "Environment name (tag and part of unique names)."
+  type        = string
+  default     = "prod"
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "tags" {
+  description = "Extra tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "aws_endpoint_url" {
+  description = "Send every AWS API call to this endpoint (an emulator such as moto) and skip credential/account checks. Null for real AWS."
+  type        = string
+  default     = null
+}
+
+variable "kms_deletion_window_days" {
+  description = "Deletion window of the customer managed KMS key."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "Retention of function, API access, database and flow log groups, in days."
+  type        = number
+  default     = 30
+}
+
+# ---------------------------------------------------------------- network
+variable "vpc_cidr" {
+  description = "CIDR of the VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "create_nat_gateway" {
+  description = "Add a NAT gateway (about 35 USD/month + data); not needed, the functions use VPC endpoints."
+  type        = bool
+  default     = false
+}
+
+variable "interface_endpoints" {
+  description = "AWS services reached through interface VPC endpoints."
+  type        = list(string)
+  default     = ["secretsmanager", "sqs", "logs", "xray", "lambda", "sts"]
+}
+
+variable "create_flow_log" {
+  description = "Log rejected VPC traffic to CloudWatch Logs."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------- database
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "db_engine_version" {
+  description = "PostgreSQL engine version."
+  type        = string
+  default     = "16"
+}
+
+variable "db_allocated_storage" {
+  description = "Initial RDS storage in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "db_multi_az" {
+  description = "Multi-AZ standby for the database."
+  type        = bool
+  default     = false
+}
+
+variable "db_deletion_protection" {
+  description = "Deletion protection of the database (and of the user pool)."
+  type        = bool
+  default     = true
+}
+
+variable "db_skip_final_snapshot" {
+  description = "Skip the final snapshot when the database is destroyed."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "Automated backup retention in days."
+  type        = number
+  default     = 7
+}
+
+variable "create_db_proxy" {
+  description = "Connect the application functions through RDS Proxy (recommended; about 22 USD/month for 2 vCPU-equivalents minimum)."
+  type        = bool
+  default     = true
+}
+
+variable "db_performance_insights" {
+  description = "Enable Performance Insights (7-day free tier)."
+  type        = bool
+  default     = true
+}
+
+variable "db_monitoring_interval" {
+  description = "Enhanced Monitoring interval in seconds (0 to disable)."
+  type        = number
+  default     = 60
+}
+
+variable "secret_recovery_window_days" {
+  description = "Recovery window of the Secrets Manager secrets (0 = delete immediately on destroy)."
+  type        = number
+  default     = 7
+}
+
+# ---------------------------------------------------------------- broker
+variable "broker_deployment_mode" {
+  description = "SINGLE_INSTANCE or CLUSTER_MULTI_AZ."
+  type        = string
+  default     = "SINGLE_INSTANCE"
+}
+
+variable "broker_instance_type" {
+  description = "Amazon MQ instance type (mq.t3.micro for a single instance; mq.m5.large+ for a cluster)."
+  type        = string
+  default     = "mq.t3.micro"
+}
+
+variable "broker_engine_version" {
+  description = "RabbitMQ engine version."
+  type        = string
+  default     = "3.13"
+}
+
+variable "billing_queue" {
+  description = "Durable RabbitMQ queue of orders (declared by the setup function)."
+  type        = string
+  default     = "billing_queue"
+}
+
+# ---------------------------------------------------------------- functions
+variable "artifacts_dir" {
+  description = "Directory with <function>/bootstrap.zip built by make build. Null: <repo>/target/lambda."
+  type        = string
+  default     = null
+}
+
+variable "package_type" {
+  description = "Zip (bootstrap.zip from make build) or Image (images from the ECR repositories, see functions/*/Dockerfile)."
+  type        = string
+  default     = "Zip"
+}
+
+variable "image_tag" {
+  description = "Image tag deployed when package_type = Image."
+  type        = string
+  default     = "latest"
+}
+
+variable "rust_log" {
+  description = "RUST_LOG of every function."
+  type        = string
+  default     = "info"
+}
+
+variable "functions" {
+  description = "Per-function sizing. reserved_concurrency caps fan-out toward the database and broker (-1: unreserved)."
+  type = map(object({
+    memory_size          = optional(number, 256)
+    timeout              = optional(number, 10)
+    reserved_concurrency = optional(number, 10)
+  }))
+  default = {
+    inventory          = { memory_size = 256, timeout = 10, reserved_concurrency = 20 }
+    "billing-api"      = { memory_size = 256, timeout = 10, reserved_concurrency = 20 }
+    "billing-consumer" = { memory_size = 256, timeout = 30, reserved_concurrency = 2 }
+    setup              = { memory_size = 256, timeout = 120, reserved_concurrency = 1 }
+  }
+}
+
+variable "create_alias" {
+  description = "Publish versions and route API Gateway and the event source mapping to a live alias."
+  type        = bool
+  default     = true
+}
+
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrency of the HTTP functions' alias (0: none; each unit costs money even idle)."
+  type        = number
+  default     = 0
+}
+
+variable "create_provisioned_concurrency_autoscaling" {
+  description = "Autoscale provisioned concurrency of the HTTP functions on utilisation (needs provisioned_concurrency > 0)."
+  type        = bool
+  default     = false
+}
+
+variable "provisioned_concurrency_max" {
+  description = "Maximum provisioned concurrency when autoscaling."
+  type        = number
+  default     = 5
+}
+
+# ---------------------------------------------------------------- billing path
+variable "create_event_source_mapping" {
+  description = "Create the Amazon MQ event source mapping feeding billing-consumer."
+  type        = bool
+  default     = true
+}
+
+variable "billing_batch_size" {
+  description = "Maximum messages per billing-consumer invocation (one INSERT per batch)."
+  type        = number
+  default     = 100
+}
+
+variable "billing_batching_window_seconds" {
+  description = "Maximum time the mapping waits to fill a batch."
+  type        = number
+  default     = 1
+}
+
+variable "create_dlq_redrive_allow_policy" {
+  description = "Forbid other queues from using the DLQ as their dead-letter target (redrive allow policy denyAll)."
+  type        = bool
+  default     = true
+}
+
+variable "create_setup_invocation" {
+  description = "Invoke the setup function on apply (database roles and migrations, broker queue) whenever migrations or its code change."
+  type        = bool
+  default     = true
+}
+
+variable "migrations_dir" {
+  description = "Directory of the SQL migrations (hashed to re-run setup). Null: <repo>/migrations."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------- API and auth
+variable "openapi_path" {
+  description = "Path of the OpenAPI contract. Null: <repo>/openapi.yaml."
+  type        = string
+  default     = null
+}
+
+variable "api_throttling_burst_limit" {
+  description = "API burst limit."
+  type        = number
+  default     = 100
+}
+
+variable "api_throttling_rate_limit" {
+  description = "API steady-state requests per second."
+  type        = number
+  default     = 50
+}
+
+variable "create_custom_domain" {
+  description = "Serve the API on domain_name with an ACM certificate."
+  type        = bool
+  default     = false
+}
+
+variable "domain_name" {
+  description = "Custom domain of the API."
+  type        = string
+  default     = null
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 zone of domain_name."
+  type        = string
+  default     = null
+}
+
+variable "cognito_domain_prefix" {
+  description = "Hosted UI domain prefix (globally unique). Null: <name>-<environment>-<account id>."
+  type        = string
+  default     = null
+}
+
+variable "cognito_mfa" {
+  description = "Cognito MFA: OFF, OPTIONAL or ON."
+  type        = string
+  default     = "OPTIONAL"
+}
+
+variable "cognito_callback_urls" {
+  description = "Hosted UI redirect URLs of the user client."
+  type        = list(string)
+  default     = ["http://localhost:3000/callback"]
+}
+
+# ---------------------------------------------------------------- observability
+variable "alarm_email" {
+  description = "Email subscribed to alarms and budget alerts (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "create_budget" {
+  description = "Create the monthly cost budget."
+  type        = bool
+  default     = true
+}
+
+variable "budget_limit_usd" {
+  description = "Monthly cost budget in USD."
+  type        = number
+  default     = 150
+}

@@ -1,0 +1,57 @@
+terraform {
+  # 1.11: write-only attributes (secret_string_wo) keep generated passwords out of the state.
+  required_version = ">= 1.11.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+}
+
+locals {
+  emulated = var.aws_endpoint_url != null
+}
+
+provider "aws" {
+  region = var.region
+
+  # Only for emulators such as moto: no real credentials, no account lookup, no instance metadata.
+  skip_credentials_validation = local.emulated
+  skip_requesting_account_id  = local.emulated
+  skip_metadata_api_check     = local.emulated
+
+  dynamic "endpoints" {
+    for_each = local.emulated ? [var.aws_endpoint_url] : []
+    content {
+      acm            = endpoints.value
+      apigatewayv2   = endpoints.value
+      appautoscaling = endpoints.value
+      budgets        = endpoints.value
+      cloudwatch     = endpoints.value
+      cognitoidp     = endpoints.value
+      ec2            = endpoints.value
+      ecr            = endpoints.value
+      iam            = endpoints.value
+      kms            = endpoints.value
+      lambda         = endpoints.value
+      logs           = endpoints.value
+      mq             = endpoints.value
+      rds            = endpoints.value
+      route53        = endpoints.value
+      secretsmanager = endpoints.value
+      sns            = endpoints.value
+      sqs            = endpoints.value
+      sts            = endpoints.value
+    }
+  }
+
+  default_tags {
+    tags = merge(var.tags, {
+      Project     = var.name
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    })
+  }
+}

@@ -1,0 +1,109 @@
+//! Shared helpers for the tests that go through the real parts. `make test` starts PostgreSQL,
+//! RabbitMQ and moto (scripts/services.sh) and exports where they are; each test then gets its
+//! own database (random name, migrated) or queue, so tests run in parallel.
+
+use std::time::Duration;
+
+use shared::db::{Db, DbSettings};
+use shared::migrate::{self, Database};
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `make test` (or `source .local/env` after `scripts/services.sh up`)")
+    })
+}
+
+pub fn pg_host() -> String {
+    var("CRUD_PG_HOST")
+}
+pub fn pg_port() -> u16 {
+    var("CRUD_PG_PORT").parse().expect("CRUD_PG_PORT is a port")
+}
+pub fn pg_user() -> String {
+    var("CRUD_PG_USER")
+}
+pub fn pg_password() -> String {
+    var("CRUD_PG_PASSWORD")
+}
+pub fn amqp_url() -> String {
+    var("AMQP_URL")
+}
+pub fn aws_endpoint() -> String {
+    var("AWS_ENDPOINT_URL")
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Settings for database `name` on the test cluster.
+pub fn settings(name: &str) -> DbSettings {
+    DbSettings::local(&pg_host(), pg_port(), name, &pg_user(), &pg_password())
+}
+
+pub async fn connect(name: &str) -> tokio_postgres::Client {
+    let (client, conn) = settings(name)
+        .pg_config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {name}: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// A fresh, migrated database for one test.
+pub struct TestDb {
+    pub name: String,
+    pub settings: DbSettings,
+    pub db: Db,
+}
+
+impl TestDb {
+    pub async fn new(kind: Database) -> Self {
+        shared::install_crypto_provider();
+        shared::telemetry::init_for_tests();
+        let name = unique(&format!("t_{}", kind.name()));
+        let admin = connect("postgres").await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let mut client = connect(&name).await;
+        migrate::apply(&mut client, kind).await.expect("migrate");
+        let settings = settings(&name);
+        let db = Db::new(&settings).expect("pool");
+        Self { name, settings, db }
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.name).await
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `scripts/services.sh <args>` (stop/start PostgreSQL or RabbitMQ for fault tests).
+pub fn services(args: &[&str]) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let status = std::process::Command::new(format!("{root}/scripts/services.sh"))
+        .args(args)
+        .status()
+        .expect("run scripts/services.sh");
+    assert!(status.success(), "scripts/services.sh {args:?} failed");
+}
