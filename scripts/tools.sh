@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, only when missing. Safe to run twice.
+set -euo pipefail
+say() { printf '\033[1m[tools]\033[0m %s\n' "$*" >&2; }
+command -v cargo >/dev/null || { say "cargo is required (rustup)"; exit 1; }
+cargo fmt --version >/dev/null 2>&1 || { say "installing rustfmt"; rustup component add rustfmt; }
+cargo clippy --version >/dev/null 2>&1 || { say "installing clippy"; rustup component add clippy; }
+python3 -c 'import openapi_spec_validator' 2>/dev/null || { say "installing openapi-spec-validator (PyPI)"; python3 -m pip install -q openapi-spec-validator; }
+command -v cargo-lambda >/dev/null || { say "installing cargo-lambda (PyPI, brings zig)"; python3 -m pip install -q cargo-lambda; }
+command -v curl >/dev/null || { say "installing curl"; apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+command -v psql >/dev/null || { say "installing postgresql-client"; apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null; }
