@@ -7,7 +7,7 @@ locals {
   create_ecr     = !local.is_zip && var.create_ecr_repository
   log_group_name = "/aws/lambda/${var.name}"
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
-  image_uri      = coalesce(var.image_uri, local.create_ecr ? "${aws_ecr_repository.this[0].repository_url}:latest" : "invalid")
+  image_uri      = coalesce(var.image_uri, local.create_ecr ? "${aws_ecr_repository.this[0].repository_url}:${var.image_tag}" : null)
   with_pc        = var.create_alias && var.provisioned_concurrency > 0
 }
 

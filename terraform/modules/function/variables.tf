@@ -27,9 +27,15 @@ variable "filename" {
 }
 
 variable "image_uri" {
-  description = "ECR image URI when package_type = Image (null: <created repository>:latest)."
+  description = "ECR image URI when package_type = Image (null: <created repository>:<image_tag>)."
   type        = string
   default     = null
+}
+
+variable "image_tag" {
+  description = "Tag of the image in the created repository when image_uri is null."
+  type        = string
+  default     = "latest"
 }
 
 variable "create_ecr_repository" {

@@ -47,21 +47,21 @@ locals {
     {
       type = "metric", x = 0, y = 6, width = 8, height = 6
       properties = {
-        title = "Lambda duration p99 (ms)", region = local.region, view = "timeSeries", stat = "p99", period = 60
+        title   = "Lambda duration p99 (ms)", region = local.region, view = "timeSeries", stat = "p99", period = 60
         metrics = [for k, fn in var.functions : ["AWS/Lambda", "Duration", "FunctionName", fn]]
       }
     },
     {
       type = "metric", x = 8, y = 6, width = 8, height = 6
       properties = {
-        title = "Lambda errors and throttles", region = local.region, view = "timeSeries", stat = "Sum", period = 60
+        title   = "Lambda errors and throttles", region = local.region, view = "timeSeries", stat = "Sum", period = 60
         metrics = concat(local.lambda_metric["Errors"], local.lambda_metric["Throttles"])
       }
     },
     {
       type = "metric", x = 16, y = 6, width = 8, height = 6
       properties = {
-        title = "Lambda concurrency", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
+        title   = "Lambda concurrency", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
         metrics = local.lambda_metric["ConcurrentExecutions"]
       }
     },
@@ -109,48 +109,48 @@ locals {
     {
       api-5xx = {
         description = "HTTP API returns 5xx", namespace = "AWS/ApiGateway", metric = "5xx", stat = "Sum"
-        dimensions = { ApiId = var.api_id }, threshold = var.api_5xx_threshold, operator = "GreaterThanOrEqualToThreshold", periods = 1, period = 300, extended = null
+        dimensions  = { ApiId = var.api_id }, threshold = var.api_5xx_threshold, operator = "GreaterThanOrEqualToThreshold", periods = 1, period = 300, extended = null
       }
       api-latency-p99 = {
         description = "HTTP API p99 latency too high", namespace = "AWS/ApiGateway", metric = "Latency", stat = null
-        dimensions = { ApiId = var.api_id }, threshold = var.api_latency_p99_ms, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
+        dimensions  = { ApiId = var.api_id }, threshold = var.api_latency_p99_ms, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
       }
       dlq-not-empty = {
         description = "Malformed billing messages were dead-lettered to SQS: inspect and redrive", namespace = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", stat = "Maximum"
-        dimensions = { QueueName = var.dlq_name }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+        dimensions  = { QueueName = var.dlq_name }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
       }
       orders-dead-lettered = {
         description = "billing-consumer dead-lettered orders", namespace = local.ns, metric = "OrdersDeadLettered", stat = "Sum"
-        dimensions = { Service = var.functions["billing-consumer"] }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+        dimensions  = { Service = var.functions["billing-consumer"] }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
       }
       billing-queue-backlog = {
         description = "billing_queue is not drained (event source mapping or consumer stalled)", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Minimum"
-        dimensions = { Broker = var.broker_name, VirtualHost = "/", Queue = var.queue_name }, threshold = var.queue_depth_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
+        dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = var.queue_name }, threshold = var.queue_depth_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
       }
       publish-confirm-latency-p99 = {
         description = "Broker publisher confirms are slow", namespace = local.ns, metric = "PublishConfirmLatency", stat = null
-        dimensions = { Service = var.functions["billing-api"] }, threshold = 1000, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
+        dimensions  = { Service = var.functions["billing-api"] }, threshold = 1000, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
       }
       rds-cpu = {
         description = "RDS CPU high", namespace = "AWS/RDS", metric = "CPUUtilization", stat = "Average"
-        dimensions = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_cpu_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
+        dimensions  = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_cpu_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
       }
       rds-free-storage = {
         description = "RDS free storage low", namespace = "AWS/RDS", metric = "FreeStorageSpace", stat = "Minimum"
-        dimensions = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_free_storage_bytes, operator = "LessThanThreshold", periods = 1, period = 300, extended = null
+        dimensions  = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_free_storage_bytes, operator = "LessThanThreshold", periods = 1, period = 300, extended = null
       }
     },
     { for k, fn in local.app : "${k}-errors" => {
       description = "${fn} invocation errors (for billing-consumer: batches being redelivered)", namespace = "AWS/Lambda", metric = "Errors", stat = "Sum"
-      dimensions = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+      dimensions  = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
     } },
     { for k, fn in local.app : "${k}-throttles" => {
       description = "${fn} throttled (reserved concurrency reached)", namespace = "AWS/Lambda", metric = "Throttles", stat = "Sum"
-      dimensions = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+      dimensions  = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
     } },
     { for k, fn in local.app : "${k}-db-errors" => {
       description = "${fn} database errors", namespace = local.ns, metric = "DbErrors", stat = "Sum"
-      dimensions = { Service = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+      dimensions  = { Service = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
     } },
   )
 }

@@ -1,0 +1,357 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  prefix         = "${var.name}-${var.environment}"
+  account_id     = data.aws_caller_identity.current.account_id
+  artifacts_dir  = coalesce(var.artifacts_dir, "${path.root}/../target/lambda")
+  migrations_dir = coalesce(var.migrations_dir, "${path.root}/../migrations")
+  openapi_path   = coalesce(var.openapi_path, "${path.root}/../openapi.yaml")
+
+  function_names = { for k in keys(var.functions) : k => "${local.prefix}-${k}" }
+  http_functions = ["inventory", "billing-api"]
+
+  secretsmanager_service = "secretsmanager.${data.aws_region.current.name}.amazonaws.com"
+
+  # A change in any migration file re-runs the setup function.
+  migrations_hash = sha256(join(",", [
+    for f in sort(fileset(local.migrations_dir, "**/*.sql")) : "${f}:${filesha256("${local.migrations_dir}/${f}")}"
+  ]))
+}
+
+# ---------------------------------------------------------------- encryption key
+# One customer managed key for logs, secrets, RDS, Lambda environment and the SNS topic:
+# one key to audit and to revoke, 1 USD/month.
+data "aws_iam_policy_document" "kms" {
+  statement {
+    sid       = "AccountAdministration"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogs"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${local.account_id}:*"]
+    }
+  }
+
+  statement {
+    sid       = "AlarmAndBudgetNotifications"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "${local.prefix}: logs, secrets, database, functions, alarms"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms.json
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${local.prefix}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+# ---------------------------------------------------------------- network
+module "network" {
+  source = "./modules/network"
+
+  name                    = local.prefix
+  cidr_block              = var.vpc_cidr
+  create_nat_gateway      = var.create_nat_gateway
+  interface_endpoints     = var.interface_endpoints
+  create_flow_log         = var.create_flow_log
+  flow_log_retention_days = var.log_retention_days
+  kms_key_arn             = aws_kms_key.this.arn
+}
+
+# ---------------------------------------------------------------- database
+module "database" {
+  source = "./modules/database"
+
+  name                         = local.prefix
+  subnet_ids                   = module.network.private_subnet_ids
+  database_security_group_id   = module.network.security_group_ids["database"]
+  proxy_security_group_id      = module.network.security_group_ids["proxy"]
+  kms_key_arn                  = aws_kms_key.this.arn
+  engine_version               = var.db_engine_version
+  instance_class               = var.db_instance_class
+  allocated_storage            = var.db_allocated_storage
+  multi_az                     = var.db_multi_az
+  deletion_protection          = var.db_deletion_protection
+  skip_final_snapshot          = var.db_skip_final_snapshot
+  backup_retention_days        = var.db_backup_retention_days
+  create_proxy                 = var.create_db_proxy
+  performance_insights_enabled = var.db_performance_insights
+  monitoring_interval          = var.db_monitoring_interval
+  log_retention_days           = var.log_retention_days
+  secret_recovery_window_days  = var.secret_recovery_window_days
+}
+
+# ---------------------------------------------------------------- broker
+module "broker" {
+  source = "./modules/broker"
+
+  name                        = local.prefix
+  deployment_mode             = var.broker_deployment_mode
+  host_instance_type          = var.broker_instance_type
+  engine_version              = var.broker_engine_version
+  subnet_ids                  = module.network.private_subnet_ids
+  security_group_id           = module.network.security_group_ids["broker"]
+  kms_key_arn                 = aws_kms_key.this.arn
+  secret_recovery_window_days = var.secret_recovery_window_days
+}
+
+# ---------------------------------------------------------------- dead-letter queue
+resource "aws_sqs_queue" "billing_dlq" {
+  name                      = "${local.prefix}-billing-dlq"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "billing_dlq" {
+  count = var.create_dlq_redrive_allow_policy ? 1 : 0
+
+  queue_url = aws_sqs_queue.billing_dlq.id
+  # The consumer writes here itself; no SQS queue may use it as a redrive target.
+  redrive_allow_policy = jsonencode({ redrivePermission = "denyAll" })
+}
+
+# ---------------------------------------------------------------- functions
+locals {
+  database_env = {
+    DATABASE_HOST      = module.database.proxy_endpoint
+    DATABASE_PORT      = "5432"
+    DATABASE_TLS       = "require"
+    DATABASE_POOL_SIZE = "1"
+  }
+
+  amqp_env = {
+    AMQP_ENDPOINT   = module.broker.amqp_endpoint
+    AMQP_SECRET_ARN = module.broker.secret_arn
+    BILLING_QUEUE   = var.billing_queue
+  }
+
+  read_secrets = {
+    for k, arns in {
+      inventory          = [module.database.app_user_secret_arns["movies"]]
+      "billing-api"      = [module.database.app_user_secret_arns["orders"], module.broker.secret_arn]
+      "billing-consumer" = [module.database.app_user_secret_arns["orders"], module.broker.secret_arn]
+      setup = compact([
+        module.database.master_secret_arn,
+        module.database.app_user_secret_arns["movies"],
+        module.database.app_user_secret_arns["orders"],
+        module.broker.secret_arn,
+      ])
+      } : k => [
+      { sid = "ReadOwnSecrets", actions = ["secretsmanager:GetSecretValue"], resources = arns },
+      {
+        sid        = "DecryptSecrets"
+        actions    = ["kms:Decrypt"]
+        resources  = [aws_kms_key.this.arn]
+        conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = [local.secretsmanager_service] }]
+      },
+    ]
+  }
+
+  function_config = {
+    inventory = {
+      description        = "Movies CRUD behind the HTTP API"
+      security_group_ids = [module.network.security_group_ids["app"]]
+      environment = merge(local.database_env, {
+        DATABASE_NAME       = "movies"
+        DATABASE_SECRET_ARN = module.database.app_user_secret_arns["movies"]
+      })
+      statements = []
+    }
+    "billing-api" = {
+      description        = "Publishes orders to billing_queue with publisher confirms; reads stored orders"
+      security_group_ids = [module.network.security_group_ids["app"]]
+      environment = merge(local.database_env, local.amqp_env, {
+        DATABASE_NAME       = "orders"
+        DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
+      })
+      statements = []
+    }
+    "billing-consumer" = {
+      description        = "Stores billing_queue batches idempotently; dead-letters malformed messages"
+      security_group_ids = [module.network.security_group_ids["app"]]
+      environment = merge(local.database_env, {
+        DATABASE_NAME       = "orders"
+        DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
+        DLQ_URL             = aws_sqs_queue.billing_dlq.url
+      })
+      statements = [
+        { sid = "DeadLetter", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.billing_dlq.arn] },
+        # The event source mapping runs with this role: it describes the broker and reads the BASIC_AUTH secret.
+        { sid = "EventSourceMappingBroker", actions = ["mq:DescribeBroker"], resources = [module.broker.arn] },
+      ]
+    }
+    setup = {
+      description = "Deploy-time setup: database roles, migrations, grants, durable billing_queue with dead-letter exchange"
+      # Direct to the instance, not the proxy: it runs DDL as the master user (CREATE DATABASE/ROLE),
+      # which the proxy would pin, and the proxy only authenticates the two app users.
+      security_group_ids = [module.network.security_group_ids["setup"]]
+      environment = merge(local.amqp_env, {
+        DATABASE_HOST              = module.database.instance_address
+        DATABASE_PORT              = "5432"
+        DATABASE_TLS               = "require"
+        DATABASE_MASTER_SECRET_ARN = module.database.master_secret_arn
+        MOVIES_DB_SECRET_ARN       = module.database.app_user_secret_arns["movies"]
+        ORDERS_DB_SECRET_ARN       = module.database.app_user_secret_arns["orders"]
+      })
+      statements = []
+    }
+  }
+}
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.function_config
+
+  name               = local.function_names[each.key]
+  description        = each.value.description
+  package_type       = var.package_type
+  filename           = "${local.artifacts_dir}/${each.key}/bootstrap.zip"
+  image_tag          = var.image_tag
+  memory_size        = var.functions[each.key].memory_size
+  timeout            = var.functions[each.key].timeout
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = each.value.security_group_ids
+  kms_key_arn        = aws_kms_key.this.arn
+  log_retention_days = var.log_retention_days
+
+  reserved_concurrent_executions = var.functions[each.key].reserved_concurrency
+
+  environment = merge(each.value.environment, {
+    RUST_LOG          = var.rust_log
+    METRICS_NAMESPACE = "CrudMaster"
+    SERVICE_NAME      = local.function_names[each.key]
+  })
+
+  policy_statements = concat(local.read_secrets[each.key], each.value.statements)
+
+  create_alias             = var.create_alias
+  provisioned_concurrency  = contains(local.http_functions, each.key) ? var.provisioned_concurrency : 0
+  create_autoscaling       = contains(local.http_functions, each.key) && var.create_provisioned_concurrency_autoscaling
+  autoscaling_max_capacity = var.provisioned_concurrency_max
+}
+
+# ---------------------------------------------------------------- deploy-time setup
+resource "aws_lambda_invocation" "setup" {
+  count = var.create_setup_invocation ? 1 : 0
+
+  function_name = module.function["setup"].function_name
+  qualifier     = module.function["setup"].qualifier
+  input         = jsonencode({ action = "setup" })
+
+  triggers = {
+    migrations = local.migrations_hash
+    code       = module.function["setup"].source_code_hash
+    database   = module.database.instance_address
+    broker     = module.broker.amqp_endpoint
+  }
+
+  # The endpoints, secrets and proxy target must exist before setup connects.
+  depends_on = [module.network, module.database, module.broker]
+}
+
+# ---------------------------------------------------------------- billing event source mapping
+resource "aws_lambda_event_source_mapping" "billing" {
+  count = var.create_event_source_mapping ? 1 : 0
+
+  event_source_arn                   = module.broker.arn
+  function_name                      = module.function["billing-consumer"].target_arn
+  queues                             = [var.billing_queue]
+  batch_size                         = var.billing_batch_size
+  maximum_batching_window_in_seconds = var.billing_batching_window_seconds
+  enabled                            = true
+
+  source_access_configuration {
+    type = "BASIC_AUTH"
+    uri  = module.broker.secret_arn
+  }
+
+  source_access_configuration {
+    type = "VIRTUAL_HOST"
+    uri  = "/"
+  }
+
+  # billing_queue (durable, with its dead-letter exchange) is declared by setup; the mapping must
+  # not race it and declare a plain queue.
+  depends_on = [aws_lambda_invocation.setup]
+}
+
+# ---------------------------------------------------------------- auth
+module "auth" {
+  source = "./modules/auth"
+
+  name                = local.prefix
+  domain_prefix       = coalesce(var.cognito_domain_prefix, "${local.prefix}-${local.account_id}")
+  mfa_configuration   = var.cognito_mfa
+  deletion_protection = var.db_deletion_protection
+  callback_urls       = var.cognito_callback_urls
+}
+
+# ---------------------------------------------------------------- API
+module "api" {
+  source = "./modules/api"
+
+  name         = local.prefix
+  openapi_path = local.openapi_path
+  functions = {
+    for k in local.http_functions : k => {
+      function_name = module.function[k].function_name
+      invoke_arn    = module.function[k].invoke_arn
+      qualifier     = module.function[k].qualifier
+    }
+  }
+  jwt_issuer             = module.auth.issuer
+  jwt_audience           = module.auth.client_ids
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  log_retention_days     = var.log_retention_days
+  kms_key_arn            = aws_kms_key.this.arn
+  create_custom_domain   = var.create_custom_domain
+  domain_name            = var.domain_name
+  hosted_zone_id         = var.hosted_zone_id
+}
+
+# ---------------------------------------------------------------- observability
+module "observability" {
+  source = "./modules/observability"
+
+  name                   = local.prefix
+  kms_key_arn            = aws_kms_key.this.arn
+  alarm_email            = var.alarm_email
+  functions              = local.function_names
+  api_id                 = module.api.api_id
+  db_instance_identifier = module.database.instance_identifier
+  db_proxy_name          = module.database.proxy_name
+  broker_name            = module.broker.name
+  queue_name             = var.billing_queue
+  dlq_name               = aws_sqs_queue.billing_dlq.name
+  create_budget          = var.create_budget
+  budget_limit_usd       = var.budget_limit_usd
+  budget_emails          = var.alarm_email == null ? [] : [var.alarm_email]
+}

@@ -1,0 +1,75 @@
+output "api_url" {
+  description = "Base URL of the HTTP API."
+  value       = module.api.url
+}
+
+output "region" {
+  description = "AWS region of the deployment."
+  value       = data.aws_region.current.name
+}
+
+output "user_pool_id" {
+  description = "Cognito user pool ID."
+  value       = module.auth.user_pool_id
+}
+
+output "user_client_id" {
+  description = "Cognito app client for people (USER_PASSWORD_AUTH, SRP)."
+  value       = module.auth.user_client_id
+}
+
+output "machine_client_id" {
+  description = "Cognito app client for services (client credentials)."
+  value       = module.auth.machine_client_id
+}
+
+output "machine_client_secret" {
+  description = "Secret of the machine client (terraform output -raw machine_client_secret)."
+  value       = module.auth.machine_client_secret
+  sensitive   = true
+}
+
+output "token_endpoint" {
+  description = "OAuth2 token endpoint (client credentials)."
+  value       = module.auth.token_endpoint
+}
+
+output "jwt_issuer" {
+  description = "Issuer of the tokens the API accepts."
+  value       = module.auth.issuer
+}
+
+output "function_names" {
+  description = "Lambda function names by role."
+  value       = { for k, m in module.function : k => m.function_name }
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository per function (package_type = Image only)."
+  value       = { for k, m in module.function : k => m.ecr_repository_url if m.ecr_repository_url != null }
+}
+
+output "db_proxy_endpoint" {
+  description = "RDS Proxy endpoint used by the functions."
+  value       = module.database.proxy_endpoint
+}
+
+output "amqp_endpoint" {
+  description = "AMQPS endpoint of the broker."
+  value       = module.broker.amqp_endpoint
+}
+
+output "dlq_url" {
+  description = "URL of the billing dead-letter queue."
+  value       = aws_sqs_queue.billing_dlq.url
+}
+
+output "dashboard_url" {
+  description = "CloudWatch dashboard."
+  value       = "https://${data.aws_region.current.name}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.name}#dashboards/dashboard/${module.observability.dashboard_name}"
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic receiving alarms."
+  value       = module.observability.sns_topic_arn
+}
