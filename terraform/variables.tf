@@ -36,7 +36,13 @@ variable "kms_deletion_window_days" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of function, API access, database and flow log groups, in days."
+  description = "Retention of the audit log groups (API access, database, VPC flow log), in days."
+  type        = number
+  default     = 365
+}
+
+variable "function_log_retention_days" {
+  description = "Retention of the function log groups, in days (metrics are extracted from them at ingestion)."
   type        = number
   default     = 30
 }

@@ -29,7 +29,6 @@ resource "aws_secretsmanager_secret_version" "this" {
 
 resource "aws_mq_broker" "this" {
   #checkov:skip=CKV_AWS_209:Amazon MQ for RabbitMQ only supports AWS owned keys for encryption at rest; data is still encrypted.
-  #checkov:skip=CKV_AWS_208:RabbitMQ brokers do not support the audit log (only general logs exist for this engine).
   broker_name                = var.name
   engine_type                = "RabbitMQ"
   engine_version             = var.engine_version

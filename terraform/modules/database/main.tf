@@ -75,6 +75,7 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 }
 
 resource "aws_db_instance" "this" {
+  #checkov:skip=CKV_AWS_157:Multi-AZ is the db_multi_az switch, off by default to halve the idle cost; production sets it (see README).
   #checkov:skip=CKV_AWS_161:IAM database authentication would need a token per connection in every function; the proxy and the app users authenticate with Secrets Manager credentials instead.
   identifier     = var.name
   engine         = "postgres"
