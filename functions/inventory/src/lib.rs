@@ -1,1 +1,7 @@
+//! `inventory`: CRUD on movies, an axum Router served by lambda_http.
 
+pub mod domain;
+pub mod repo;
+pub mod routes;
+
+pub use routes::{AppState, router};

@@ -1,1 +1,16 @@
-fn main() {}
+//! Wiring only: telemetry, config, the pool (once per cold start), then serve.
+
+use shared::config::ProcessEnv;
+use shared::db::{Db, DbSettings};
+use shared::metrics::Metrics;
+use shared::secrets::SecretSource;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::install_crypto_provider();
+    shared::telemetry::init();
+    let settings = DbSettings::from_env(&ProcessEnv, &SecretSource::new()).await?;
+    let db = Db::new(&settings)?;
+    let state = inventory::AppState::new(db, Metrics::from_env("inventory"));
+    lambda_http::run(inventory::router(state)).await
+}

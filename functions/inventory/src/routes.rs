@@ -1,0 +1,186 @@
+//! HTTP handlers. Authentication happened at the gateway (JWT authorizer); the `Principal`
+//! extractor reads its verified claims, and the admin rule is decided here.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::json;
+use shared::Problem;
+use shared::auth::Principal;
+use shared::db::{Db, DbError};
+use shared::metrics::Metrics;
+
+use crate::domain::{CreateBody, Invalid, ListQuery, MovieId, MoviePatch, NewMovie, UpdateBody};
+use crate::repo::{self, Movie};
+
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(db: Db, metrics: Metrics) -> Self {
+        Self { db, metrics }
+    }
+
+    /// Logs a database failure with its cause and turns it into the answer the client sees:
+    /// 503 when the database is away (retry), 500 with no detail otherwise.
+    fn fail(&self, e: DbError) -> Problem {
+        self.metrics.count("DbErrors", 1);
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            Problem::unavailable("Database unavailable")
+        } else {
+            tracing::error!(error = %e, "database error");
+            Problem::internal()
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/movies", get(list).post(create).delete(delete_all))
+        .route("/api/movies/{id}", get(get_one).put(update).delete(delete_one))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+fn bad(e: Invalid) -> Problem {
+    Problem::bad_request(e.to_string())
+}
+
+fn id_from(path: Result<Path<String>, PathRejection>) -> Result<MovieId, Problem> {
+    let Path(raw) = path.map_err(|_| Problem::bad_request("id: is not a positive integer"))?;
+    MovieId::try_from(raw.as_str()).map_err(bad)
+}
+
+fn body_from(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::payload_too_large(BODY_LIMIT),
+        _ => Problem::bad_request("the body could not be read"),
+    })
+}
+
+fn not_found(id: MovieId) -> Problem {
+    Problem::not_found(format!("movie {} does not exist", id.0))
+}
+
+#[tracing::instrument(skip_all)]
+async fn health(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "degraded", "database": "unreachable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(principal = principal.label()))]
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    let params = shared::problem::parse_query(raw.as_deref(), &["title", "limit", "cursor"])?;
+    let query = ListQuery::try_from(params).map_err(bad)?;
+    let (movies, more) = repo::list(&state.db, &query).await.map_err(|e| state.fail(e))?;
+    let mut response = Json(&movies).into_response();
+    if more && let Some(last) = movies.last() {
+        let mut next = format!("/api/movies?limit={}&cursor={}", query.limit, last.id);
+        if let Some(title) = &query.title {
+            next.push_str("&title=");
+            next.extend(utf8_percent_encode(title, NON_ALPHANUMERIC));
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(response)
+}
+
+#[tracing::instrument(skip_all, fields(principal = principal.label()))]
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Movie>, Problem> {
+    let body = body_from(body)?;
+    let raw: CreateBody = shared::problem::parse_json(&headers, &body)?;
+    let movie = NewMovie::try_from(raw).map_err(bad)?;
+    let created = repo::create(&state.db, &movie).await.map_err(|e| state.fail(e))?;
+    state.metrics.count("MoviesCreated", 1);
+    tracing::info!(id = created.id, "movie created");
+    Ok(Json(created))
+}
+
+#[tracing::instrument(skip_all, fields(principal = principal.label()))]
+async fn delete_all(State(state): State<AppState>, principal: Principal) -> Result<Response, Problem> {
+    if !principal.is_admin() {
+        return Err(Problem::forbidden(
+            "deleting every movie needs the admin group (or an admin scope)",
+        ));
+    }
+    let deleted = repo::delete_all(&state.db).await.map_err(|e| state.fail(e))?;
+    state.metrics.count("MoviesDeleted", deleted as usize);
+    tracing::info!(deleted, "all movies deleted");
+    Ok(Json(json!({ "deleted": deleted })).into_response())
+}
+
+#[tracing::instrument(skip_all, fields(principal = principal.label()))]
+async fn get_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Movie>, Problem> {
+    let id = id_from(path)?;
+    let movie = repo::get(&state.db, id).await.map_err(|e| state.fail(e))?;
+    movie.map(Json).ok_or_else(|| not_found(id))
+}
+
+#[tracing::instrument(skip_all, fields(principal = principal.label()))]
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Movie>, Problem> {
+    let id = id_from(path)?;
+    let body = body_from(body)?;
+    let raw: UpdateBody = shared::problem::parse_json(&headers, &body)?;
+    let patch = MoviePatch::try_from(raw).map_err(bad)?;
+    let movie = repo::update(&state.db, id, &patch).await.map_err(|e| state.fail(e))?;
+    movie.map(Json).ok_or_else(|| not_found(id))
+}
+
+#[tracing::instrument(skip_all, fields(principal = principal.label()))]
+async fn delete_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Movie>, Problem> {
+    let id = id_from(path)?;
+    let movie = repo::delete(&state.db, id).await.map_err(|e| state.fail(e))?;
+    if movie.is_some() {
+        state.metrics.count("MoviesDeleted", 1);
+    }
+    movie.map(Json).ok_or_else(|| not_found(id))
+}
