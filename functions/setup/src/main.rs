@@ -1,1 +1,52 @@
-fn main() {}
+//! `setup` runs as a Lambda (Terraform invokes it with `{"action":"setup"}` on each change)
+//! or, with the argument `local`, once against the local cluster (`make migrate`).
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use shared::config::ProcessEnv;
+use shared::secrets::SecretSource;
+
+/// Local defaults: the private cluster's superuser, and one role per application database.
+const LOCAL_DEFAULTS: [(&str, &str); 6] = [
+    ("DATABASE_MASTER_USER", "CRUD_PG_USER"),
+    ("DATABASE_MASTER_PASSWORD", "CRUD_PG_PASSWORD"),
+    ("DATABASE_HOST", "CRUD_PG_HOST"),
+    ("DATABASE_PORT", "CRUD_PG_PORT"),
+    ("MOVIES_DB_USER", "=movies_app"),
+    ("ORDERS_DB_USER", "=orders_app"),
+];
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::install_crypto_provider();
+    shared::telemetry::init();
+    if std::env::args().nth(1).as_deref() == Some("local") {
+        let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
+        for (name, from) in LOCAL_DEFAULTS {
+            if !env.contains_key(name) {
+                let value = match from.strip_prefix('=') {
+                    Some(literal) => Some(literal.to_owned()),
+                    None => env.get(from).cloned(),
+                };
+                if let Some(v) = value {
+                    env.insert(name.into(), v);
+                }
+            }
+        }
+        env.entry("MOVIES_DB_PASSWORD".into()).or_insert_with(|| "movies-local-password".into());
+        env.entry("ORDERS_DB_PASSWORD".into()).or_insert_with(|| "orders-local-password".into());
+        let cfg = setup::SetupConfig::from_env(&env, &SecretSource::new()).await?;
+        let report = setup::run(&cfg).await?;
+        eprintln!("[setup] {}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let cfg = setup::SetupConfig::from_env(&ProcessEnv, &SecretSource::new()).await?;
+    let cfg = &cfg;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        tracing::info!(event = %event.payload, "setup requested");
+        let report = setup::run(cfg).await?;
+        tracing::info!(?report, "setup done");
+        Ok::<_, lambda_runtime::Error>(json!(report))
+    }))
+    .await
+}

@@ -169,10 +169,7 @@ impl Db {
         let manager = match settings.tls {
             TlsMode::Disable => Manager::from_config(pg, tokio_postgres::NoTls, manager_config),
             TlsMode::Require => {
-                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
-                    settings.ca_file.as_ref(),
-                )?);
-                Manager::from_config(pg, tls, manager_config)
+                Manager::from_config(pg, make_tls(settings.ca_file.as_ref())?, manager_config)
             }
         };
         let pool = Pool::builder(manager)
@@ -223,7 +220,8 @@ impl Db {
     }
 }
 
-fn tls_config(ca_file: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbError> {
+/// The TLS connector: trusts `ca_file` (PEM) when given, else the public web roots.
+pub fn make_tls(ca_file: Option<&PathBuf>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     crate::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
@@ -239,9 +237,11 @@ fn tls_config(ca_file: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbError
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    Ok(rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
 }
 
 #[cfg(test)]
