@@ -119,7 +119,9 @@ pub struct Cuttable {
 impl Cuttable {
     pub async fn to(target_port: u16) -> Self {
         use std::sync::atomic::Ordering;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (tx, _) = tokio::sync::watch::channel(0u64);
@@ -133,7 +135,9 @@ impl Cuttable {
                 }
                 let mut cut = gen2.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
                         return;
                     };
                     tokio::select! {
@@ -143,7 +147,11 @@ impl Cuttable {
                 });
             }
         });
-        Self { port, up, generation }
+        Self {
+            port,
+            up,
+            generation,
+        }
     }
 
     /// Drops every open connection and refuses new ones.
@@ -156,3 +164,104 @@ impl Cuttable {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The request context API Gateway's JWT authorizer attaches for `username` with
+/// `cognito:groups` = `groups` (as the flattened string API Gateway sends, e.g. "[admin user]").
+pub fn request_context(username: &str, groups: &str) -> lambda_http::request::RequestContext {
+    let ctx = serde_json::json!({
+        "routeKey": "$default",
+        "accountId": "123456789012",
+        "stage": "$default",
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "apiId": "local",
+        "domainName": "127.0.0.1",
+        "timeEpoch": 0,
+        "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+        "authorizer": {"jwt": {"claims": {
+            "sub": format!("sub-{username}"),
+            "username": username,
+            "client_id": "test-client",
+            "token_use": "access",
+            "scope": "aws.cognito.signin.user.admin",
+            "cognito:groups": groups,
+        }, "scopes": null}},
+    });
+    lambda_http::request::RequestContext::ApiGatewayV2(
+        serde_json::from_value(ctx).expect("a valid API Gateway v2 request context"),
+    )
+}
+
+/// A response read back for assertions: status, headers and the body as JSON (or Null).
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+impl Reply {
+    pub async fn from(response: axum::response::Response) -> Self {
+        use http_body_util::BodyExt;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("read body")
+            .to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Self {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a problem+json answer with this status.
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "body: {}", self.json);
+        assert_eq!(self.content_type(), "application/problem+json");
+        assert_eq!(self.json["status"], status, "body: {}", self.json);
+        assert!(self.json["title"].is_string());
+    }
+}
+
+/// Sends one request to a Router in-process (no socket), as `username` in `groups`
+/// (or anonymously when `as_user` is None).
+pub async fn call(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    as_user: Option<(&str, &str)>,
+) -> Reply {
+    use tower::ServiceExt;
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    let mut request = builder
+        .body(axum::body::Body::from(body.unwrap_or_default().to_owned()))
+        .expect("request");
+    if let Some((user, groups)) = as_user {
+        request
+            .extensions_mut()
+            .insert(request_context(user, groups));
+    }
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible router");
+    Reply::from(response).await
+}
+
+pub const USER: Option<(&str, &str)> = Some(("user", "[user]"));
+pub const ADMIN: Option<(&str, &str)> = Some(("admin", "[admin user]"));

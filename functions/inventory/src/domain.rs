@@ -54,7 +54,10 @@ impl TryFrom<String> for Title {
             return Err(invalid("title", "must not be blank"));
         }
         if t.chars().count() > TITLE_MAX {
-            return Err(invalid("title", format!("must be at most {TITLE_MAX} characters")));
+            return Err(invalid(
+                "title",
+                format!("must be at most {TITLE_MAX} characters"),
+            ));
         }
         if t.chars().any(char::is_control) {
             return Err(invalid("title", "must not contain control characters"));
@@ -178,7 +181,10 @@ impl TryFrom<Vec<(String, String)>> for ListQuery {
             match k.as_str() {
                 "title" => {
                     if v.chars().count() > TITLE_MAX {
-                        return Err(invalid("title", format!("must be at most {TITLE_MAX} characters")));
+                        return Err(invalid(
+                            "title",
+                            format!("must be at most {TITLE_MAX} characters"),
+                        ));
                     }
                     if v.contains('\0') {
                         return Err(invalid("title", "must not contain NUL characters"));
@@ -228,17 +234,33 @@ mod tests {
     #[test]
     fn ids_are_positive_integers_only() {
         assert_eq!(MovieId::try_from("42"), Ok(MovieId(42)));
-        for bad in ["0", "-1", "+1", "abc", "1.5", "", " 1", "99999999999999999999", "1e3"] {
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            "abc",
+            "1.5",
+            "",
+            " 1",
+            "99999999999999999999",
+            "1e3",
+        ] {
             assert!(MovieId::try_from(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn titles_are_trimmed_bounded_and_clean() {
-        assert_eq!(Title::try_from("  Alien ".to_owned()).unwrap().as_str(), "Alien");
+        assert_eq!(
+            Title::try_from("  Alien ".to_owned()).unwrap().as_str(),
+            "Alien"
+        );
         assert!(Title::try_from("   ".to_owned()).is_err());
         assert!(Title::try_from("a".repeat(TITLE_MAX + 1)).is_err());
-        assert!(Title::try_from("é".repeat(TITLE_MAX)).is_ok(), "limit counts characters");
+        assert!(
+            Title::try_from("é".repeat(TITLE_MAX)).is_ok(),
+            "limit counts characters"
+        );
         assert!(Title::try_from("a\0b".to_owned()).is_err());
         assert!(Description::try_from("x".repeat(DESCRIPTION_MAX + 1)).is_err());
         assert!(Description::try_from("line\nline".to_owned()).is_ok());
@@ -280,7 +302,13 @@ mod tests {
         assert_eq!(ok.title_pattern.as_deref(), Some("%100\\%\\_a\\\\b%"));
         assert_eq!((ok.limit, ok.after), (5, 7));
         assert_eq!(q(&[]).unwrap().limit, LIMIT_DEFAULT);
-        for bad in [("limit", "0"), ("limit", "-1"), ("limit", "501"), ("limit", "x"), ("cursor", "-3")] {
+        for bad in [
+            ("limit", "0"),
+            ("limit", "-1"),
+            ("limit", "501"),
+            ("limit", "x"),
+            ("cursor", "-3"),
+        ] {
             assert!(q(&[bad]).is_err(), "{bad:?}");
         }
     }

@@ -62,7 +62,11 @@ pub async fn get(db: &Db, id: MovieId) -> Result<Option<Movie>, DbError> {
         let stmt = client
             .prepare_cached("SELECT id, title, description FROM movies WHERE id = $1")
             .await?;
-        Ok(client.query_opt(&stmt, &[&id.0]).await?.as_ref().map(Movie::from))
+        Ok(client
+            .query_opt(&stmt, &[&id.0])
+            .await?
+            .as_ref()
+            .map(Movie::from))
     })
     .await
 }
@@ -99,7 +103,9 @@ pub async fn update(db: &Db, id: MovieId, patch: &MoviePatch) -> Result<Option<M
             .await?;
         let title = patch.title.as_ref().map(|t| t.as_str());
         let description = patch.description.as_ref().map(|d| d.as_str());
-        let row = client.query_opt(&stmt, &[&id.0, &title, &description]).await?;
+        let row = client
+            .query_opt(&stmt, &[&id.0, &title, &description])
+            .await?;
         Ok(row.as_ref().map(Movie::from))
     })
     .await
@@ -112,7 +118,11 @@ pub async fn delete(db: &Db, id: MovieId) -> Result<Option<Movie>, DbError> {
         let stmt = client
             .prepare_cached("DELETE FROM movies WHERE id = $1 RETURNING id, title, description")
             .await?;
-        Ok(client.query_opt(&stmt, &[&id.0]).await?.as_ref().map(Movie::from))
+        Ok(client
+            .query_opt(&stmt, &[&id.0])
+            .await?
+            .as_ref()
+            .map(Movie::from))
     })
     .await
 }

@@ -1,13 +1,13 @@
 //! HTTP handlers. Authentication happened at the gateway (JWT authorizer); the `Principal`
 //! extractor reads its verified claims, and the admin rule is decided here.
 
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
@@ -50,7 +50,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/movies", get(list).post(create).delete(delete_all))
-        .route("/api/movies/{id}", get(get_one).put(update).delete(delete_one))
+        .route(
+            "/api/movies/{id}",
+            get(get_one).put(update).delete(delete_one),
+        )
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -100,7 +103,9 @@ async fn list(
 ) -> Result<Response, Problem> {
     let params = shared::problem::parse_query(raw.as_deref(), &["title", "limit", "cursor"])?;
     let query = ListQuery::try_from(params).map_err(bad)?;
-    let (movies, more) = repo::list(&state.db, &query).await.map_err(|e| state.fail(e))?;
+    let (movies, more) = repo::list(&state.db, &query)
+        .await
+        .map_err(|e| state.fail(e))?;
     let mut response = Json(&movies).into_response();
     if more && let Some(last) = movies.last() {
         let mut next = format!("/api/movies?limit={}&cursor={}", query.limit, last.id);
@@ -125,20 +130,27 @@ async fn create(
     let body = body_from(body)?;
     let raw: CreateBody = shared::problem::parse_json(&headers, &body)?;
     let movie = NewMovie::try_from(raw).map_err(bad)?;
-    let created = repo::create(&state.db, &movie).await.map_err(|e| state.fail(e))?;
+    let created = repo::create(&state.db, &movie)
+        .await
+        .map_err(|e| state.fail(e))?;
     state.metrics.count("MoviesCreated", 1);
     tracing::info!(id = created.id, "movie created");
     Ok(Json(created))
 }
 
 #[tracing::instrument(skip_all, fields(principal = principal.label()))]
-async fn delete_all(State(state): State<AppState>, principal: Principal) -> Result<Response, Problem> {
+async fn delete_all(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, Problem> {
     if !principal.is_admin() {
         return Err(Problem::forbidden(
             "deleting every movie needs the admin group (or an admin scope)",
         ));
     }
-    let deleted = repo::delete_all(&state.db).await.map_err(|e| state.fail(e))?;
+    let deleted = repo::delete_all(&state.db)
+        .await
+        .map_err(|e| state.fail(e))?;
     state.metrics.count("MoviesDeleted", deleted as usize);
     tracing::info!(deleted, "all movies deleted");
     Ok(Json(json!({ "deleted": deleted })).into_response())
@@ -167,7 +179,9 @@ async fn update(
     let body = body_from(body)?;
     let raw: UpdateBody = shared::problem::parse_json(&headers, &body)?;
     let patch = MoviePatch::try_from(raw).map_err(bad)?;
-    let movie = repo::update(&state.db, id, &patch).await.map_err(|e| state.fail(e))?;
+    let movie = repo::update(&state.db, id, &patch)
+        .await
+        .map_err(|e| state.fail(e))?;
     movie.map(Json).ok_or_else(|| not_found(id))
 }
 
@@ -178,7 +192,9 @@ async fn delete_one(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Movie>, Problem> {
     let id = id_from(path)?;
-    let movie = repo::delete(&state.db, id).await.map_err(|e| state.fail(e))?;
+    let movie = repo::delete(&state.db, id)
+        .await
+        .map_err(|e| state.fail(e))?;
     if movie.is_some() {
         state.metrics.count("MoviesDeleted", 1);
     }

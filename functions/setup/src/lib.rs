@@ -49,10 +49,21 @@ impl SetupConfig {
     /// application roles from `MOVIES_DB_SECRET_ARN` / `ORDERS_DB_SECRET_ARN` (or `*_USER`/`*_PASSWORD`).
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, SetupError> {
         let master_creds = secrets
-            .credentials(env, "DATABASE_MASTER_SECRET_ARN", "DATABASE_MASTER_USER", "DATABASE_MASTER_PASSWORD")
+            .credentials(
+                env,
+                "DATABASE_MASTER_SECRET_ARN",
+                "DATABASE_MASTER_USER",
+                "DATABASE_MASTER_PASSWORD",
+            )
             .await?;
         let host = env.required("DATABASE_HOST")?;
-        let mut master = DbSettings::local(&host, env.parse_or("DATABASE_PORT", 5432)?, "postgres", "", "");
+        let mut master = DbSettings::local(
+            &host,
+            env.parse_or("DATABASE_PORT", 5432)?,
+            "postgres",
+            "",
+            "",
+        );
         master.credentials = master_creds;
         master.tls = match env.optional("DATABASE_TLS").as_deref() {
             Some("disable") => TlsMode::Disable,
@@ -61,10 +72,20 @@ impl SetupConfig {
         };
         master.ca_file = env.optional("DATABASE_CA_FILE").map(Into::into);
         let movies = secrets
-            .credentials(env, "MOVIES_DB_SECRET_ARN", "MOVIES_DB_USER", "MOVIES_DB_PASSWORD")
+            .credentials(
+                env,
+                "MOVIES_DB_SECRET_ARN",
+                "MOVIES_DB_USER",
+                "MOVIES_DB_PASSWORD",
+            )
             .await?;
         let orders = secrets
-            .credentials(env, "ORDERS_DB_SECRET_ARN", "ORDERS_DB_USER", "ORDERS_DB_PASSWORD")
+            .credentials(
+                env,
+                "ORDERS_DB_SECRET_ARN",
+                "ORDERS_DB_USER",
+                "ORDERS_DB_PASSWORD",
+            )
             .await?;
         Ok(Self {
             master,
@@ -94,9 +115,15 @@ pub struct Report {
 fn checked_role(name: &str) -> Result<&str, SetupError> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit();
-    if ok { Ok(name) } else { Err(SetupError::RoleName(name.into())) }
+    if ok {
+        Ok(name)
+    } else {
+        Err(SetupError::RoleName(name.into()))
+    }
 }
 
 fn quote_literal(s: &str) -> String {
@@ -107,7 +134,10 @@ async fn connect(settings: &DbSettings) -> Result<tokio_postgres::Client, SetupE
     let cfg = settings.pg_config();
     let client = match settings.tls {
         TlsMode::Disable => {
-            let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(db_err("connect"))?;
+            let (client, conn) = cfg
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(db_err("connect"))?;
             tokio::spawn(conn);
             client
         }
@@ -166,7 +196,10 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
         let mut settings = cfg.master.clone();
         settings.dbname = dbname.into();
         let mut client = connect(&settings).await?;
-        for v in migrate::apply(&mut client, app.kind).await.map_err(db_err(format!("migrate {dbname}")))? {
+        for v in migrate::apply(&mut client, app.kind)
+            .await
+            .map_err(db_err(format!("migrate {dbname}")))?
+        {
             report.applied_migrations.push(format!("{dbname}/{v}"));
         }
         client

@@ -33,8 +33,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 }
             }
         }
-        env.entry("MOVIES_DB_PASSWORD".into()).or_insert_with(|| "movies-local-password".into());
-        env.entry("ORDERS_DB_PASSWORD".into()).or_insert_with(|| "orders-local-password".into());
+        env.entry("MOVIES_DB_PASSWORD".into())
+            .or_insert_with(|| "movies-local-password".into());
+        env.entry("ORDERS_DB_PASSWORD".into())
+            .or_insert_with(|| "orders-local-password".into());
         let cfg = setup::SetupConfig::from_env(&env, &SecretSource::new()).await?;
         let report = setup::run(&cfg).await?;
         eprintln!("[setup] {}", serde_json::to_string(&report)?);

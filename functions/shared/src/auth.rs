@@ -22,7 +22,10 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn from_claims(claims: &HashMap<String, String>, scopes: Option<&[String]>) -> Option<Self> {
+    pub fn from_claims(
+        claims: &HashMap<String, String>,
+        scopes: Option<&[String]>,
+    ) -> Option<Self> {
         let subject = claims.get("sub")?.clone();
         let mut all_scopes: Vec<String> = claims
             .get("scope")
@@ -39,8 +42,14 @@ impl Principal {
                 .get("username")
                 .or_else(|| claims.get("cognito:username"))
                 .cloned(),
-            client_id: claims.get("client_id").or_else(|| claims.get("aud")).cloned(),
-            groups: claims.get("cognito:groups").map(|g| parse_list(g)).unwrap_or_default(),
+            client_id: claims
+                .get("client_id")
+                .or_else(|| claims.get("aud"))
+                .cloned(),
+            groups: claims
+                .get("cognito:groups")
+                .map(|g| parse_list(g))
+                .unwrap_or_default(),
             scopes: all_scopes,
         })
     }
@@ -62,7 +71,9 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.groups.iter().any(|g| g == "admin")
             || self.scopes.iter().any(|s| {
-                s == "admin" || s.rsplit_once('/').is_some_and(|(_, name)| name == "admin" || name == "movies.admin")
+                s == "admin"
+                    || s.rsplit_once('/')
+                        .is_some_and(|(_, name)| name == "admin" || name == "movies.admin")
             })
     }
 
@@ -104,7 +115,10 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
@@ -118,15 +132,29 @@ mod tests {
     #[test]
     fn admin_comes_from_group_or_admin_scope_only() {
         let user = Principal::from_claims(
-            &claims(&[("sub", "1"), ("scope", "aws.cognito.signin.user.admin"), ("cognito:groups", "[user]")]),
+            &claims(&[
+                ("sub", "1"),
+                ("scope", "aws.cognito.signin.user.admin"),
+                ("cognito:groups", "[user]"),
+            ]),
             None,
         )
         .unwrap();
-        assert!(!user.is_admin(), "the Cognito self-service scope is not admin");
-        let admin = Principal::from_claims(&claims(&[("sub", "2"), ("cognito:groups", "[admin user]")]), None).unwrap();
+        assert!(
+            !user.is_admin(),
+            "the Cognito self-service scope is not admin"
+        );
+        let admin = Principal::from_claims(
+            &claims(&[("sub", "2"), ("cognito:groups", "[admin user]")]),
+            None,
+        )
+        .unwrap();
         assert!(admin.is_admin());
         let machine = Principal::from_claims(
-            &claims(&[("sub", "c"), ("scope", "crud-master/movies.read crud-master/movies.admin")]),
+            &claims(&[
+                ("sub", "c"),
+                ("scope", "crud-master/movies.read crud-master/movies.admin"),
+            ]),
             None,
         )
         .unwrap();

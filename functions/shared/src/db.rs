@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use tokio_postgres::error::SqlState;
 
 use crate::config::{ConfigError, Credentials, Env};
@@ -40,7 +42,12 @@ impl DbSettings {
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, ConfigError> {
         let host = env.required("DATABASE_HOST")?;
         let credentials = secrets
-            .credentials(env, "DATABASE_SECRET_ARN", "DATABASE_USER", "DATABASE_PASSWORD")
+            .credentials(
+                env,
+                "DATABASE_SECRET_ARN",
+                "DATABASE_USER",
+                "DATABASE_PASSWORD",
+            )
             .await?;
         let loopback = host == "localhost" || host.starts_with("127.") || host == "::1";
         let tls = match env.optional("DATABASE_TLS").as_deref() {
@@ -62,7 +69,9 @@ impl DbSettings {
             tls,
             ca_file: env.optional("DATABASE_CA_FILE").map(PathBuf::from),
             pool_size: env.parse_or("DATABASE_POOL_SIZE", 2)?,
-            connect_timeout: Duration::from_millis(env.parse_or("DATABASE_CONNECT_TIMEOUT_MS", 3000)?),
+            connect_timeout: Duration::from_millis(
+                env.parse_or("DATABASE_CONNECT_TIMEOUT_MS", 3000)?,
+            ),
             query_timeout: Duration::from_millis(env.parse_or("DATABASE_QUERY_TIMEOUT_MS", 5000)?),
         })
     }
@@ -221,7 +230,9 @@ impl Db {
 }
 
 /// The TLS connector: trusts `ca_file` (PEM) when given, else the public web roots.
-pub fn make_tls(ca_file: Option<&PathBuf>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
+pub fn make_tls(
+    ca_file: Option<&PathBuf>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     crate::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {

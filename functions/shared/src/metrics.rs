@@ -106,13 +106,22 @@ mod tests {
     #[test]
     fn emf_line_declares_every_value() {
         let (m, sink) = Metrics::capturing("inventory");
-        m.emit(&[("MoviesCreated", 1.0, Unit::Count), ("DbErrors", 0.0, Unit::Count)]);
+        m.emit(&[
+            ("MoviesCreated", 1.0, Unit::Count),
+            ("DbErrors", 0.0, Unit::Count),
+        ]);
         let lines = sink.lock().unwrap();
         let v: Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "CrudMaster");
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Service");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Service"
+        );
         assert_eq!(v["Service"], "inventory");
         assert_eq!(v["MoviesCreated"], 1.0);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "DbErrors");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "DbErrors"
+        );
     }
 }

@@ -35,7 +35,10 @@ impl Database {
 /// Applies the migrations not yet recorded in `schema_migrations`, each in its own
 /// transaction, under an advisory lock so concurrent runs wait instead of racing.
 /// Returns the versions it applied.
-pub async fn apply(client: &mut Client, db: Database) -> Result<Vec<&'static str>, tokio_postgres::Error> {
+pub async fn apply(
+    client: &mut Client,
+    db: Database,
+) -> Result<Vec<&'static str>, tokio_postgres::Error> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -47,15 +50,22 @@ pub async fn apply(client: &mut Client, db: Database) -> Result<Vec<&'static str
     let mut applied = Vec::new();
     for (version, sql) in db.migrations() {
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock(7210411)", &[]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock(7210411)", &[])
+            .await?;
         let done = tx
-            .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[version],
+            )
             .await?
             .is_some();
         if !done {
             tx.batch_execute(sql).await?;
-            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
-                .await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await?;
             applied.push(*version);
         }
         tx.commit().await?;

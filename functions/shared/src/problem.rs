@@ -41,7 +41,12 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "/problems/invalid-request", "Invalid request").with_detail(detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "/problems/invalid-request",
+            "Invalid request",
+        )
+        .with_detail(detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
@@ -49,13 +54,21 @@ impl Problem {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "/problems/method-not-allowed", "Method not allowed")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "/problems/method-not-allowed",
+            "Method not allowed",
+        )
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        let mut p = Self::new(StatusCode::UNAUTHORIZED, "/problems/unauthorized", "Unauthorized")
-            .with_detail(detail.clone());
+        let mut p = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "/problems/unauthorized",
+            "Unauthorized",
+        )
+        .with_detail(detail.clone());
         p.www_authenticate = Some(format!(
             "Bearer error=\"invalid_token\", error_description=\"{}\"",
             detail.replace(['"', '\\'], "'")
@@ -68,8 +81,12 @@ impl Problem {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "/problems/payload-too-large", "Payload too large")
-            .with_detail(format!("the body must be at most {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "/problems/payload-too-large",
+            "Payload too large",
+        )
+        .with_detail(format!("the body must be at most {limit} bytes"))
     }
 
     pub fn unsupported_media_type() -> Self {
@@ -83,15 +100,23 @@ impl Problem {
 
     /// A dependency (database, broker) is unreachable: the client may retry shortly.
     pub fn unavailable(what: &'static str) -> Self {
-        let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "/problems/unavailable", what)
-            .with_detail("a dependency is temporarily unreachable; retry shortly");
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "/problems/unavailable",
+            what,
+        )
+        .with_detail("a dependency is temporarily unreachable; retry shortly");
         p.retry_after = Some(1);
         p
     }
 
     /// A bug. The body says nothing more; the log has the cause.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "/problems/internal", "Internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "/problems/internal",
+            "Internal error",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -140,7 +165,9 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
         }
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::bad_request("the request body is empty; send a JSON object"));
+        return Err(Problem::bad_request(
+            "the request body is empty; send a JSON object",
+        ));
     }
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
@@ -155,10 +182,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
 
 /// Strictly parses a raw query string: percent-decoding must yield UTF-8 and only `allowed`
 /// names may appear, each at most once.
-pub fn parse_query(
-    raw: Option<&str>,
-    allowed: &[&str],
-) -> Result<Vec<(String, String)>, Problem> {
+pub fn parse_query(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, Problem> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -171,7 +195,9 @@ pub fn parse_query(
             )));
         }
         if out.iter().any(|(seen, _)| *seen == k) {
-            return Err(Problem::bad_request(format!("query parameter {k:?} given twice")));
+            return Err(Problem::bad_request(format!(
+                "query parameter {k:?} given twice"
+            )));
         }
         out.push((k, v));
     }
@@ -196,7 +222,12 @@ mod tests {
         assert_eq!(r.status(), 500);
         assert_eq!(r.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
         let r = Problem::unauthorized("token \"expired\"").into_response();
-        assert!(r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
+        assert!(
+            r.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
         let r = Problem::unavailable("Database unavailable").into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
     }
@@ -204,7 +235,13 @@ mod tests {
     #[test]
     fn query_is_strict() {
         let q = parse_query(Some("title=a%25b+c&limit=3"), &["title", "limit"]).unwrap();
-        assert_eq!(q, vec![("title".into(), "a%b c".into()), ("limit".into(), "3".into())]);
+        assert_eq!(
+            q,
+            vec![
+                ("title".into(), "a%b c".into()),
+                ("limit".into(), "3".into())
+            ]
+        );
         assert!(parse_query(Some("title=%FF"), &["title"]).is_err());
         assert!(parse_query(Some("nope=1"), &["title"]).is_err());
         assert!(parse_query(Some("title=a&title=b"), &["title"]).is_err());
@@ -214,10 +251,25 @@ mod tests {
     #[test]
     fn json_errors_are_400_or_415() {
         let h = http::HeaderMap::new();
-        assert_eq!(parse_json::<serde_json::Value>(&h, b"{").unwrap_err().status, 400);
-        assert_eq!(parse_json::<serde_json::Value>(&h, b"  ").unwrap_err().status, 400);
+        assert_eq!(
+            parse_json::<serde_json::Value>(&h, b"{")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            parse_json::<serde_json::Value>(&h, b"  ")
+                .unwrap_err()
+                .status,
+            400
+        );
         let mut h = http::HeaderMap::new();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        assert_eq!(parse_json::<serde_json::Value>(&h, b"{}").unwrap_err().status, 415);
+        assert_eq!(
+            parse_json::<serde_json::Value>(&h, b"{}")
+                .unwrap_err()
+                .status,
+            415
+        );
     }
 }
