@@ -1,1 +1,19 @@
-fn main() {}
+use shared::config::ProcessEnv;
+use shared::db::{Db, DbSettings};
+use shared::metrics::Metrics;
+use shared::secrets::SecretSource;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::install_crypto_provider();
+    shared::telemetry::init();
+    let secrets = SecretSource::new();
+    let amqp = billing_api::AmqpSettings::from_env(&ProcessEnv, &secrets).await?;
+    let db = Db::new(&DbSettings::from_env(&ProcessEnv, &secrets).await?)?;
+    let state = billing_api::AppState {
+        publisher: billing_api::Publisher::new(amqp),
+        db,
+        metrics: Metrics::from_env("billing-api"),
+    };
+    lambda_http::run(billing_api::router(state)).await
+}

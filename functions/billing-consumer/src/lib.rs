@@ -1,1 +1,394 @@
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+//! billing-consumer: stores the orders the Amazon MQ event source mapping delivers.
+//!
+//! Nothing lost, nothing doubled: the batch is stored with one idempotent statement; a message
+//! that can never be stored goes to the SQS dead-letter queue with its reason; anything
+//! transient fails the invocation so the mapping redelivers the batch, which is then harmless.
 
+pub mod dlq;
+pub mod event;
+pub mod store;
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use base64::Engine;
+use billing_api::{Order, ValidationError};
+use serde::Deserialize;
+use serde_json::Value;
+use shared::db::{Db, DbError};
+use shared::metrics::{Metrics, Unit};
+use uuid::Uuid;
+
+pub use dlq::DeadLetter;
+pub use event::{RabbitMqEvent, RabbitMqMessage};
+pub use store::OrderRow;
+
+/// What one invocation needs, built once per cold start.
+#[derive(Clone)]
+pub struct Consumer {
+    pub db: Db,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dlq_url: String,
+    pub metrics: Metrics,
+}
+
+/// Why a message can never be stored. Not retryable: it goes to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    #[error("{0}")]
+    Envelope(String),
+    #[error("the message has no data")]
+    NoData,
+    #[error("data is not base64: {0}")]
+    Base64(String),
+    #[error("body is not a JSON order: {0}")]
+    Json(String),
+    #[error("invalid order: {0}")]
+    Invalid(#[from] ValidationError),
+    #[error("the messageId property is missing")]
+    MissingMessageId,
+    #[error("the messageId property {0:?} is not a UUID")]
+    BadMessageId(String),
+    #[error("the messageId property {property} differs from the body's message_id {body}")]
+    MessageIdMismatch { property: Uuid, body: String },
+    #[error("rejected by the database: {0}")]
+    Rejected(String),
+}
+
+impl MessageError {
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+/// Why the invocation failed. Always retryable: the mapping redelivers the batch, and storing
+/// it again adds nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("database unavailable; the batch will be redelivered: {0}")]
+    Database(#[source] DbError),
+    #[error("{0}; the batch will be redelivered")]
+    DeadLetterQueue(#[from] dlq::DlqError),
+}
+
+impl ConsumerError {
+    pub fn is_retryable(&self) -> bool {
+        true
+    }
+}
+
+/// The invocation error the runtime reports; `errorType` says it will be retried.
+impl From<ConsumerError> for lambda_runtime::Diagnostic {
+    fn from(e: ConsumerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "Retryable".into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// What happened to each message of a batch.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    pub stored: Vec<Uuid>,
+    pub duplicates: Vec<Uuid>,
+    pub dead_lettered: Vec<DeadLetter>,
+}
+
+/// The body fields; unknown fields are tolerated so a newer publisher does not poison messages.
+#[derive(Deserialize)]
+struct Body {
+    #[serde(default)]
+    message_id: Option<Value>,
+    #[serde(default)]
+    user_id: Value,
+    #[serde(default)]
+    number_of_items: Value,
+    #[serde(default)]
+    total_amount: Value,
+    #[serde(default)]
+    principal: Option<String>,
+}
+
+/// Decodes and validates one message into a row, with the same rules as the HTTP edge.
+pub fn decode(message: &RabbitMqMessage) -> Result<OrderRow, MessageError> {
+    let property = message
+        .basic_properties
+        .message_id()
+        .ok_or(MessageError::MissingMessageId)?;
+    let message_id = Uuid::parse_str(property.trim())
+        .map_err(|_| MessageError::BadMessageId(property.to_owned()))?;
+    let data = message.data.as_deref().ok_or(MessageError::NoData)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| MessageError::Base64(e.to_string()))?;
+    let body: Body =
+        serde_json::from_slice(&bytes).map_err(|e| MessageError::Json(e.to_string()))?;
+    if let Some(in_body) = body.message_id.as_ref().filter(|v| !v.is_null()) {
+        let same = in_body.as_str().and_then(|s| Uuid::parse_str(s).ok()) == Some(message_id);
+        if !same {
+            return Err(MessageError::MessageIdMismatch {
+                property: message_id,
+                body: in_body.to_string(),
+            });
+        }
+    }
+    let order = Order::from_fields(&body.user_id, &body.number_of_items, &body.total_amount)?;
+    Ok(OrderRow {
+        message_id,
+        order,
+        principal: body.principal,
+    })
+}
+
+/// Handles one event: stores what is valid, dead-letters what never will be, and fails (for a
+/// redelivery) on anything transient.
+#[tracing::instrument(skip(event, ctx), fields(batch = event.len()))]
+pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, ConsumerError> {
+    let started = Instant::now();
+    let mut report = Report::default();
+    let mut rows: Vec<OrderRow> = Vec::new();
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    let mut in_batch_duplicates: Vec<Uuid> = Vec::new();
+    let mut raw_by_id: std::collections::HashMap<Uuid, (String, Value)> =
+        std::collections::HashMap::new();
+    let envelopes = event.messages();
+    let batch_size = envelopes.len();
+
+    for envelope in &envelopes {
+        let message = envelope
+            .message
+            .as_ref()
+            .map_err(|e| MessageError::Envelope(e.clone()));
+        let decoded = message.clone().and_then(decode);
+        match decoded {
+            Ok(row) => {
+                if seen.insert(row.message_id) {
+                    raw_by_id.insert(
+                        row.message_id,
+                        (envelope.source.clone(), envelope.raw.clone()),
+                    );
+                    rows.push(row);
+                } else {
+                    in_batch_duplicates.push(row.message_id);
+                }
+            }
+            Err(reason) => {
+                let message_id = message
+                    .as_ref()
+                    .ok()
+                    .and_then(|m| m.basic_properties.message_id())
+                    .map(str::to_owned);
+                let data = message.as_ref().ok().and_then(|m| m.data.as_deref());
+                tracing::warn!(message_id = message_id.as_deref().unwrap_or("none"), %reason, "poison message");
+                report.dead_lettered.push(DeadLetter::new(
+                    message_id,
+                    reason.to_string(),
+                    &envelope.source,
+                    data,
+                    &envelope.raw,
+                ));
+            }
+        }
+    }
+
+    let inserted = match store::insert_orders(&ctx.db, &rows).await {
+        Ok(inserted) => inserted,
+        Err(e) if e.is_unavailable() => return Err(fail(ctx, batch_size, e)),
+        Err(e) => {
+            // One row breaks a rule the validation did not know: find it, store the rest.
+            tracing::warn!(error = %e, "batch insert refused; storing row by row to isolate the bad rows");
+            let mut inserted = HashSet::new();
+            let mut kept = Vec::with_capacity(rows.len());
+            for row in rows {
+                match store::insert_orders(&ctx.db, std::slice::from_ref(&row)).await {
+                    Ok(new) => {
+                        inserted.extend(new);
+                        kept.push(row);
+                    }
+                    Err(e) if e.is_unavailable() => return Err(fail(ctx, batch_size, e)),
+                    Err(e) => {
+                        let reason = MessageError::Rejected(db_reason(&e));
+                        tracing::warn!(message_id = %row.message_id, %reason, "poison message");
+                        let (source, raw) = raw_by_id.remove(&row.message_id).unwrap_or_default();
+                        let data = raw.get("data").and_then(Value::as_str).map(str::to_owned);
+                        report.dead_lettered.push(DeadLetter::new(
+                            Some(row.message_id.to_string()),
+                            reason.to_string(),
+                            &source,
+                            data.as_deref(),
+                            &raw,
+                        ));
+                    }
+                }
+            }
+            rows = kept;
+            inserted
+        }
+    };
+    for row in &rows {
+        if inserted.contains(&row.message_id) {
+            report.stored.push(row.message_id);
+        } else {
+            report.duplicates.push(row.message_id);
+        }
+    }
+    report.duplicates.extend(in_batch_duplicates);
+
+    if !report.dead_lettered.is_empty() {
+        dlq::send(&ctx.sqs, &ctx.dlq_url, &report.dead_lettered).await?;
+    }
+
+    let dead: Vec<String> = report
+        .dead_lettered
+        .iter()
+        .map(|d| d.message_id.clone().unwrap_or_else(|| "none".into()))
+        .collect();
+    tracing::info!(
+        batch = batch_size,
+        stored = ?report.stored,
+        duplicates = ?report.duplicates,
+        dead_lettered = ?dead,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "batch done"
+    );
+    ctx.metrics.emit(&[
+        ("OrdersStored", report.stored.len() as f64, Unit::Count),
+        (
+            "OrdersDuplicated",
+            report.duplicates.len() as f64,
+            Unit::Count,
+        ),
+        (
+            "OrdersDeadLettered",
+            report.dead_lettered.len() as f64,
+            Unit::Count,
+        ),
+        ("BatchSize", batch_size as f64, Unit::Count),
+        ("DbErrors", 0.0, Unit::Count),
+    ]);
+    Ok(report)
+}
+
+fn fail(ctx: &Consumer, batch_size: usize, e: DbError) -> ConsumerError {
+    tracing::error!(error = %e, batch = batch_size, "database unavailable; failing the batch for redelivery");
+    ctx.metrics.emit(&[
+        ("BatchSize", batch_size as f64, Unit::Count),
+        ("DbErrors", 1.0, Unit::Count),
+    ]);
+    ConsumerError::Database(e)
+}
+
+fn db_reason(e: &DbError) -> String {
+    match e {
+        DbError::Query(pg) => match pg.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => pg.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(props: Value, body: &str) -> RabbitMqMessage {
+        serde_json::from_value(serde_json::json!({
+            "basicProperties": props,
+            "redelivered": false,
+            "data": base64::engine::general_purpose::STANDARD.encode(body),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn decode_checks_message_id_and_fields() {
+        let id = Uuid::new_v4();
+        let ok = message(
+            serde_json::json!({"messageId": id.to_string(), "priority": null}),
+            &format!(
+                r#"{{"message_id":"{id}","user_id":"3","number_of_items":2,"total_amount":"9.9","principal":"bob","extra":1}}"#
+            ),
+        );
+        let row = decode(&ok).unwrap();
+        assert_eq!(row.message_id, id);
+        assert_eq!(row.order.total_amount.to_string(), "9.90");
+        assert_eq!(row.principal.as_deref(), Some("bob"));
+
+        let body = r#"{"user_id":1,"number_of_items":1,"total_amount":1}"#;
+        assert_eq!(
+            decode(&message(serde_json::json!({"messageId": null}), body)),
+            Err(MessageError::MissingMessageId)
+        );
+        assert!(matches!(
+            decode(&message(serde_json::json!({"messageId": "x"}), body)),
+            Err(MessageError::BadMessageId(_))
+        ));
+        let other = format!(
+            r#"{{"message_id":"{}","user_id":1,"number_of_items":1,"total_amount":1}}"#,
+            Uuid::new_v4()
+        );
+        assert!(matches!(
+            decode(&message(
+                serde_json::json!({"messageId": id.to_string()}),
+                &other
+            )),
+            Err(MessageError::MessageIdMismatch { .. })
+        ));
+        assert!(matches!(
+            decode(&message(
+                serde_json::json!({"messageId": id.to_string()}),
+                "nope"
+            )),
+            Err(MessageError::Json(_))
+        ));
+        let bad = r#"{"user_id":1,"number_of_items":1,"total_amount":"0"}"#;
+        assert!(matches!(
+            decode(&message(
+                serde_json::json!({"messageId": id.to_string()}),
+                bad
+            )),
+            Err(MessageError::Invalid(ValidationError {
+                field: "total_amount",
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn real_event_with_nulls_decodes() {
+        let raw = include_str!("../../../events/rabbitmq-batch.json");
+        let event: RabbitMqEvent = serde_json::from_str(raw).unwrap();
+        let messages = event.messages();
+        assert!(messages.len() >= 3);
+        assert!(
+            messages.iter().all(|m| m.message.is_ok()),
+            "every envelope decodes despite the nulls"
+        );
+        assert!(raw.contains(r#""priority": null"#));
+        let outcomes: Vec<_> = messages
+            .iter()
+            .map(|m| decode(m.message.as_ref().unwrap()))
+            .collect();
+        assert!(outcomes.iter().filter(|o| o.is_ok()).count() >= 2);
+        assert!(
+            outcomes.iter().any(|o| o.is_err()),
+            "the fixture carries a poison message"
+        );
+    }
+
+    #[test]
+    fn dead_letter_keeps_the_original_body() {
+        let raw = serde_json::json!({});
+        let text = base64::engine::general_purpose::STANDARD.encode("not json");
+        let d = DeadLetter::new(None, "r".into(), "q::/", Some(&text), &raw);
+        assert_eq!((d.body.as_str(), d.encoding), ("not json", "text"));
+        let binary = base64::engine::general_purpose::STANDARD.encode([0u8, 159, 146, 150]);
+        let d = DeadLetter::new(None, "r".into(), "q::/", Some(&binary), &raw);
+        assert_eq!((d.body.as_str(), d.encoding), (binary.as_str(), "base64"));
+        let d = DeadLetter::new(None, "r".into(), "q::/", None, &serde_json::json!({"x": 1}));
+        assert_eq!((d.body.as_str(), d.encoding), (r#"{"x":1}"#, "event-json"));
+    }
+}

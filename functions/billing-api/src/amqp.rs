@@ -1,0 +1,389 @@
+//! Publishing orders to RabbitMQ (Amazon MQ) with publisher confirms.
+//!
+//! One connection and one confirm channel per execution environment, opened lazily by the first
+//! request, shared by concurrent requests, and re-opened when broken. A request gets a 200 only
+//! once the broker has confirmed the persistent message; anything else is an error the handler
+//! turns into a 503.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::tcp::OwnedTLSConfig;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use shared::Secret;
+use shared::config::{ConfigError, Env};
+use shared::secrets::SecretSource;
+use tokio::sync::Mutex;
+
+use crate::topology;
+
+/// Where the broker is and how long a publish may take.
+#[derive(Debug, Clone)]
+pub struct AmqpSettings {
+    /// Full URI, credentials included, hence secret.
+    pub uri: Secret<String>,
+    pub queue: String,
+    /// PEM bundle to trust instead of the system roots (the public roots, which sign
+    /// Amazon MQ's certificates, are trusted by default).
+    pub ca_pem: Option<String>,
+    /// Budget for one request's publish, connecting included.
+    pub publish_timeout: Duration,
+    /// Declare the topology on every new connection (safe: declarations are idempotent).
+    pub declare_topology: bool,
+}
+
+impl AmqpSettings {
+    /// `AMQP_URL` (local: full URL), else `AMQP_ENDPOINT` (`amqps://host:5671`) with credentials
+    /// from `AMQP_SECRET_ARN` (Secrets Manager JSON `{username,password}`) or
+    /// `AMQP_USER`/`AMQP_PASSWORD`. `BILLING_QUEUE` (default `billing_queue`),
+    /// `AMQP_VHOST` (default `/`), `AMQP_CA_FILE`, `PUBLISH_TIMEOUT_MS` (default 5000).
+    pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, ConfigError> {
+        let uri = match env.optional("AMQP_URL") {
+            Some(url) => url,
+            None => {
+                let endpoint = env
+                    .optional("AMQP_ENDPOINT")
+                    .ok_or_else(|| ConfigError::Missing("AMQP_URL or AMQP_ENDPOINT".into()))?;
+                let creds = secrets
+                    .credentials(env, "AMQP_SECRET_ARN", "AMQP_USER", "AMQP_PASSWORD")
+                    .await?;
+                let vhost = env.optional("AMQP_VHOST").unwrap_or_else(|| "/".into());
+                endpoint_uri(&endpoint, &creds.username, creds.password.expose(), &vhost).map_err(
+                    |reason| ConfigError::Invalid {
+                        name: "AMQP_ENDPOINT".into(),
+                        reason,
+                    },
+                )?
+            }
+        };
+        let ca_pem = match env.optional("AMQP_CA_FILE") {
+            None => None,
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                        name: "AMQP_CA_FILE".into(),
+                        reason: format!("{path}: {e}"),
+                    })?,
+                )
+            }
+        };
+        Ok(Self {
+            uri: Secret::new(uri),
+            queue: env
+                .optional("BILLING_QUEUE")
+                .unwrap_or_else(|| topology::DEFAULT_QUEUE.into()),
+            ca_pem,
+            publish_timeout: Duration::from_millis(env.parse_or("PUBLISH_TIMEOUT_MS", 5000)?),
+            declare_topology: env.parse_or("AMQP_DECLARE_TOPOLOGY", true)?,
+        })
+    }
+
+    pub fn local(url: &str, queue: &str) -> Self {
+        Self {
+            uri: Secret::new(url.into()),
+            queue: queue.into(),
+            ca_pem: None,
+            publish_timeout: Duration::from_secs(5),
+            declare_topology: true,
+        }
+    }
+}
+
+/// `amqps://user:pass@host:5671/vhost` from Amazon MQ's endpoint output and a secret.
+pub fn endpoint_uri(
+    endpoint: &str,
+    user: &str,
+    password: &str,
+    vhost: &str,
+) -> Result<String, String> {
+    let (scheme, rest) = endpoint
+        .split_once("://")
+        .ok_or_else(|| format!("{endpoint:?} should look like amqps://host:5671"))?;
+    if scheme != "amqps" && scheme != "amqp" {
+        return Err(format!("unsupported scheme {scheme:?}"));
+    }
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') || host.contains('@') {
+        return Err(format!("{endpoint:?} should look like amqps://host:5671"));
+    }
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    Ok(format!(
+        "{scheme}://{}:{}@{host}/{}",
+        enc(user),
+        enc(password),
+        enc(vhost)
+    ))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("broker unreachable: {0}")]
+    Unreachable(String),
+    #[error("broker refused the message (nack)")]
+    Nacked,
+    #[error("message unroutable: {0}")]
+    Unroutable(String),
+    #[error("no confirm within {0:?}")]
+    Timeout(Duration),
+}
+
+struct Link {
+    connection: Connection,
+    channel: Channel,
+    generation: u64,
+}
+
+/// The per-environment publisher. Cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: AmqpSettings,
+    link: Mutex<Option<Link>>,
+    generations: std::sync::atomic::AtomicU64,
+    connects: std::sync::atomic::AtomicU64,
+}
+
+impl Publisher {
+    /// Does not connect: the first publish does, so a cold start survives a broker blip.
+    pub fn new(settings: AmqpSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                link: Mutex::new(None),
+                generations: 0.into(),
+                connects: 0.into(),
+            }),
+        }
+    }
+
+    pub fn queue(&self) -> &str {
+        &self.inner.settings.queue
+    }
+
+    /// How many connections this publisher has opened (tests check reuse with it).
+    pub fn connections_opened(&self) -> u64 {
+        self.inner
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The open confirm channel, connecting first when there is none or it broke. The lock makes
+    /// concurrent requests wait for one connection instead of each opening their own.
+    async fn channel(&self) -> Result<(Channel, u64), PublishError> {
+        let mut link = self.inner.link.lock().await;
+        if let Some(l) = link.as_ref()
+            && l.connection.status().connected()
+            && l.channel.status().connected()
+        {
+            return Ok((l.channel.clone(), l.generation));
+        }
+        if let Some(old) = link.take() {
+            close_in_background(old.connection);
+        }
+        let fresh = self.connect().await?;
+        let out = (fresh.channel.clone(), fresh.generation);
+        *link = Some(fresh);
+        Ok(out)
+    }
+
+    async fn connect(&self) -> Result<Link, PublishError> {
+        let s = &self.inner.settings;
+        let tls = OwnedTLSConfig {
+            identity: None,
+            cert_chain: s.ca_pem.clone(),
+        };
+        let unreachable = |e: lapin::Error| PublishError::Unreachable(e.to_string());
+        let connection = Connection::connect_with_config(
+            s.uri.expose(),
+            ConnectionProperties::default().with_connection_name("billing-api".into()),
+            tls,
+            lapin::runtime::default_runtime().map_err(unreachable)?,
+        )
+        .await
+        .map_err(unreachable)?;
+        let channel = connection.create_channel().await.map_err(unreachable)?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unreachable)?;
+        if s.declare_topology {
+            topology::declare(&channel, &s.queue)
+                .await
+                .map_err(unreachable)?;
+        }
+        self.inner
+            .connects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let generation = self
+            .inner
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(generation, queue = %s.queue, "connected to the broker");
+        Ok(Link {
+            connection,
+            channel,
+            generation,
+        })
+    }
+
+    /// Forgets the link a failed publish used, unless another request already replaced it.
+    async fn invalidate(&self, generation: u64) {
+        let mut link = self.inner.link.lock().await;
+        if link.as_ref().is_some_and(|l| l.generation == generation)
+            && let Some(old) = link.take()
+        {
+            close_in_background(old.connection);
+        }
+    }
+
+    /// Publishes `body` persistently to the queue and waits for the broker's confirm.
+    ///
+    /// A connection that died while the environment was frozen only shows when used, so a
+    /// failure on a reused connection is retried once on a fresh one, within the same budget.
+    /// Publishing twice is safe: the consumer stores each `message_id` once.
+    #[tracing::instrument(skip(self, body), fields(queue = %self.inner.settings.queue))]
+    pub async fn publish(&self, message_id: &str, body: &[u8]) -> Result<(), PublishError> {
+        let budget = self.inner.settings.publish_timeout;
+        let deadline = Instant::now() + budget;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            // The first attempt leaves half the budget for a retry on a fresh connection.
+            let limit = if attempt == 1 {
+                remaining / 2
+            } else {
+                remaining
+            };
+            let result = tokio::time::timeout(limit, async {
+                let (channel, generation) = self.channel().await?;
+                let outcome = self.publish_on(&channel, message_id, body).await;
+                Ok::<_, PublishError>((outcome, generation))
+            })
+            .await;
+            let err = match result {
+                Ok(Ok((Ok(()), _))) => return Ok(()),
+                // The broker answered: a retry would get the same answer.
+                Ok(Ok((Err(e @ (PublishError::Nacked | PublishError::Unroutable(_))), _))) => {
+                    return Err(e);
+                }
+                Ok(Ok((Err(e), generation))) => {
+                    self.invalidate(generation).await;
+                    e
+                }
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    let mut link = self.inner.link.lock().await;
+                    if let Some(old) = link.take() {
+                        close_in_background(old.connection);
+                    }
+                    PublishError::Timeout(budget)
+                }
+            };
+            if attempt >= 2 || Instant::now() >= deadline {
+                return Err(err);
+            }
+            tracing::warn!(error = %err, "publish failed; retrying once on a fresh connection");
+        }
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &Channel,
+        message_id: &str,
+        body: &[u8],
+    ) -> Result<(), PublishError> {
+        let s = &self.inner.settings;
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into());
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                s.queue.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                body,
+                properties,
+            )
+            .await
+            .map_err(|e| PublishError::Unreachable(e.to_string()))?
+            .await
+            .map_err(|e| PublishError::Unreachable(e.to_string()))?;
+        if confirm.is_nack() {
+            return Err(PublishError::Nacked);
+        }
+        if let Some(returned) = confirm.take_message() {
+            return Err(PublishError::Unroutable(returned.reply_text.to_string()));
+        }
+        Ok(())
+    }
+}
+
+fn close_in_background(connection: Connection) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            connection.close(200, "reconnecting".into()),
+        )
+        .await;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_uri_encodes_credentials_and_vhost() {
+        let u = endpoint_uri(
+            "amqps://b-1.mq.eu-west-1.amazonaws.com:5671",
+            "app",
+            "p@ss/w:rd",
+            "/",
+        )
+        .unwrap();
+        assert_eq!(
+            u,
+            "amqps://app:p%40ss%2Fw%3Ard@b-1.mq.eu-west-1.amazonaws.com:5671/%2F"
+        );
+        assert!(endpoint_uri("b-1.mq.amazonaws.com", "a", "b", "/").is_err());
+        assert!(endpoint_uri("http://x", "a", "b", "/").is_err());
+    }
+
+    #[tokio::test]
+    async fn settings_name_what_is_missing() {
+        let secrets = SecretSource::disabled();
+        let err = AmqpSettings::from_env(&[("X", "1")], &secrets)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("AMQP_URL or AMQP_ENDPOINT"),
+            "{err}"
+        );
+        let err = AmqpSettings::from_env(&[("AMQP_ENDPOINT", "amqps://h:5671")], &secrets)
+            .await
+            .unwrap_err();
+        assert_eq!(err, ConfigError::Missing("AMQP_USER".into()));
+        let s = AmqpSettings::from_env(
+            &[
+                ("AMQP_ENDPOINT", "amqps://h:5671"),
+                ("AMQP_USER", "u"),
+                ("AMQP_PASSWORD", "p"),
+            ],
+            &secrets,
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.queue, "billing_queue");
+        assert!(!format!("{s:?}").contains("u:p@"), "the URI never prints");
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP surface: `POST /api/billing` and `GET /api/billing/orders/{message_id}`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::HeaderMap;
+use serde::Serialize;
+use shared::Problem;
+use shared::auth::Principal;
+use shared::db::{Db, DbError};
+use shared::metrics::{Metrics, Unit};
+use shared::problem::parse_json;
+use uuid::Uuid;
+
+use crate::amqp::{PublishError, Publisher};
+use crate::domain::{Order, OrderMessage, OrderRequest, StoredOrder};
+
+/// Everything a request needs, built once per cold start.
+#[derive(Clone)]
+pub struct AppState {
+    pub publisher: Publisher,
+    pub db: Db,
+    pub metrics: Metrics,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/billing", post(create_order))
+        .route("/api/billing/orders/{message_id}", get(get_order))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .with_state(Arc::new(state))
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Queued {
+    pub message_id: Uuid,
+    pub status: String,
+}
+
+#[tracing::instrument(skip(state, headers, body), fields(message_id))]
+async fn create_order(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let request: OrderRequest = parse_json(&headers, &body)?;
+    let order = Order::try_from(&request).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let message_id = Uuid::new_v4();
+    tracing::Span::current().record("message_id", tracing::field::display(message_id));
+    let message = OrderMessage::new(message_id, &order, Some(principal.label().to_owned()));
+    let payload = serde_json::to_vec(&message).map_err(|e| {
+        tracing::error!(error = %e, "serializing the order");
+        Problem::internal()
+    })?;
+    let started = Instant::now();
+    match state
+        .publisher
+        .publish(&message_id.to_string(), &payload)
+        .await
+    {
+        Ok(()) => {
+            state.metrics.emit(&[
+                ("OrdersQueued", 1.0, Unit::Count),
+                (
+                    "PublishConfirmLatency",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    Unit::Milliseconds,
+                ),
+            ]);
+            tracing::info!(%message_id, user_id = order.user_id, "order queued");
+            Ok(axum::Json(Queued {
+                message_id,
+                status: "queued".into(),
+            })
+            .into_response())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %message_id, "order not queued");
+            Err(match e {
+                PublishError::Unreachable(_) | PublishError::Timeout(_) => {
+                    Problem::unavailable("Broker unavailable")
+                }
+                PublishError::Nacked | PublishError::Unroutable(_) => {
+                    Problem::unavailable("Order not accepted by the broker")
+                }
+            })
+        }
+    }
+}
+
+#[tracing::instrument(skip(state, _principal))]
+async fn get_order(
+    State(state): State<Arc<AppState>>,
+    _principal: Principal,
+    Path(message_id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = Uuid::parse_str(&message_id)
+        .map_err(|_| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
+    match find_order(&state.db, id).await {
+        Ok(Some(order)) => Ok(axum::Json(order).into_response()),
+        Ok(None) => Err(Problem::not_found(format!(
+            "order {id} is not stored (yet): it may still be in the queue, retry shortly"
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, %id, "reading an order");
+            Err(if e.is_unavailable() {
+                Problem::unavailable("Database unavailable")
+            } else {
+                Problem::internal()
+            })
+        }
+    }
+}
+
+/// The stored order with this `message_id`, if the consumer has stored it.
+#[tracing::instrument(skip(db))]
+pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>, DbError> {
+    db.timed(async {
+        let client = db.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT message_id, user_id, number_of_items, total_amount::text, principal,
+                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+                   FROM orders WHERE message_id = $1",
+                &[&message_id],
+            )
+            .await?;
+        Ok(row.map(|r| StoredOrder {
+            message_id: r.get(0),
+            user_id: r.get(1),
+            number_of_items: r.get(2),
+            total_amount: r.get(3),
+            principal: r.get(4),
+            created_at: r.get(5),
+        }))
+    })
+    .await
+}
