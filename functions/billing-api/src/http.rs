@@ -50,7 +50,14 @@ async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let request: OrderRequest = parse_json(&headers, &body)?;
+    let value: serde_json::Value = parse_json(&headers, &body)?;
+    if !value.is_object() {
+        return Err(Problem::bad_request(
+            "the body must be a JSON object {user_id, number_of_items, total_amount}",
+        ));
+    }
+    let request: OrderRequest = serde_json::from_value(value)
+        .map_err(|e| Problem::bad_request(format!("invalid field: {e}")))?;
     let order = Order::try_from(&request).map_err(|e| Problem::bad_request(e.to_string()))?;
     let message_id = Uuid::new_v4();
     tracing::Span::current().record("message_id", tracing::field::display(message_id));

@@ -1,0 +1,399 @@
+//! What the billing tests share: a harness wiring billing-api and billing-consumer to a fresh
+//! database, a queue of their own and an SQS dead-letter queue in moto, and a test-side event
+//! source mapping that feeds RabbitMQ deliveries to the consumer the way Amazon MQ's does
+//! (batches, ack on success, requeue on failure).
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use base64::Engine;
+use billing_api::{AmqpSettings, AppState, Publisher};
+use billing_consumer::{Consumer, ConsumerError, RabbitMqEvent, Report};
+use futures::StreamExt;
+use integration_tests::{Reply, TestDb, USER, amqp_url, call, unique};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use serde_json::{Value, json};
+use shared::db::{Db, DbSettings};
+use shared::metrics::Metrics;
+use shared::migrate::Database;
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_sqs::Client::new(&config)
+}
+
+/// A fresh SQS queue in moto; returns its URL.
+pub async fn create_dlq(sqs: &aws_sdk_sqs::Client) -> String {
+    let out = sqs
+        .create_queue()
+        .queue_name(unique("billing_dlq"))
+        .send()
+        .await
+        .expect("create the DLQ in moto");
+    out.queue_url().expect("queue url").to_owned()
+}
+
+/// Every message in the DLQ: (body, reason, original_message_id).
+pub async fn read_dlq(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive from the DLQ");
+        let messages = got.messages();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let attr = |k: &str| {
+                m.message_attributes()
+                    .and_then(|a| a.get(k))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            out.push((
+                m.body().unwrap_or_default().to_owned(),
+                attr("reason"),
+                attr("original_message_id"),
+            ));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete from the DLQ");
+        }
+    }
+    out
+}
+
+pub async fn amqp_connect(url: &str) -> Connection {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(url, ConnectionProperties::default()),
+    )
+    .await
+    .expect("connect to RabbitMQ in time")
+    .expect("connect to RabbitMQ")
+}
+
+/// Messages ready in `queue` (not counting deliveries still unacknowledged).
+pub async fn ready(channel: &Channel, queue: &str) -> u32 {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("passive declare")
+        .message_count()
+}
+
+pub async fn count_orders(db: &TestDb) -> i64 {
+    let client = db.client().await;
+    client
+        .query_one(
+            "SELECT count(*), count(DISTINCT message_id) FROM orders",
+            &[],
+        )
+        .await
+        .map(|r| {
+            let (all, distinct): (i64, i64) = (r.get(0), r.get(1));
+            assert_eq!(all, distinct, "a message_id stored twice");
+            all
+        })
+        .expect("count orders")
+}
+
+/// billing-api and billing-consumer on their own database, queue and DLQ.
+pub struct Harness {
+    pub db: TestDb,
+    pub queue: String,
+    pub publisher: Publisher,
+    pub router: axum::Router,
+    pub consumer: Consumer,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dlq_url: String,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with(&amqp_url(), None).await
+    }
+
+    /// `amqp` is the broker URL billing-api publishes to; `db_port` overrides the database port
+    /// both functions use (a [`integration_tests::Cuttable`] in front of PostgreSQL).
+    pub async fn with(amqp: &str, db_port: Option<u16>) -> Self {
+        let db = TestDb::new(Database::Orders).await;
+        let queue = unique("billing_queue");
+        let mut settings = AmqpSettings::local(amqp, &queue);
+        settings.publish_timeout = Duration::from_secs(5);
+        let publisher = Publisher::new(settings);
+        let app_db = match db_port {
+            None => db.db.clone(),
+            Some(port) => {
+                let mut s: DbSettings = db.settings.clone();
+                s.port = port;
+                s.connect_timeout = Duration::from_secs(1);
+                s.query_timeout = Duration::from_secs(3);
+                Db::new(&s).expect("pool")
+            }
+        };
+        let router = billing_api::router(AppState {
+            publisher: publisher.clone(),
+            db: app_db.clone(),
+            metrics: Metrics::capturing("billing-api").0,
+        });
+        let sqs = sqs().await;
+        let dlq_url = create_dlq(&sqs).await;
+        let consumer = Consumer {
+            db: app_db,
+            sqs: sqs.clone(),
+            dlq_url: dlq_url.clone(),
+            metrics: Metrics::capturing("billing-consumer").0,
+        };
+        // The queue exists before anything publishes, as the deploy-time setup makes sure.
+        let conn = amqp_connect(&amqp_url()).await;
+        let channel = conn.create_channel().await.expect("channel");
+        billing_api::topology::declare(&channel, &queue)
+            .await
+            .expect("declare topology");
+        let _ = conn.close(200, "done".into()).await;
+        Self {
+            db,
+            queue,
+            publisher,
+            router,
+            consumer,
+            sqs,
+            dlq_url,
+        }
+    }
+
+    pub async fn post(&self, body: &str) -> Reply {
+        call(&self.router, "POST", "/api/billing", Some(body), USER).await
+    }
+
+    pub async fn get(&self, message_id: &str) -> Reply {
+        call(
+            &self.router,
+            "GET",
+            &format!("/api/billing/orders/{message_id}"),
+            None,
+            USER,
+        )
+        .await
+    }
+
+    /// Deletes the test's queues (best effort).
+    pub async fn cleanup(&self) {
+        let Ok(Ok(conn)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            Connection::connect(&amqp_url(), ConnectionProperties::default()),
+        )
+        .await
+        else {
+            return;
+        };
+        if let Ok(channel) = conn.create_channel().await {
+            for q in [
+                self.queue.clone(),
+                billing_api::topology::dead_letter_queue(&self.queue),
+            ] {
+                let _ = channel
+                    .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                    .await;
+            }
+            let _ = channel
+                .exchange_delete(
+                    billing_api::topology::dead_letter_exchange(&self.queue)
+                        .as_str()
+                        .into(),
+                    Default::default(),
+                )
+                .await;
+        }
+        let _ = conn.close(200, "done".into()).await;
+    }
+}
+
+/// The JSON the Amazon MQ mapping builds for one delivery, nulls included.
+pub fn rmq_message(delivery: &lapin::message::Delivery) -> Value {
+    let p = &delivery.properties;
+    json!({
+        "basicProperties": {
+            "contentType": p.content_type().as_ref().map(|s| s.to_string()),
+            "contentEncoding": null,
+            "headers": null,
+            "deliveryMode": p.delivery_mode(),
+            "priority": null,
+            "correlationId": null,
+            "replyTo": null,
+            "expiration": null,
+            "messageId": p.message_id().as_ref().map(|s| s.to_string()),
+            "timestamp": null,
+            "type": null,
+            "userId": null,
+            "appId": null,
+            "clusterId": null,
+            "bodySize": delivery.data.len(),
+        },
+        "redelivered": delivery.redelivered,
+        "data": base64::engine::general_purpose::STANDARD.encode(&delivery.data),
+    })
+}
+
+pub fn rmq_event(queue: &str, messages: Vec<Value>) -> RabbitMqEvent {
+    serde_json::from_value(json!({
+        "eventSource": "aws:rmq",
+        "eventSourceArn": "arn:aws:mq:us-east-1:123456789012:broker:local:b-local",
+        "rmqMessagesByQueue": { format!("{queue}::/"): messages },
+    }))
+    .expect("a valid RabbitMQ event")
+}
+
+/// A test-side event source mapping: one consumer with a prefetch of `batch`, gathering up to
+/// `batch` deliveries per invocation, acking them all on success and requeueing them all on
+/// failure.
+pub struct Mapping {
+    pub connection: Connection,
+    pub channel: Channel,
+    consumer: lapin::Consumer,
+    queue: String,
+    batch: usize,
+}
+
+impl Mapping {
+    pub async fn start(url: &str, queue: &str, batch: u16) -> Self {
+        let connection = amqp_connect(url).await;
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .basic_qos(batch, BasicQosOptions::default())
+            .await
+            .expect("qos");
+        let consumer = channel
+            .basic_consume(
+                queue.into(),
+                unique("mapping").as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        Self {
+            connection,
+            channel,
+            consumer,
+            queue: queue.to_owned(),
+            batch: batch.into(),
+        }
+    }
+
+    /// Up to `batch` deliveries: waits `first` for the first one, then up to 50 ms for each
+    /// further one (the mapping's batching window).
+    pub async fn next_batch(&mut self, first: Duration) -> Vec<lapin::message::Delivery> {
+        let mut out = Vec::new();
+        let mut wait = first;
+        while out.len() < self.batch {
+            match tokio::time::timeout(wait, self.consumer.next()).await {
+                Ok(Some(Ok(d))) => out.push(d),
+                Ok(Some(Err(e))) => panic!("consumer error: {e}"),
+                Ok(None) | Err(_) => break,
+            }
+            wait = Duration::from_millis(50);
+        }
+        out
+    }
+
+    /// One invocation, as the mapping does it. `None` when no message came within `first`.
+    pub async fn invoke(
+        &mut self,
+        consumer: &Consumer,
+        first: Duration,
+    ) -> Option<Result<Report, ConsumerError>> {
+        let deliveries = self.next_batch(first).await;
+        let last = deliveries.last()?.delivery_tag;
+        let event = rmq_event(&self.queue, deliveries.iter().map(rmq_message).collect());
+        let result = billing_consumer::handle(event, consumer).await;
+        match &result {
+            Ok(_) => self
+                .channel
+                .basic_ack(last, BasicAckOptions { multiple: true })
+                .await
+                .expect("ack"),
+            Err(_) => self
+                .channel
+                .basic_nack(
+                    last,
+                    BasicNackOptions {
+                        multiple: true,
+                        requeue: true,
+                    },
+                )
+                .await
+                .expect("nack"),
+        }
+        Some(result)
+    }
+
+    /// Invokes until `stored` orders have been stored in total (panics after `timeout`), retrying
+    /// failed batches like the real mapping. Returns the reports.
+    pub async fn run_until_stored(
+        &mut self,
+        consumer: &Consumer,
+        stored: usize,
+        timeout: Duration,
+    ) -> Vec<Report> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut reports = Vec::new();
+        let mut total = 0;
+        while total < stored {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {total} of {stored} orders stored after {timeout:?}"
+            );
+            match self.invoke(consumer, Duration::from_millis(500)).await {
+                Some(Ok(report)) => {
+                    total += report.stored.len();
+                    reports.push(report);
+                }
+                Some(Err(e)) => {
+                    assert!(e.is_retryable());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => {}
+            }
+        }
+        reports
+    }
+
+    pub async fn close(self) {
+        let _ = self.connection.close(200, "done".into()).await;
+    }
+}
+
+/// `n` valid order bodies.
+pub fn order_body(i: usize) -> String {
+    json!({
+        "user_id": (i % 1000) + 1,
+        "number_of_items": (i % 7) + 1,
+        "total_amount": format!("{}.{:02}", (i % 500) + 1, i % 100),
+    })
+    .to_string()
+}
