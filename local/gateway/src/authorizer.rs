@@ -1,0 +1,315 @@
+//! API Gateway's JWT authorizer, against a Cognito user pool's JWKS.
+//!
+//! Rules (DESIGN section 2): RS256 only; the key is found by `kid` in the JWKS (cached, fetched
+//! again when a token names a `kid` we do not know, at most once per [`JWKS_MIN_REFRESH`]);
+//! `iss` must equal the pool's issuer; `aud` (id tokens) or, when there is no `aud`,
+//! `client_id` (access tokens) must be an allowed client; `exp` and `nbf` are checked with a
+//! small leeway. Any failure is a 401 whose `WWW-Authenticate` says why, as API Gateway does.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use tokio::sync::RwLock;
+
+pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct AuthorizerConfig {
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool id>`: what Cognito (and moto) put in `iss`.
+    pub issuer: String,
+    /// Where the keys are: on AWS `<issuer>/.well-known/jwks.json`; on moto
+    /// `<AWS_ENDPOINT_URL>/<pool id>/.well-known/jwks.json`.
+    pub jwks_url: String,
+    /// The app client ids allowed (API Gateway's `audience` list).
+    pub audiences: Vec<String>,
+    pub leeway_secs: u64,
+}
+
+impl AuthorizerConfig {
+    /// The configuration for a Cognito pool served by an AWS endpoint (moto locally).
+    pub fn cognito(endpoint: &str, region: &str, pool_id: &str, clients: Vec<String>) -> Self {
+        Self {
+            issuer: format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+            jwks_url: format!(
+                "{}/{pool_id}/.well-known/jwks.json",
+                endpoint.trim_end_matches('/')
+            ),
+            audiences: clients,
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// Why a request was not authorized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the token lacks a required scope")]
+    InsufficientScope,
+}
+
+impl AuthError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InsufficientScope => 403,
+            _ => 401,
+        }
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 section 3), in API Gateway's wording.
+    pub fn www_authenticate(&self) -> String {
+        match self {
+            Self::Missing => r#"Bearer realm="crud-master""#.into(),
+            Self::Invalid(reason) => format!(
+                r#"Bearer scope="" error="invalid_token" error_description="{}""#,
+                reason.replace('"', "'")
+            ),
+            Self::InsufficientScope => r#"Bearer error="insufficient_scope""#.into(),
+        }
+    }
+}
+
+/// The verified claims and the token's scopes.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Map<String, Value>,
+    pub scopes: Vec<String>,
+}
+
+pub struct Authorizer {
+    cfg: AuthorizerConfig,
+    http: reqwest::Client,
+    keys: RwLock<Keys>,
+}
+
+#[derive(Default)]
+struct Keys {
+    by_kid: HashMap<String, DecodingKey>,
+    fetched: Option<Instant>,
+}
+
+fn invalid(reason: impl Into<String>) -> AuthError {
+    AuthError::Invalid(reason.into())
+}
+
+impl Authorizer {
+    pub fn new(cfg: AuthorizerConfig) -> Self {
+        Self {
+            cfg,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            keys: RwLock::new(Keys::default()),
+        }
+    }
+
+    pub fn config(&self) -> &AuthorizerConfig {
+        &self.cfg
+    }
+
+    /// Checks an `Authorization` header value and the route's required scopes.
+    pub async fn authorize(
+        &self,
+        authorization: Option<&str>,
+        required_scopes: &[String],
+    ) -> Result<Verified, AuthError> {
+        let header = authorization.map(str::trim).filter(|h| !h.is_empty());
+        let Some(header) = header else {
+            return Err(AuthError::Missing);
+        };
+        // API Gateway accepts the token with or without the `Bearer ` prefix.
+        let token = match header.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            Some(_) => return Err(invalid("unsupported authorization scheme")),
+            None => header,
+        };
+        let verified = self.verify(token).await?;
+        if !required_scopes.is_empty()
+            && !required_scopes.iter().any(|s| verified.scopes.contains(s))
+        {
+            return Err(AuthError::InsufficientScope);
+        }
+        Ok(verified)
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| invalid(format!("malformed token: {e}")))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(invalid(format!(
+                "signing method {:?} is invalid",
+                header.alg
+            )));
+        }
+        let kid = header.kid.ok_or_else(|| invalid("the token has no kid"))?;
+        let key = self.key(&kid).await?;
+
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = self.cfg.leeway_secs;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.cfg.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                invalid(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+                    ErrorKind::ImmatureSignature => "the token is not valid yet".to_owned(),
+                    ErrorKind::InvalidIssuer => "the token has an invalid issuer".to_owned(),
+                    ErrorKind::InvalidSignature => "the token signature is invalid".to_owned(),
+                    other => format!("invalid token: {other:?}"),
+                })
+            })?;
+        let claims = data.claims;
+        self.check_client(&claims)?;
+        let scopes = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok(Verified { claims, scopes })
+    }
+
+    fn check_client(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        let allowed = |v: &str| self.cfg.audiences.iter().any(|a| a == v);
+        match claims.get("aud") {
+            Some(Value::String(aud)) if allowed(aud) => Ok(()),
+            Some(Value::Array(auds)) if auds.iter().filter_map(Value::as_str).any(allowed) => {
+                Ok(())
+            }
+            Some(_) => Err(invalid("the token has an invalid audience")),
+            None => match claims.get("client_id").and_then(Value::as_str) {
+                Some(c) if allowed(c) => Ok(()),
+                Some(_) => Err(invalid("the token has an invalid client_id")),
+                None => Err(invalid("the token has neither aud nor client_id")),
+            },
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        if let Some(k) = self.keys.read().await.by_kid.get(kid) {
+            return Ok(k.clone());
+        }
+        let mut keys = self.keys.write().await;
+        if let Some(k) = keys.by_kid.get(kid) {
+            return Ok(k.clone());
+        }
+        // An unknown kid may mean the pool rotated its keys: fetch again, but not on every
+        // request that carries a made-up kid.
+        if keys.fetched.is_none_or(|t| t.elapsed() >= JWKS_MIN_REFRESH) {
+            match self.fetch().await {
+                Ok(fresh) => {
+                    keys.by_kid = fresh;
+                    keys.fetched = Some(Instant::now());
+                }
+                Err(e) => {
+                    tracing::error!(url = %self.cfg.jwks_url, error = %e, "could not fetch the JWKS");
+                    return Err(invalid("the signing keys could not be fetched"));
+                }
+            }
+        }
+        keys.by_kid
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| invalid("the token was signed by an unknown key"))
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
+        let set: JwkSet = self
+            .http
+            .get(&self.cfg.jwks_url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|k| (kid, k))
+            })
+            .collect())
+    }
+}
+
+/// Claims as API Gateway passes them to the function: every value a string; arrays print as
+/// `[a b]` and objects as `map[k:v]` (API Gateway is written in Go and uses its `%v`).
+pub fn flatten_claims(claims: &Map<String, Value>) -> Map<String, Value> {
+    claims
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(go_format(v))))
+        .collect()
+}
+
+fn go_format(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(go_format).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_format(&map[*k])))
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_flatten_like_api_gateway() {
+        let claims = serde_json::json!({
+            "cognito:groups": ["admin", "user"],
+            "exp": 1_700_000_000,
+            "scope": "aws.cognito.signin.user.admin",
+            "email_verified": true,
+            "nested": {"b": 1, "a": "x"},
+        });
+        let flat = flatten_claims(claims.as_object().unwrap());
+        assert_eq!(flat["cognito:groups"], "[admin user]");
+        assert_eq!(flat["exp"], "1700000000");
+        assert_eq!(flat["scope"], "aws.cognito.signin.user.admin");
+        assert_eq!(flat["email_verified"], "true");
+        assert_eq!(flat["nested"], "map[a:x b:1]");
+    }
+
+    #[test]
+    fn www_authenticate_names_the_failure() {
+        assert!(AuthError::Missing.www_authenticate().starts_with("Bearer"));
+        let e = AuthError::Invalid("the token has expired".into());
+        assert_eq!(
+            e.www_authenticate(),
+            r#"Bearer scope="" error="invalid_token" error_description="the token has expired""#
+        );
+        assert_eq!(AuthError::InsufficientScope.status(), 403);
+    }
+}

@@ -1,0 +1,252 @@
+//! The gateway's configuration file (`local/gateway.yaml`): like a SAM template, it names the
+//! functions, their bootstraps and environment, the authorizer and the event source mappings.
+//! `${VAR}` and `${VAR:-default}` are replaced from the environment before parsing, so the file
+//! holds no machine-specific values.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::authorizer::AuthorizerConfig;
+use crate::esm::EsmConfig;
+use crate::lambda::FunctionConfig;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Port 0 picks a free port; [`crate::RunningGateway::addr`] tells which.
+    pub listen: SocketAddr,
+    pub openapi: PathBuf,
+    pub api_id: String,
+    pub authorizer: AuthorizerConfig,
+    pub functions: Vec<FunctionConfig>,
+    pub event_source_mappings: Vec<EsmConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("{0} is not set (the gateway config uses it)")]
+    MissingVar(String),
+    #[error("parsing the gateway config: {0}")]
+    Parse(#[from] serde_yaml::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: String,
+    openapi: PathBuf,
+    #[serde(default = "default_api_id")]
+    api_id: String,
+    authorizer: AuthorizerFile,
+    functions: BTreeMap<String, FunctionFile>,
+    #[serde(default)]
+    event_source_mappings: Vec<EsmFile>,
+}
+
+fn default_api_id() -> String {
+    "local".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizerFile {
+    issuer: String,
+    jwks_url: String,
+    audiences: Vec<String>,
+    #[serde(default = "default_leeway")]
+    leeway_secs: u64,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionFile {
+    bootstrap: PathBuf,
+    #[serde(default = "default_memory")]
+    memory_mb: u32,
+    #[serde(default = "default_timeout")]
+    timeout_secs: u64,
+    #[serde(default = "default_concurrency")]
+    max_concurrency: usize,
+    #[serde(default)]
+    env: BTreeMap<String, serde_yaml::Value>,
+}
+
+fn default_memory() -> u32 {
+    256
+}
+fn default_timeout() -> u64 {
+    10
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EsmFile {
+    function: String,
+    amqp_url: String,
+    queue: String,
+    #[serde(default = "default_batch")]
+    batch_size: u16,
+    #[serde(default = "default_window")]
+    batching_window_ms: u64,
+    #[serde(default = "default_true")]
+    enabled: bool,
+}
+
+fn default_batch() -> u16 {
+    100
+}
+fn default_window() -> u64 {
+    500
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` using `lookup`.
+pub fn interpolate(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| ConfigError::Invalid("unterminated ${ in the gateway config".into()))?;
+        let expr = &after[..end];
+        let value = match expr.split_once(":-") {
+            Some((name, default)) => lookup(name)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned()),
+            None => lookup(expr).ok_or_else(|| ConfigError::MissingVar(expr.to_owned()))?,
+        };
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl GatewayConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
+        Self::parse(&text, |name| std::env::var(name).ok())
+    }
+
+    pub fn parse(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Comments may mention ${...}; drop them before interpolating.
+        let without_comments: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file: File = serde_yaml::from_str(&interpolate(&without_comments, lookup)?)?;
+        let listen = file
+            .listen
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("listen {:?}: {e}", file.listen)))?;
+        let functions = file
+            .functions
+            .into_iter()
+            .map(|(name, f)| FunctionConfig {
+                bootstrap: f.bootstrap,
+                env: f
+                    .env
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            serde_yaml::Value::String(s) => s,
+                            other => serde_yaml::to_string(&other)
+                                .unwrap_or_default()
+                                .trim()
+                                .to_owned(),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+                memory_mb: f.memory_mb,
+                timeout: Duration::from_secs(f.timeout_secs),
+                max_concurrency: f.max_concurrency,
+                forward_logs: true,
+                name,
+            })
+            .collect::<Vec<_>>();
+        let mut mappings = Vec::new();
+        for m in file.event_source_mappings {
+            if !functions.iter().any(|f| f.name == m.function) {
+                return Err(ConfigError::Invalid(format!(
+                    "event source mapping targets unknown function {}",
+                    m.function
+                )));
+            }
+            let mut cfg = EsmConfig::new(&m.function, &m.amqp_url, &m.queue);
+            cfg.batch_size = m.batch_size.max(1);
+            cfg.batching_window = Duration::from_millis(m.batching_window_ms);
+            cfg.enabled = m.enabled;
+            mappings.push(cfg);
+        }
+        Ok(Self {
+            listen,
+            openapi: file.openapi,
+            api_id: file.api_id,
+            authorizer: AuthorizerConfig {
+                issuer: file.authorizer.issuer,
+                jwks_url: file.authorizer.jwks_url,
+                audiences: file
+                    .authorizer
+                    .audiences
+                    .into_iter()
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+                leeway_secs: file.authorizer.leeway_secs,
+            },
+            functions,
+            event_source_mappings: mappings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_replaced_and_missing_ones_named() {
+        let env = |n: &str| (n == "A").then(|| "1".to_owned());
+        assert_eq!(interpolate("x${A}y${B:-2}z", env).unwrap(), "x1y2z");
+        let err = interpolate("${NOPE}", env).unwrap_err();
+        assert!(err.to_string().contains("NOPE"));
+    }
+
+    #[test]
+    fn the_shipped_config_parses() {
+        let text = include_str!("../../gateway.yaml");
+        let cfg = GatewayConfig::parse(text, |n| {
+            // Numeric settings have defaults; leave them unset.
+            let numeric =
+                n == "LOCAL_GATEWAY_PORT" || n.starts_with("ESM_") || n.ends_with("_CONCURRENCY");
+            (!numeric).then(|| format!("v-{n}"))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<_> = cfg.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["billing-api", "billing-consumer", "inventory"]);
+        assert_eq!(cfg.event_source_mappings.len(), 1);
+    }
+}

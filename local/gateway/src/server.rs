@@ -1,0 +1,427 @@
+//! The gateway's HTTP listener: the HTTP API (routes from `openapi.yaml`), the Lambda Invoke
+//! API (`POST /2015-03-31/functions/<name>/invocations`, for `aws lambda invoke --endpoint-url`)
+//! and a small local admin API under `/_local/`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::apigw::{self, EventContext, IncomingRequest};
+use crate::authorizer::Authorizer;
+use crate::config::GatewayConfig;
+use crate::esm::EventSourceMapping;
+use crate::lambda::{InvokeError, LambdaService, MAX_PAYLOAD};
+use crate::openapi::{Auth, Routes};
+
+/// API Gateway's request payload limit.
+pub const MAX_REQUEST: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    OpenApi(#[from] crate::openapi::OpenApiError),
+    #[error("binding {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("route {route} targets function {function}, which the gateway config does not define")]
+    UnknownFunction { route: String, function: String },
+}
+
+struct Gateway {
+    routes: Routes,
+    authorizer: Authorizer,
+    lambda: LambdaService,
+    mappings: HashMap<String, EventSourceMapping>,
+    api_id: String,
+}
+
+/// A started gateway. Call [`RunningGateway::shutdown`] to stop it and its function instances.
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    pub lambda: LambdaService,
+    gateway: Arc<Gateway>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningGateway {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Enables or disables every event source mapping targeting `function` (all when `None`).
+    pub fn set_mapping_enabled(&self, function: Option<&str>, on: bool) {
+        for (name, m) in &self.gateway.mappings {
+            if function.is_none_or(|f| f == name) {
+                m.set_enabled(on);
+            }
+        }
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for m in self.gateway.mappings.values() {
+            m.stop();
+        }
+        let _ = self.task.await;
+        self.lambda.shutdown().await;
+    }
+}
+
+/// Starts the gateway: loads the routes, starts the event source mappings and listens.
+pub async fn start(cfg: GatewayConfig) -> Result<RunningGateway, StartError> {
+    let routes = Routes::load(&cfg.openapi)?;
+    let lambda = LambdaService::new(cfg.functions.clone());
+    for r in routes.all() {
+        if !lambda.contains(&r.function) {
+            return Err(StartError::UnknownFunction {
+                route: r.key(),
+                function: r.function.clone(),
+            });
+        }
+    }
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| StartError::Bind(cfg.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(cfg.listen, e))?;
+    let mappings = cfg
+        .event_source_mappings
+        .iter()
+        .map(|m| {
+            (
+                m.function.clone(),
+                EventSourceMapping::start(m.clone(), lambda.clone()),
+            )
+        })
+        .collect();
+    let gateway = Arc::new(Gateway {
+        routes,
+        authorizer: Authorizer::new(cfg.authorizer.clone()),
+        lambda: lambda.clone(),
+        mappings,
+        api_id: cfg.api_id.clone(),
+    });
+    let (stop, mut stopped) = watch::channel(false);
+    let gw = gateway.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stopped.wait_for(|s| *s) => return,
+            };
+            let Ok((stream, peer)) = accepted else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let gw = gw.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let gw = gw.clone();
+                    async move { Ok::<_, Infallible>(handle(&gw, req, peer).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(RunningGateway {
+        addr,
+        lambda,
+        gateway,
+        stop,
+        task,
+    })
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/2015-03-31/functions/") {
+        let name = rest
+            .strip_suffix("/invocations")
+            .unwrap_or_default()
+            .to_owned();
+        return invoke_api(gw, req, &name).await;
+    }
+    if let Some(rest) = path.strip_prefix("/_local/") {
+        return admin(gw, req.method(), rest);
+    }
+    http_api(gw, req, peer).await
+}
+
+fn admin(gw: &Gateway, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let all = || {
+        gw.mappings
+            .values()
+            .map(EventSourceMapping::status)
+            .collect::<Vec<_>>()
+    };
+    match (method, path) {
+        (&Method::GET, "health") => json_response(StatusCode::OK, json!({"status": "ok"})),
+        (&Method::GET, "esm") => {
+            json_response(StatusCode::OK, json!({ "EventSourceMappings": all() }))
+        }
+        (&Method::POST, "esm/enable") | (&Method::POST, "esm/disable") => {
+            let on = path.ends_with("enable") && !path.ends_with("disable");
+            for m in gw.mappings.values() {
+                m.set_enabled(on);
+            }
+            json_response(StatusCode::OK, json!({ "EventSourceMappings": all() }))
+        }
+        _ => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+    }
+}
+
+/// The Lambda Invoke API, enough for `aws lambda invoke` and SDK clients.
+async fn invoke_api(gw: &Gateway, req: Request<Incoming>, name: &str) -> Response<Full<Bytes>> {
+    let lambda_error = |status: StatusCode, kind: &str, message: String| {
+        let mut resp = json_response(status, json!({ "Type": "User", "message": message }));
+        if let Ok(v) = HeaderValue::from_str(kind) {
+            resp.headers_mut().insert("x-amzn-errortype", v);
+        }
+        resp
+    };
+    if req.method() != Method::POST {
+        return lambda_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "use POST".into(),
+        );
+    }
+    // Accept a bare name, `name:qualifier` or a full ARN.
+    let name = name
+        .rsplit_once(":function:")
+        .map(|(_, n)| n)
+        .unwrap_or(name);
+    let name = name.split(':').next().unwrap_or(name).to_owned();
+    if !gw.lambda.contains(&name) {
+        let arn = format!(
+            "arn:aws:lambda:us-east-1:{}:function:{name}",
+            crate::lambda::ACCOUNT_ID
+        );
+        return lambda_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {arn}"),
+        );
+    }
+    let kind = req
+        .headers()
+        .get("x-amz-invocation-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse")
+        .to_owned();
+    let payload = match Limited::new(req.into_body(), MAX_PAYLOAD).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return lambda_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+                    .into(),
+            );
+        }
+    };
+    let payload = if payload.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        payload
+    };
+    match kind.as_str() {
+        "DryRun" => {
+            return Response::builder()
+                .status(204)
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_default();
+        }
+        "Event" => {
+            let lambda = gw.lambda.clone();
+            tokio::spawn(async move {
+                if let Err(e) = lambda.invoke(&name, payload).await {
+                    tracing::warn!(function = %name, error = %e, "asynchronous invocation failed");
+                }
+            });
+            return Response::builder()
+                .status(202)
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_default();
+        }
+        _ => {}
+    }
+    let mut resp = match gw.lambda.invoke(&name, payload).await {
+        Ok(inv) => {
+            let mut resp = Response::new(Full::new(inv.payload));
+            if let Some(e) = &inv.function_error
+                && let Ok(v) = HeaderValue::from_str(e)
+            {
+                resp.headers_mut().insert("x-amz-function-error", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&inv.request_id) {
+                resp.headers_mut().insert("x-amzn-requestid", v);
+            }
+            resp
+        }
+        Err(e) if e.is_function_failure() => {
+            let mut resp = json_response(
+                StatusCode::OK,
+                json!({ "errorType": e.error_type(), "errorMessage": e.to_string() }),
+            );
+            resp.headers_mut().insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
+            resp
+        }
+        Err(e @ InvokeError::Throttled(_)) => {
+            lambda_error(StatusCode::TOO_MANY_REQUESTS, e.error_type(), e.to_string())
+        }
+        Err(e) => lambda_error(StatusCode::BAD_REQUEST, e.error_type(), e.to_string()),
+    };
+    resp.headers_mut().insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    resp
+}
+
+async fn http_api(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let request_id = apigw::request_id();
+    let method = req.method().as_str().to_owned();
+    let raw_path = req.uri().path().to_owned();
+    let mut resp = http_api_inner(gw, req, peer, &request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("apigw-requestid", v);
+    }
+    tracing::info!(
+        target: "access",
+        request_id = %request_id,
+        method = %method,
+        path = %raw_path,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+async fn http_api_inner(
+    gw: &Gateway,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let Some((route, path_parameters)) = gw.routes.find(req.method().as_str(), req.uri().path())
+    else {
+        return apigw::gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let authorizer = match &route.auth {
+        Auth::None => None,
+        Auth::Jwt { scopes } => {
+            let header = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match gw.authorizer.authorize(header, scopes).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    let (status, message) = if e.status() == 403 {
+                        (StatusCode::FORBIDDEN, "Forbidden")
+                    } else {
+                        (StatusCode::UNAUTHORIZED, "Unauthorized")
+                    };
+                    tracing::info!(%request_id, reason = %e, "authorizer denied the request");
+                    let mut resp = apigw::gateway_error(status, message);
+                    if let Ok(v) = HeaderValue::from_str(&e.www_authenticate()) {
+                        resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+                    }
+                    return resp;
+                }
+            }
+        }
+    };
+    let route_key = route.key();
+    let function = route.function.clone();
+    let route_has_scopes = matches!(&route.auth, Auth::Jwt { scopes } if !scopes.is_empty());
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return apigw::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+        }
+    };
+    let incoming = IncomingRequest {
+        method: parts.method.as_str().to_owned(),
+        raw_path: parts.uri.path().to_owned(),
+        raw_query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
+        body,
+        source_ip: peer.ip().to_string(),
+        protocol: format!("{:?}", parts.version),
+    };
+    let ctx = EventContext {
+        route_key,
+        path_parameters,
+        authorizer,
+        route_has_scopes,
+        request_id: request_id.to_owned(),
+        time_epoch_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as u64,
+        api_id: gw.api_id.clone(),
+    };
+    let event = apigw::build_event(&incoming, &ctx);
+    match gw
+        .lambda
+        .invoke(&function, Bytes::from(event.to_string()))
+        .await
+    {
+        Ok(inv) if inv.function_error.is_none() => match apigw::map_response(&inv.payload) {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(%request_id, %function, error = %e, "the function's answer could not be mapped");
+                apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        },
+        Ok(inv) => {
+            tracing::error!(%request_id, %function, error = %String::from_utf8_lossy(&inv.payload), "the function failed");
+            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+        Err(e @ InvokeError::Timeout(_)) => {
+            tracing::error!(%request_id, %function, error = %e, "the function timed out");
+            apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
+        Err(e @ InvokeError::Throttled(_)) => {
+            tracing::warn!(%request_id, %function, error = %e, "throttled");
+            apigw::gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+        }
+        Err(e) => {
+            tracing::error!(%request_id, %function, error = %e, "the invocation failed");
+            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
