@@ -2,9 +2,18 @@
 //! (`requestId`, `xrayTraceId`), so a log line can be found from a request id or a trace.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the JSON subscriber; `RUST_LOG` filters (default `info`).
+/// Installs the JSON subscriber on stdout; `RUST_LOG` filters (default `info`).
 pub fn init() {
+    init_with_writer(std::io::stdout);
+}
+
+/// The same JSON subscriber writing to `writer` (tests read what production would log).
+pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
@@ -13,6 +22,7 @@ pub fn init() {
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
+        .with_writer(writer)
         .try_init();
 }
 

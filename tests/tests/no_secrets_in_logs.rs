@@ -1,0 +1,120 @@
+//! No secret or token ever reaches a log line. This binary installs the production JSON
+//! subscriber at debug level writing to a buffer, drives the paths that handle credentials
+//! (database password, broker password inside the AMQP URL, bearer token, failures of each),
+//! and searches everything logged.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use integration_tests::{TestDb, USER, call};
+use shared::db::Db;
+use shared::metrics::Metrics;
+use shared::migrate::Database;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn credentials_and_tokens_never_appear_in_logs() {
+    // The global subscriber is installed once: this binary holds this one test only.
+    let buffer = Buffer::default();
+    let sink = buffer.clone();
+    shared::telemetry::init_with_writer(move || sink.clone());
+
+    let db_password = integration_tests::pg_password();
+    let broker_password = "broker-secret-Zq81";
+    let token = "eyJhbGciOiJSUzI1NiJ9.secret-token-payload.signature";
+
+    // Database: a working request, then a wrong password and an unreachable server.
+    let test_db = TestDb::new(Database::Movies).await;
+    let app = inventory::router(inventory::AppState::new(
+        test_db.db.clone(),
+        Metrics::capturing("inventory").0,
+    ));
+    let request = http::Request::get("/api/movies")
+        .header("authorization", format!("Bearer {token}"))
+        .extension(integration_tests::request_context("user", "[user]"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let _ = tower::ServiceExt::oneshot(app.clone(), request)
+        .await
+        .unwrap();
+    let mut wrong = test_db.settings.clone();
+    wrong.credentials.password = shared::Secret::new("wrong-password-Kx27".into());
+    wrong.connect_timeout = Duration::from_millis(500);
+    let bad_app = inventory::router(inventory::AppState::new(
+        Db::new(&wrong).unwrap(),
+        Metrics::capturing("inventory").0,
+    ));
+    assert_eq!(
+        call(&bad_app, "GET", "/api/movies", None, USER)
+            .await
+            .status,
+        500
+    );
+    let mut away = test_db.settings.clone();
+    away.port = 1;
+    let away_app = inventory::router(inventory::AppState::new(
+        Db::new(&away).unwrap(),
+        Metrics::capturing("inventory").0,
+    ));
+    assert_eq!(
+        call(&away_app, "GET", "/api/movies", None, USER)
+            .await
+            .status,
+        503
+    );
+    tracing::info!(settings = ?test_db.settings, "settings as a careless log line would print them");
+
+    // Broker: a publish to a closed port with a password in the URL.
+    let orders = TestDb::new(Database::Orders).await;
+    let mut amqp = billing_api::amqp::AmqpSettings::local(
+        &format!("amqp://guest:{broker_password}@127.0.0.1:1/%2f"),
+        "billing_queue",
+    );
+    amqp.publish_timeout = Duration::from_secs(1);
+    tracing::info!(amqp = ?amqp, "amqp settings as a careless log line would print them");
+    let billing = billing_api::http::router(billing_api::http::AppState {
+        publisher: billing_api::amqp::Publisher::new(amqp),
+        db: orders.db.clone(),
+        metrics: Metrics::capturing("billing-api").0,
+    });
+    let r = call(
+        &billing,
+        "POST",
+        "/api/billing",
+        Some(r#"{"user_id":1,"number_of_items":1,"total_amount":"1.00"}"#),
+        USER,
+    )
+    .await;
+    assert_eq!(r.status, 503);
+
+    let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.lines().count() >= 3,
+        "the paths above did log: {logged}"
+    );
+    for secret in [
+        db_password.as_str(),
+        "wrong-password-Kx27",
+        broker_password,
+        token,
+        "secret-token-payload",
+    ] {
+        assert!(
+            !logged.contains(secret),
+            "{secret:?} leaked into the logs:\n{logged}"
+        );
+    }
+}
