@@ -203,34 +203,39 @@ impl Harness {
 
     /// Deletes the test's queues (best effort).
     pub async fn cleanup(&self) {
-        let Ok(Ok(conn)) = tokio::time::timeout(
-            Duration::from_secs(5),
-            Connection::connect(&amqp_url(), ConnectionProperties::default()),
-        )
-        .await
-        else {
-            return;
-        };
-        if let Ok(channel) = conn.create_channel().await {
-            for q in [
-                self.queue.clone(),
-                billing_api::topology::dead_letter_queue(&self.queue),
-            ] {
-                let _ = channel
-                    .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-                    .await;
-            }
+        delete_queue(&self.queue).await;
+    }
+}
+
+/// Deletes `queue`, its dead-letter queue and exchange (best effort).
+pub async fn delete_queue(queue: &str) {
+    let Ok(Ok(conn)) = tokio::time::timeout(
+        Duration::from_secs(5),
+        Connection::connect(&amqp_url(), ConnectionProperties::default()),
+    )
+    .await
+    else {
+        return;
+    };
+    if let Ok(channel) = conn.create_channel().await {
+        for q in [
+            queue.to_owned(),
+            billing_api::topology::dead_letter_queue(queue),
+        ] {
             let _ = channel
-                .exchange_delete(
-                    billing_api::topology::dead_letter_exchange(&self.queue)
-                        .as_str()
-                        .into(),
-                    Default::default(),
-                )
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
                 .await;
         }
-        let _ = conn.close(200, "done".into()).await;
+        let _ = channel
+            .exchange_delete(
+                billing_api::topology::dead_letter_exchange(queue)
+                    .as_str()
+                    .into(),
+                Default::default(),
+            )
+            .await;
     }
+    let _ = conn.close(200, "done".into()).await;
 }
 
 /// The JSON the Amazon MQ mapping builds for one delivery, nulls included.
