@@ -26,6 +26,8 @@ pub struct AuthorizerConfig {
     /// The app client ids allowed (API Gateway's `audience` list).
     pub audiences: Vec<String>,
     pub leeway_secs: u64,
+    /// How often an unknown `kid` may trigger a JWKS fetch.
+    pub jwks_min_refresh: Duration,
 }
 
 impl AuthorizerConfig {
@@ -39,6 +41,7 @@ impl AuthorizerConfig {
             ),
             audiences: clients,
             leeway_secs: 30,
+            jwks_min_refresh: JWKS_MIN_REFRESH,
         }
     }
 }
@@ -205,7 +208,10 @@ impl Authorizer {
         }
         // An unknown kid may mean the pool rotated its keys: fetch again, but not on every
         // request that carries a made-up kid.
-        if keys.fetched.is_none_or(|t| t.elapsed() >= JWKS_MIN_REFRESH) {
+        if keys
+            .fetched
+            .is_none_or(|t| t.elapsed() >= self.cfg.jwks_min_refresh)
+        {
             match self.fetch().await {
                 Ok(fresh) => {
                     keys.by_kid = fresh;

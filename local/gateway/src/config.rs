@@ -216,6 +216,7 @@ impl GatewayConfig {
                     .filter(|a| !a.is_empty())
                     .collect(),
                 leeway_secs: file.authorizer.leeway_secs,
+                jwks_min_refresh: crate::authorizer::JWKS_MIN_REFRESH,
             },
             functions,
             event_source_mappings: mappings,

@@ -1,0 +1,501 @@
+//! The gateway end to end with a test-only function: routing, the JWT authorizer against a
+//! locally served JWKS (every way a token can be wrong), payload 2.0 both ways, the Invoke API.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use bytes::Bytes;
+use http_body_util::Full;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use local_gateway::authorizer::AuthorizerConfig;
+use local_gateway::{FunctionConfig, GatewayConfig, RunningGateway};
+use serde_json::{Value, json};
+
+const POOL: &str = "us-east-1_LocalTest";
+const CLIENT: &str = "client-allowed";
+
+fn issuer() -> String {
+    format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}")
+}
+
+/// An RSA key pair made with the openssl CLI: the private PEM and the JWK of its public half.
+struct Rsa {
+    pem: Vec<u8>,
+    n: String,
+}
+
+fn rsa() -> Rsa {
+    let out = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("openssl is installed");
+    assert!(out.status.success());
+    let pem = out.stdout;
+    let mut modulus = std::process::Command::new("openssl")
+        .args(["rsa", "-noout", "-modulus"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    modulus.stdin.take().unwrap().write_all(&pem).unwrap();
+    let out = modulus.wait_with_output().unwrap();
+    let hex = String::from_utf8(out.stdout).unwrap();
+    let hex = hex.trim().trim_start_matches("Modulus=");
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    Rsa {
+        pem,
+        n: B64URL.encode(bytes),
+    }
+}
+
+fn jwk(kid: &str, key: &Rsa) -> Value {
+    json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": key.n, "e": "AQAB"})
+}
+
+struct Jwks {
+    url: String,
+    body: Arc<Mutex<Value>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+async fn serve_jwks(initial: Value) -> Jwks {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = Arc::new(Mutex::new(initial));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let (b, f) = (body.clone(), fetches.clone());
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (b, f) = (b.clone(), f.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    let text = b.lock().unwrap().to_string();
+                    async move {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(text))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Jwks {
+        url: format!("http://{addr}/{POOL}/.well-known/jwks.json"),
+        body,
+        fetches,
+    }
+}
+
+struct Stack {
+    gw: RunningGateway,
+    http: reqwest::Client,
+    key: Rsa,
+    jwks: Jwks,
+}
+
+async fn stack() -> Stack {
+    let key = rsa();
+    let jwks = serve_jwks(json!({"keys": [jwk("k1", &key)]})).await;
+    let mut echo = FunctionConfig::new(
+        "echo",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/echo-bootstrap.py"
+        ),
+    );
+    echo.forward_logs = std::env::var_os("TEST_LOG").is_some();
+    echo.timeout = Duration::from_secs(2);
+    let cfg = GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        openapi: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openapi.yaml").into(),
+        api_id: "test".into(),
+        authorizer: AuthorizerConfig {
+            issuer: issuer(),
+            jwks_url: jwks.url.clone(),
+            audiences: vec![CLIENT.into(), "second-client".into()],
+            leeway_secs: 30,
+            jwks_min_refresh: Duration::from_millis(0),
+        },
+        functions: vec![echo],
+        event_source_mappings: vec![],
+    };
+    Stack {
+        gw: local_gateway::start(cfg).await.unwrap(),
+        http: reqwest::Client::new(),
+        key,
+        jwks,
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Claims shaped like a Cognito access token from InitiateAuth.
+fn access_claims() -> Value {
+    json!({
+        "sub": "6f0f5a4e-1111-2222-3333-444455556666",
+        "iss": issuer(),
+        "client_id": CLIENT,
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "cognito:groups": ["admin", "user"],
+        "username": "admin",
+        "iat": now(),
+        "auth_time": now(),
+        "exp": now() + 3600,
+        "jti": "j1",
+    })
+}
+
+fn sign(kid: &str, key: &Rsa, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(&key.pem).unwrap(),
+    )
+    .unwrap()
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    if value.is_null() {
+        claims.as_object_mut().unwrap().remove(key);
+    } else {
+        claims[key] = value;
+    }
+    claims
+}
+
+impl Stack {
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.gw.url()));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn routes_claims_and_the_event_reach_the_function() {
+    let s = stack().await;
+    let token = sign("k1", &s.key, &access_claims());
+
+    let resp = s.get("/health", None).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("apigw-requestid"));
+    assert_eq!(resp.headers()["set-cookie"], "seen=1");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["event"]["requestContext"].get("authorizer").is_none());
+    assert_eq!(body["event"]["routeKey"], "GET /health");
+
+    let resp = s
+        .http
+        .get(format!("{}/api/movies/42?title=a%20b&x=1&x=2", s.gw.url()))
+        .header("authorization", format!("Bearer {token}"))
+        .header("cookie", "a=1; b=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let event = resp.json::<Value>().await.unwrap()["event"].clone();
+    let typed: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(event.clone()).unwrap();
+    assert_eq!(typed.route_key.as_deref(), Some("GET /api/movies/{id}"));
+    assert_eq!(typed.path_parameters["id"], "42");
+    assert_eq!(typed.query_string_parameters.first("title"), Some("a b"));
+    assert_eq!(event["queryStringParameters"]["x"], "1,2");
+    assert_eq!(typed.cookies, Some(vec!["a=1".into(), "b=2".into()]));
+    assert_eq!(typed.request_context.stage.as_deref(), Some("$default"));
+    assert_eq!(typed.request_context.apiid.as_deref(), Some("test"));
+    let jwt = typed.request_context.authorizer.unwrap().jwt.unwrap();
+    assert_eq!(jwt.claims["cognito:groups"], "[admin user]");
+    assert_eq!(jwt.claims["client_id"], CLIENT);
+    assert!(jwt.claims["exp"].parse::<i64>().is_ok());
+    let ms = event["requestContext"]["timeEpoch"].as_i64().unwrap();
+    assert!((ms / 1000 - now()).abs() < 5, "timeEpoch is milliseconds");
+
+    // A binary body arrives base64-encoded; JSON arrives as text.
+    let resp = s
+        .http
+        .post(format!("{}/api/movies", s.gw.url()))
+        .header("authorization", &token)
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8, 255, 1])
+        .send()
+        .await
+        .unwrap();
+    let event = resp.json::<Value>().await.unwrap()["event"].clone();
+    assert_eq!(event["isBase64Encoded"], true);
+    assert_eq!(event["body"], "AP8B");
+
+    // An id token: `aud` instead of `client_id`.
+    let id = with(
+        with(access_claims(), "client_id", Value::Null),
+        "aud",
+        json!("second-client"),
+    );
+    assert_eq!(
+        s.get("/api/movies", Some(&sign("k1", &s.key, &id)))
+            .await
+            .status(),
+        200
+    );
+    s.gw.shutdown().await;
+}
+
+async fn assert_401(s: &Stack, token: Option<&str>, why: &str) {
+    let resp = s.get("/api/movies", token).await;
+    assert_eq!(resp.status(), 401, "{why}");
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"message": "Unauthorized"}),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_token_is_a_401_with_www_authenticate() {
+    let s = stack().await;
+    let good = access_claims();
+    let other = rsa();
+    assert_401(&s, None, "missing").await;
+    assert_401(&s, Some("not-a-jwt"), "malformed").await;
+    assert_401(&s, Some("a.b.c"), "malformed parts").await;
+
+    let none = format!(
+        "{}.{}.",
+        B64URL.encode(r#"{"alg":"none","typ":"JWT","kid":"k1"}"#),
+        B64URL.encode(good.to_string())
+    );
+    assert_401(&s, Some(&none), "alg none").await;
+
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some("k1".into());
+    // The classic confusion attack: HMAC keyed with the public key material.
+    let hs256 =
+        jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(s.key.n.as_bytes())).unwrap();
+    assert_401(&s, Some(&hs256), "HS256").await;
+
+    assert_401(
+        &s,
+        Some(&sign("k1", &other, &good)),
+        "signed by another key",
+    )
+    .await;
+    assert_401(&s, Some(&sign("unknown", &other, &good)), "unknown kid").await;
+    assert_401(
+        &s,
+        Some(&sign(
+            "k1",
+            &s.key,
+            &with(good.clone(), "exp", json!(now() - 120)),
+        )),
+        "expired",
+    )
+    .await;
+    assert_401(
+        &s,
+        Some(&sign(
+            "k1",
+            &s.key,
+            &with(good.clone(), "nbf", json!(now() + 600)),
+        )),
+        "not yet valid",
+    )
+    .await;
+    assert_401(
+        &s,
+        Some(&sign(
+            "k1",
+            &s.key,
+            &with(good.clone(), "iss", json!("https://evil.example/x")),
+        )),
+        "wrong issuer",
+    )
+    .await;
+    assert_401(
+        &s,
+        Some(&sign(
+            "k1",
+            &s.key,
+            &with(good.clone(), "client_id", json!("someone-else")),
+        )),
+        "wrong client",
+    )
+    .await;
+    assert_401(
+        &s,
+        Some(&sign(
+            "k1",
+            &s.key,
+            &with(good.clone(), "aud", json!("someone-else")),
+        )),
+        "wrong audience",
+    )
+    .await;
+    assert_401(
+        &s,
+        Some(&sign("k1", &s.key, &with(good.clone(), "exp", Value::Null))),
+        "no exp",
+    )
+    .await;
+
+    // Within the leeway an expired token still passes, as with API Gateway's small skew.
+    let recent = sign("k1", &s.key, &with(good.clone(), "exp", json!(now() - 5)));
+    assert_eq!(s.get("/api/movies", Some(&recent)).await.status(), 200);
+
+    // A route that requires a scope the token lacks: 403.
+    let token = sign("k1", &s.key, &good);
+    let resp = s.get("/api/scoped", Some(&token)).await;
+    assert_eq!(resp.status(), 403);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    let scoped = sign("k1", &s.key, &with(good, "scope", json!("crud/admin")));
+    assert_eq!(s.get("/api/scoped", Some(&scoped)).await.status(), 200);
+    s.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn keys_are_cached_and_refetched_for_an_unknown_kid() {
+    let s = stack().await;
+    let token = sign("k1", &s.key, &access_claims());
+    for _ in 0..3 {
+        assert_eq!(s.get("/api/movies", Some(&token)).await.status(), 200);
+    }
+    assert_eq!(
+        s.jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "the JWKS is cached"
+    );
+    // The pool rotates: a new key appears under a new kid.
+    let rotated = rsa();
+    s.jwks.body.lock().unwrap()["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(jwk("k2", &rotated));
+    let new_token = sign("k2", &rotated, &access_claims());
+    assert_eq!(s.get("/api/movies", Some(&new_token)).await.status(), 200);
+    assert_eq!(s.jwks.fetches.load(Ordering::SeqCst), 2);
+    s.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn unmatched_routes_failures_and_the_invoke_api() {
+    let s = stack().await;
+    let token = sign("k1", &s.key, &access_claims());
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("PATCH", "/api/movies/1"),
+        ("GET", "/api/movies/1/x"),
+    ] {
+        let resp = s
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", s.gw.url()))
+            .header("authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{method} {path}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"message": "Not Found"})
+        );
+    }
+    let post = |body: Value| {
+        s.http
+            .post(format!("{}/api/movies", s.gw.url()))
+            .header("authorization", &token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let resp = post(json!({"action": "error"})).await.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"message": "Internal Server Error"})
+    );
+    let resp = post(json!({"action": "sleep", "seconds": 5}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503, "a timed-out integration");
+    let resp = post(json!({"action": "crash"})).await.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert_eq!(
+        post(json!({})).await.unwrap().status(),
+        200,
+        "a new instance took over"
+    );
+
+    // The Lambda Invoke API, as `aws lambda invoke --endpoint-url` uses it.
+    let invoke = |name: &str, body: &'static str| {
+        s.http
+            .post(format!(
+                "{}/2015-03-31/functions/{name}/invocations",
+                s.gw.url()
+            ))
+            .body(body)
+            .send()
+    };
+    let resp = invoke("echo", r#"{"direct":true}"#).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-amz-executed-version"], "$LATEST");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["event"],
+        json!({"direct": true})
+    );
+    let resp = invoke(
+        "arn:aws:lambda:us-east-1:123456789012:function:echo",
+        r#"{"action":"error"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-amz-function-error"], "Unhandled");
+    let resp = invoke("ghost", "{}").await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.headers()["x-amzn-errortype"],
+        "ResourceNotFoundException"
+    );
+
+    let esm: Value = s
+        .http
+        .get(format!("{}/_local/esm", s.gw.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(esm["EventSourceMappings"], json!([]));
+    s.gw.shutdown().await;
+}

@@ -1,0 +1,178 @@
+//! The Lambda service against a test-only runtime (tests/fixtures/echo-bootstrap.py).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use local_gateway::{FunctionConfig, InvokeError, LambdaService};
+use serde_json::{Value, json};
+
+fn echo(name: &str) -> FunctionConfig {
+    let mut cfg = FunctionConfig::new(
+        name,
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/echo-bootstrap.py"
+        ),
+    );
+    cfg.forward_logs = std::env::var_os("TEST_LOG").is_some();
+    cfg.timeout = Duration::from_secs(3);
+    cfg.env.insert("ECHO_SETTING".into(), "configured".into());
+    cfg
+}
+
+async fn call(
+    lambda: &LambdaService,
+    name: &str,
+    payload: Value,
+) -> Result<(Value, local_gateway::Invocation), InvokeError> {
+    let inv = lambda
+        .invoke(name, Bytes::from(payload.to_string()))
+        .await?;
+    Ok((serde_json::from_slice(&inv.payload).unwrap(), inv))
+}
+
+#[tokio::test]
+async fn cold_then_warm_with_lambda_headers_and_environment() {
+    let lambda = LambdaService::new([echo("echo")]);
+    let (first, inv1) = call(&lambda, "echo", json!({"n": 1})).await.unwrap();
+    assert!(inv1.is_cold(), "first invocation is a cold start");
+    assert!(inv1.init_duration.unwrap() <= inv1.total);
+    assert_eq!(first["event"], json!({"n": 1}));
+    let h = &first["headers"];
+    assert_eq!(h["lambda-runtime-aws-request-id"], inv1.request_id);
+    assert_eq!(
+        h["lambda-runtime-invoked-function-arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:echo"
+    );
+    assert!(
+        h["lambda-runtime-trace-id"]
+            .as_str()
+            .unwrap()
+            .starts_with("Root=1-")
+    );
+    let deadline: u128 = h["lambda-runtime-deadline-ms"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert!(
+        deadline > now && deadline <= now + 3_000,
+        "deadline is now + timeout"
+    );
+    let env = &first["env"];
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "echo");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+    assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/echo");
+    assert!(
+        env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            .as_str()
+            .unwrap()
+            .contains("[$LATEST]")
+    );
+    assert_eq!(env["ECHO_SETTING"], "configured");
+    assert!(
+        env.get("HOME").is_none(),
+        "the gateway's environment does not leak in"
+    );
+
+    let (second, inv2) = call(&lambda, "echo", json!({"n": 2})).await.unwrap();
+    assert!(
+        !inv2.is_cold(),
+        "second invocation reuses the warm instance"
+    );
+    assert_eq!(second["pid"], first["pid"]);
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crashed_instance_is_replaced_and_errors_are_reported() {
+    let lambda = LambdaService::new([echo("crashy")]);
+    let (before, _) = call(&lambda, "crashy", json!({})).await.unwrap();
+    let err = call(&lambda, "crashy", json!({"action": "crash"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InvokeError::Crashed(_)), "{err:?}");
+    assert_eq!(err.error_type(), "Runtime.ExitError");
+    let (after, inv) = call(&lambda, "crashy", json!({})).await.unwrap();
+    assert!(inv.is_cold());
+    assert_ne!(
+        after["pid"], before["pid"],
+        "a new instance replaced the crashed one"
+    );
+
+    let inv = lambda
+        .invoke("crashy", Bytes::from_static(br#"{"action":"error"}"#))
+        .await
+        .unwrap();
+    assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+    let body: Value = serde_json::from_slice(&inv.payload).unwrap();
+    assert_eq!(body["errorType"], "TestError");
+    let (_, inv) = call(&lambda, "crashy", json!({})).await.unwrap();
+    assert!(!inv.is_cold(), "a reported error keeps the instance");
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn timeouts_kill_the_instance() {
+    let mut cfg = echo("slow");
+    cfg.timeout = Duration::from_millis(700);
+    let lambda = LambdaService::new([cfg]);
+    call(&lambda, "slow", json!({})).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = call(&lambda, "slow", json!({"action": "sleep", "seconds": 5}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, InvokeError::Timeout(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        lambda.instances("slow").await,
+        0,
+        "the timed-out instance is gone"
+    );
+    let (_, inv) = call(&lambda, "slow", json!({})).await.unwrap();
+    assert!(inv.is_cold());
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn instances_scale_up_to_the_concurrency_limit() {
+    let mut cfg = echo("wide");
+    cfg.max_concurrency = 3;
+    let lambda = LambdaService::new([cfg]);
+    let calls = (0..6).map(|_| {
+        let lambda = lambda.clone();
+        async move { call(&lambda, "wide", json!({"action": "sleep", "seconds": 0.4})).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    let pids: std::collections::HashSet<String> = results
+        .into_iter()
+        .map(|r| r.unwrap().0["pid"].to_string())
+        .collect();
+    assert_eq!(pids.len(), 3, "three instances served six concurrent calls");
+    assert_eq!(lambda.instances("wide").await, 3);
+    lambda.shutdown().await;
+    assert_eq!(lambda.instances("wide").await, 0);
+}
+
+#[tokio::test]
+async fn init_errors_and_missing_functions() {
+    let mut cfg = echo("broken");
+    cfg.env.insert("ECHO_INIT_FAIL".into(), "1".into());
+    let mut missing = echo("missing");
+    missing.bootstrap = "/nonexistent/bootstrap".into();
+    let lambda = LambdaService::new([cfg, missing]);
+    let err = call(&lambda, "broken", json!({})).await.unwrap_err();
+    assert!(
+        matches!(&err, InvokeError::InitFailed(m) if m.contains("no config")),
+        "{err:?}"
+    );
+    let err = call(&lambda, "missing", json!({})).await.unwrap_err();
+    assert!(matches!(err, InvokeError::Spawn { .. }), "{err:?}");
+    let err = call(&lambda, "nope", json!({})).await.unwrap_err();
+    assert!(matches!(err, InvokeError::UnknownFunction(_)));
+}
