@@ -1,6 +1,8 @@
 //! The gateway end to end with a test-only function: routing, the JWT authorizer against a
 //! locally served JWKS (every way a token can be wrong), payload 2.0 both ways, the Invoke API.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

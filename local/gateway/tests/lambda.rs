@@ -1,5 +1,7 @@
 //! The Lambda service against a test-only runtime (tests/fixtures/echo-bootstrap.py).
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
 use std::time::Duration;
 
 use bytes::Bytes;
