@@ -401,7 +401,68 @@ async fn event_fixtures_go_through_the_router_and_the_consumer() {
     };
     let r = integration_tests::Reply::from(response).await;
     assert_eq!(r.status, 200, "{}", r.json);
-    assert_eq!(r.json["principal"], "alice");
+    assert_eq!(r.json["principal"], "user");
     assert_eq!(r.json["total_amount"], "12.50");
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_order_is_visible_to_its_owner_and_admins_only() {
+    let h = Harness::new().await;
+    let r = h.post(&order_body(3)).await;
+    let id = r.json["message_id"].as_str().unwrap().to_owned();
+    let mut mapping = Mapping::start(&amqp_url(), &h.queue, 10).await;
+    mapping.run_until_stored(&h.consumer, 1, WAIT).await;
+    let uri = format!("/api/billing/orders/{id}");
+    assert_eq!(call(&h.router, "GET", &uri, None, USER).await.status, 200);
+    call(&h.router, "GET", &uri, None, Some(("mallory", "[user]")))
+        .await
+        .assert_problem(404);
+    let admin = call(&h.router, "GET", &uri, None, integration_tests::ADMIN).await;
+    assert_eq!(admin.status, 200);
+    assert_eq!(admin.json["principal"], "user");
+    mapping.close().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_dlq_fails_the_batch_and_the_retry_adds_no_row() {
+    use base64::Engine;
+    let h = Harness::new().await;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = rmq_event(
+        &h.queue,
+        vec![
+            json!({"basicProperties": {"messageId": id}, "data": b64(&format!(
+                r#"{{"message_id":"{id}","user_id":1,"number_of_items":1,"total_amount":"1"}}"#))}),
+            json!({"basicProperties": {"messageId": uuid::Uuid::new_v4().to_string()}, "data": b64("poison")}),
+        ],
+    );
+    let mut broken = h.consumer.clone();
+    broken.dlq_url = format!(
+        "{}/123456789012/absent-queue",
+        integration_tests::aws_endpoint()
+    );
+    let err = billing_consumer::handle(event.clone(), &broken)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(matches!(
+        err,
+        billing_consumer::ConsumerError::DeadLetterQueue(_)
+    ));
+
+    let retried = billing_consumer::handle(event, &h.consumer).await.unwrap();
+    assert_eq!(
+        (
+            retried.stored.len(),
+            retried.duplicates.len(),
+            retried.dead_lettered.len()
+        ),
+        (0, 1, 1)
+    );
+    assert_eq!(count_orders(&h.db).await, 1);
+    assert_eq!(read_dlq(&h.sqs, &h.dlq_url).await.len(), 1);
     h.cleanup().await;
 }

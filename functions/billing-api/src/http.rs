@@ -102,17 +102,21 @@ async fn create_order(
     }
 }
 
-#[tracing::instrument(skip(state, _principal))]
+/// An order is visible to whoever placed it and to admins; to anyone else it does not exist
+/// (a 404, not a 403, so a message_id's existence does not leak).
+#[tracing::instrument(skip(state, principal))]
 async fn get_order(
     State(state): State<Arc<AppState>>,
-    _principal: Principal,
+    principal: Principal,
     Path(message_id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = Uuid::parse_str(&message_id)
         .map_err(|_| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
+    let visible =
+        |o: &StoredOrder| principal.is_admin() || o.principal.as_deref() == Some(principal.label());
     match find_order(&state.db, id).await {
-        Ok(Some(order)) => Ok(axum::Json(order).into_response()),
-        Ok(None) => Err(Problem::not_found(format!(
+        Ok(Some(order)) if visible(&order) => Ok(axum::Json(order).into_response()),
+        Ok(_) => Err(Problem::not_found(format!(
             "order {id} is not stored (yet): it may still be in the queue, retry shortly"
         ))),
         Err(e) => {
