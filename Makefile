@@ -54,3 +54,27 @@ tf-moto: ## terraform apply + destroy of the whole stack against moto
 fmt: ## format Rust and Terraform
 	cargo fmt --all
 	terraform fmt -recursive terraform
+
+# ---- local platform (scripts/dev.sh, local/) ----
+LOCAL_GATEWAY_PORT ?= 3000
+# `USER` is also the login name in the environment: only `make token USER=...` picks the user.
+TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),user)
+
+.PHONY: dev
+dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migrations, Cognito, functions, gateway); Ctrl-C stops it
+	@scripts/dev.sh
+
+.PHONY: token
+token: ## print an access token for `user` (make token USER=admin for `admin`), and nothing else
+	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
+	@$(ENV) python3 local/localaws.py token $(TOKEN_USER)
+
+.PHONY: billing-pause
+billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda update-event-source-mapping --no-enabled)
+	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/disable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
+	@echo "billing event source mapping disabled: orders wait in billing_queue" >&2
+
+.PHONY: billing-resume
+billing-resume: ## deliver billing_queue to billing-consumer again (--enabled)
+	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/enable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
+	@echo "billing event source mapping enabled" >&2

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `make dev`: the whole platform on loopback, in the foreground.
+#
+#   1. PostgreSQL, RabbitMQ and moto (scripts/services.sh: started if absent, reused if running)
+#   2. migrations and the least-privilege database roles (cargo run -p setup -- local)
+#   3. local AWS resources in moto: Cognito pool, app client, users, billing dead-letter queue
+#   4. release builds of the three functions and the local gateway
+#   5. the gateway on http://127.0.0.1:${LOCAL_GATEWAY_PORT:-3000}: API Gateway + Lambda + the
+#      Amazon MQ event source mapping (local/gateway.yaml)
+#
+# Ctrl-C (SIGINT) or SIGTERM stops the gateway and every function instance it started. The
+# services stay up for the next run (`make services-down` stops them); data stays in .local/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PORT="${LOCAL_GATEWAY_PORT:-3000}"
+URL="http://127.0.0.1:$PORT"
+say() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
+elapsed() { echo "$(( $(date +%s) - START ))s"; }
+START=$(date +%s)
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  if curl -fsS "$URL/_local/health" >/dev/null 2>&1; then
+    say "a local gateway is already running on $URL (another make dev?): use it, or stop it first"
+  else
+    say "port $PORT is taken by another program: free it or run LOCAL_GATEWAY_PORT=<port> make dev"
+  fi
+  exit 1
+fi
+
+say "services: PostgreSQL, RabbitMQ, moto"
+scripts/services.sh up
+set -a
+# shellcheck disable=SC1091
+source .local/env
+set +a
+
+say "migrations and database roles (cargo run -p setup -- local)"
+cargo run -q -p setup --bin setup -- local
+
+say "local AWS in moto: Cognito user pool, users user/admin, billing dead-letter queue"
+python3 -c 'import boto3' 2>/dev/null || python3 -m pip install -q boto3
+python3 local/localaws.py setup
+set -a
+# shellcheck disable=SC1091
+source .local/cognito.env
+# shellcheck disable=SC1091
+source .local/sqs.env
+set +a
+
+say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
+cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
+say "built after $(elapsed)"
+
+GATEWAY_PID=
+stop() {
+  trap - INT TERM
+  if [ -n "$GATEWAY_PID" ] && kill -0 "$GATEWAY_PID" 2>/dev/null; then
+    say "stopping the gateway and its function instances (services stay up; data stays in .local/)"
+    kill -TERM "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+  fi
+  exit 0
+}
+trap stop INT TERM
+
+say "starting the local gateway on $URL"
+FUNCTIONS_DIR="$ROOT/target/release" LOCAL_GATEWAY_PORT="$PORT" OPENAPI="$ROOT/openapi.yaml" \
+  target/release/local-gateway local/gateway.yaml &
+GATEWAY_PID=$!
+
+# Ready means a request went all the way through: gateway, inventory's cold start, PostgreSQL.
+status=000
+for _ in $(seq 1 300); do
+  kill -0 "$GATEWAY_PID" 2>/dev/null || { say "the gateway exited; see the messages above"; exit 1; }
+  status=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health" 2>/dev/null || true)
+  [ "$status" = 200 ] && break
+  sleep 0.2
+done
+if [ "$status" != 200 ]; then
+  say "GET $URL/health answers $status, not 200: the platform is up but not healthy (see the logs above)"
+else
+  cat >&2 <<EOF
+
+  ready in $(elapsed): $URL   (Ctrl-C stops it)
+
+  a token:      TOKEN=\$(make -s token)              # make -s token USER=admin for the admin
+  try:          curl -s -H "Authorization: Bearer \$TOKEN" $URL/api/movies
+  add a movie:  curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+                     -d '{"title":"Alien","description":"1979"}' $URL/api/movies
+  billing:      make billing-pause / make billing-resume   (the event source mapping)
+EOF
+  echo "ready: $URL"
+fi
+wait "$GATEWAY_PID"
