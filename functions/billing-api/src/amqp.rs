@@ -172,6 +172,16 @@ impl Publisher {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Connects now (declaring the topology when configured) instead of at the first publish:
+    /// the deploy-time setup function uses this to create `billing_queue` before the event
+    /// source mapping exists.
+    pub async fn ensure_connected(&self) -> Result<(), PublishError> {
+        tokio::time::timeout(self.inner.settings.publish_timeout, self.channel())
+            .await
+            .map_err(|_| PublishError::Timeout(self.inner.settings.publish_timeout))?
+            .map(|_| ())
+    }
+
     /// The open confirm channel, connecting first when there is none or it broke. The lock makes
     /// concurrent requests wait for one connection instead of each opening their own.
     async fn channel(&self) -> Result<(Channel, u64), PublishError> {

@@ -20,6 +20,8 @@ pub enum SetupError {
     },
     #[error("invalid role name {0:?}: use lowercase letters, digits and _")]
     RoleName(String),
+    #[error("broker: {0}")]
+    Broker(#[from] billing_api::amqp::PublishError),
 }
 
 fn db_err(step: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> SetupError {
@@ -41,6 +43,8 @@ pub struct SetupConfig {
     /// The master connection (database `postgres`).
     pub master: DbSettings,
     pub apps: Vec<AppDatabase>,
+    /// The broker whose topology to declare, when one is configured.
+    pub broker: Option<billing_api::amqp::AmqpSettings>,
 }
 
 impl SetupConfig {
@@ -87,8 +91,15 @@ impl SetupConfig {
                 "ORDERS_DB_PASSWORD",
             )
             .await?;
+        let broker =
+            if env.optional("AMQP_URL").is_some() || env.optional("AMQP_ENDPOINT").is_some() {
+                Some(billing_api::amqp::AmqpSettings::from_env(env, secrets).await?)
+            } else {
+                None
+            };
         Ok(Self {
             master,
+            broker,
             apps: vec![
                 AppDatabase {
                     kind: Database::Movies,
@@ -110,6 +121,8 @@ impl SetupConfig {
 pub struct Report {
     pub created_databases: Vec<String>,
     pub applied_migrations: Vec<String>,
+    /// The queue declared on the broker (durable, with its dead-letter exchange), if any.
+    pub declared_queue: Option<String>,
 }
 
 fn checked_role(name: &str) -> Result<&str, SetupError> {
@@ -213,6 +226,13 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
             ))
             .await
             .map_err(db_err(format!("grants on {dbname}")))?;
+    }
+    if let Some(broker) = &cfg.broker {
+        let mut settings = broker.clone();
+        settings.declare_topology = true;
+        let publisher = billing_api::amqp::Publisher::new(settings);
+        publisher.ensure_connected().await?;
+        report.declared_queue = Some(publisher.queue().to_owned());
     }
     Ok(report)
 }

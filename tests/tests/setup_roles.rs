@@ -1,0 +1,111 @@
+//! The deploy-time setup against the real cluster: idempotent, and the application roles get
+//! exactly the privileges their functions need.
+
+use integration_tests::{amqp_url, pg_host, pg_password, pg_port, pg_user};
+use shared::db::DbSettings;
+
+fn config() -> [(&'static str, String); 9] {
+    [
+        ("DATABASE_HOST", pg_host()),
+        ("DATABASE_PORT", pg_port().to_string()),
+        ("DATABASE_MASTER_USER", pg_user()),
+        ("DATABASE_MASTER_PASSWORD", pg_password()),
+        ("MOVIES_DB_USER", "movies_app".into()),
+        ("MOVIES_DB_PASSWORD", "movies-local-password".into()),
+        ("ORDERS_DB_USER", "orders_app".into()),
+        ("ORDERS_DB_PASSWORD", "orders-local-password".into()),
+        ("AMQP_URL", amqp_url()),
+    ]
+}
+
+async fn as_role(db: &str, user: &str, password: &str) -> tokio_postgres::Client {
+    let s = DbSettings::local(&pg_host(), pg_port(), db, user, password);
+    let (client, conn) = s.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+#[tokio::test]
+async fn setup_is_idempotent_and_grants_least_privilege() {
+    shared::install_crypto_provider();
+    let env: std::collections::HashMap<String, String> = config()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let cfg = setup::SetupConfig::from_env(&env, &shared::secrets::SecretSource::new())
+        .await
+        .unwrap();
+    setup::run(&cfg).await.unwrap();
+    let again = setup::run(&cfg).await.unwrap();
+    assert!(
+        again.created_databases.is_empty() && again.applied_migrations.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(again.declared_queue.as_deref(), Some("billing_queue"));
+
+    let movies = as_role("movies", "movies_app", "movies-local-password").await;
+    let id: i64 = movies
+        .query_one(
+            "INSERT INTO movies (title) VALUES ('setup test') RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    movies
+        .execute("UPDATE movies SET description = 'x' WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    movies
+        .execute("DELETE FROM movies WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert!(
+        movies
+            .batch_execute("CREATE TABLE sneaky (a int)")
+            .await
+            .is_err(),
+        "no DDL"
+    );
+    assert!(
+        movies
+            .batch_execute("SELECT * FROM schema_migrations")
+            .await
+            .is_err()
+    );
+
+    let orders = as_role("orders", "orders_app", "orders-local-password").await;
+    let message_id = uuid::Uuid::new_v4();
+    orders
+        .execute(
+            "INSERT INTO orders (message_id, user_id, number_of_items, total_amount) VALUES ($1, 1, 1, 1.00)",
+            &[&message_id],
+        )
+        .await
+        .unwrap();
+    assert!(
+        orders
+            .batch_execute("UPDATE orders SET user_id = 2")
+            .await
+            .is_err(),
+        "orders are append-only"
+    );
+    assert!(
+        orders.batch_execute("DELETE FROM orders").await.is_err(),
+        "orders are append-only"
+    );
+    let cross = DbSettings::local(
+        &pg_host(),
+        pg_port(),
+        "orders",
+        "movies_app",
+        "movies-local-password",
+    )
+    .pg_config()
+    .connect(tokio_postgres::NoTls)
+    .await;
+    assert!(
+        cross.is_err(),
+        "movies_app cannot even connect to the orders database"
+    );
+}
