@@ -20,12 +20,13 @@ import string
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STATE = os.path.join(ROOT, ".local")
+# Tests point these elsewhere to get a pool of their own.
+STATE = os.environ.get("LOCALAWS_STATE_DIR") or os.path.join(ROOT, ".local")
 COGNITO_ENV = os.path.join(STATE, "cognito.env")
 SQS_ENV = os.path.join(STATE, "sqs.env")
-POOL_NAME = "crud-master-local"
+POOL_NAME = os.environ.get("LOCALAWS_POOL_NAME") or "crud-master-local"
 CLIENT_NAME = "crud-master-cli"
-DLQ_NAME = "billing-dlq"
+DLQ_NAME = os.environ.get("LOCALAWS_DLQ_NAME") or "billing-dlq"
 USERS = {"user": [], "admin": ["admin"]}
 
 

@@ -1,0 +1,542 @@
+//! End to end through the local gateway, as a user of `make dev` meets the system: the built
+//! `local-gateway` binary on a free port, the real release builds of the three functions,
+//! PostgreSQL, RabbitMQ and moto's Cognito. Each test gets its own databases, user pool and
+//! billing queue, so they run in parallel with each other and with `make dev`.
+//!
+//! The binaries come from `cargo build --release` (run once here; the same build `make dev`
+//! uses), or from `E2E_BIN_DIR` when set.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use integration_tests::{
+    TestDb, amqp_url, eventually, pg_host, pg_password, pg_port, pg_user, unique,
+};
+use serde_json::{Value, json};
+use shared::migrate::Database;
+use tokio::io::AsyncBufReadExt;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The directory holding `local-gateway` and the three function bootstraps.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("E2E_BIN_DIR") {
+            return PathBuf::from(dir);
+        }
+        // A release build takes its own lock (target/release), so this works under `cargo test`.
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .current_dir(root())
+                .args(["build", "--release", "-q"])
+                .args([
+                    "-p",
+                    "inventory",
+                    "-p",
+                    "billing-api",
+                    "-p",
+                    "billing-consumer",
+                    "-p",
+                    "local-gateway",
+                ])
+                .status()
+                .expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build --release of the functions and the gateway failed"
+        );
+        root().join("target/release")
+    })
+}
+
+/// Runs `local/localaws.py` against moto with a state dir and pool of this test's own.
+fn localaws(state: &Path, pool: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg(root().join("local/localaws.py"))
+        .args(args)
+        .env("LOCALAWS_STATE_DIR", state)
+        .env("LOCALAWS_POOL_NAME", pool)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run local/localaws.py");
+    assert!(out.status.success(), "localaws.py {args:?} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn read_env(path: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect()
+}
+
+/// Stops the gateway with SIGTERM (so it stops its function instances) when the test ends.
+struct Gateway {
+    pid: u32,
+    child: Option<tokio::process::Child>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        if let Some(mut child) = self.child.take() {
+            for _ in 0..50 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.start_kill();
+        }
+    }
+}
+
+struct Stack {
+    url: String,
+    port: u16,
+    http: reqwest::Client,
+    state: PathBuf,
+    pool: String,
+    cognito: std::collections::HashMap<String, String>,
+    _movies: TestDb,
+    _orders: TestDb,
+    _gateway: Gateway,
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let bins = bin_dir();
+        let movies = TestDb::new(Database::Movies).await;
+        let orders = TestDb::new(Database::Orders).await;
+        let state = std::env::temp_dir().join(unique("e2e_gateway"));
+        std::fs::create_dir_all(&state).unwrap();
+        let pool = unique("e2e-pool");
+        localaws(&state, &pool, &["setup"]);
+        let cognito = read_env(&state.join("cognito.env"));
+        let dlq = read_env(&state.join("sqs.env"));
+
+        // The billing queue of this test, with the topology billing-api declares.
+        let queue = unique("billing_e2e");
+        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = conn.create_channel().await.unwrap();
+        billing_api::topology::declare(&channel, &queue)
+            .await
+            .unwrap();
+        let _ = conn.close(200, "declared".into()).await;
+
+        let log = std::env::var_os("TEST_LOG").is_some();
+        let mut child = tokio::process::Command::new(bins.join("local-gateway"))
+            .arg(root().join("local/gateway.yaml"))
+            .current_dir(root())
+            .env("LOCAL_GATEWAY_PORT", "0")
+            .env("FUNCTIONS_DIR", bins)
+            .env("OPENAPI", root().join("openapi.yaml"))
+            .env("COGNITO_USER_POOL_ID", &cognito["COGNITO_USER_POOL_ID"])
+            .env("COGNITO_CLIENT_ID", &cognito["COGNITO_CLIENT_ID"])
+            .env("BILLING_DLQ_URL", &dlq["BILLING_DLQ_URL"])
+            .env("BILLING_QUEUE", &queue)
+            .env("ESM_BATCHING_WINDOW_MS", "100")
+            .env("CRUD_PG_HOST", pg_host())
+            .env("CRUD_PG_PORT", pg_port().to_string())
+            .env("MOVIES_DB", &movies.name)
+            .env("MOVIES_DB_USER", pg_user())
+            .env("MOVIES_DB_PASSWORD", pg_password())
+            .env("ORDERS_DB", &orders.name)
+            .env("ORDERS_DB_USER", pg_user())
+            .env("ORDERS_DB_PASSWORD", pg_password())
+            .env("FUNCTION_LOG", if log { "debug" } else { "warn" })
+            .env("GATEWAY_LOG", if log { "debug" } else { "error" })
+            .stdout(Stdio::piped())
+            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("start local-gateway");
+        let pid = child.id().unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the gateway prints its URL")
+            .unwrap()
+            .expect("the gateway exited before listening");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("a URL in the first line")
+            .to_owned();
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        Self {
+            url,
+            port,
+            http: reqwest::Client::new(),
+            state,
+            pool,
+            cognito,
+            _movies: movies,
+            _orders: orders,
+            _gateway: Gateway {
+                pid,
+                child: Some(child),
+            },
+        }
+    }
+
+    fn token(&self, user: &str) -> String {
+        localaws(&self.state, &self.pool, &["token", user])
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn make(&self, target: &str) {
+        let status = std::process::Command::new("make")
+            .current_dir(root())
+            .args(["-s", target, &format!("LOCAL_GATEWAY_PORT={}", self.port)])
+            .status()
+            .unwrap();
+        assert!(status.success(), "make {target}");
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_through_the_gateway_with_a_user_token() {
+    let s = Stack::start().await;
+    let user = s.token("user");
+
+    let (status, health) = s.call("GET", "/health", None, None).await;
+    assert_eq!(status, 200, "{health}");
+
+    let (status, created) = s
+        .call(
+            "POST",
+            "/api/movies",
+            Some(&user),
+            Some(json!({"title": "Alien", "description": "1979"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().expect("the created movie has an id");
+    assert_eq!(created["title"], "Alien");
+
+    let (status, list) = s.call("GET", "/api/movies", Some(&user), None).await;
+    assert_eq!(status, 200, "{list}");
+    assert!(list.as_array().unwrap().iter().any(|m| m["id"] == id));
+    let (status, found) = s
+        .call("GET", "/api/movies?title=ali", Some(&user), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+
+    let (status, movie) = s
+        .call("GET", &format!("/api/movies/{id}"), Some(&user), None)
+        .await;
+    assert_eq!((status, &movie["title"]), (200, &json!("Alien")));
+    let (status, updated) = s
+        .call(
+            "PUT",
+            &format!("/api/movies/{id}"),
+            Some(&user),
+            Some(json!({"description": "Ridley Scott"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &updated["description"]),
+        (200, &json!("Ridley Scott")),
+        "{updated}"
+    );
+    let (status, deleted) = s
+        .call("DELETE", &format!("/api/movies/{id}"), Some(&user), None)
+        .await;
+    assert_eq!((status, &deleted["id"]), (200, &json!(id)));
+    let (status, _) = s
+        .call("GET", &format!("/api/movies/{id}"), Some(&user), None)
+        .await;
+    assert_eq!(status, 404);
+
+    let order = json!({"user_id": "3", "number_of_items": "5", "total_amount": "180"});
+    let (status, queued) = s
+        .call("POST", "/api/billing", Some(&user), Some(order))
+        .await;
+    assert_eq!(status, 200, "{queued}");
+    assert_eq!(queued["status"], "queued");
+    let message_id = queued["message_id"].as_str().unwrap().to_owned();
+    let stored = eventually(
+        Duration::from_secs(30),
+        "the order to be stored",
+        || async {
+            let (status, body) = s
+                .call(
+                    "GET",
+                    &format!("/api/billing/orders/{message_id}"),
+                    Some(&user),
+                    None,
+                )
+                .await;
+            (status == 200).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(stored["message_id"], message_id);
+
+    // API Gateway's own answer for a route openapi.yaml does not have.
+    let (status, body) = s.call("GET", "/api/nope", Some(&user), None).await;
+    assert_eq!((status, body), (404, json!({"message": "Not Found"})));
+}
+
+#[tokio::test]
+async fn deleting_every_movie_needs_the_admin_group() {
+    let s = Stack::start().await;
+    let (user, admin) = (s.token("user"), s.token("admin"));
+    for title in ["A", "B"] {
+        let (status, _) = s
+            .call(
+                "POST",
+                "/api/movies",
+                Some(&user),
+                Some(json!({"title": title})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, body) = s.call("DELETE", "/api/movies", Some(&user), None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = s.call("DELETE", "/api/movies", Some(&admin), None).await;
+    assert_eq!((status, body), (200, json!({"deleted": 2})));
+}
+
+/// Signs `header.claims` with openssl: RS256 with a PEM key, HS256 with a secret, or nothing.
+enum Sig<'a> {
+    Rsa(&'a Path),
+    Hmac(&'a str),
+    Unsigned,
+}
+
+fn forge(header: &Value, claims: &Value, sig: Sig) -> String {
+    let input = format!(
+        "{}.{}",
+        B64URL.encode(header.to_string()),
+        B64URL.encode(claims.to_string())
+    );
+    let args: Vec<String> = match sig {
+        Sig::Unsigned => return format!("{input}."),
+        Sig::Rsa(key) => vec!["-sign".into(), key.display().to_string()],
+        Sig::Hmac(secret) => vec!["-hmac".into(), secret.into()],
+    };
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-binary"])
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    format!("{input}.{}", B64URL.encode(out.stdout))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_token_is_a_401_with_www_authenticate() {
+    let s = Stack::start().await;
+    let real = s.token("user");
+    let claims: Value =
+        serde_json::from_slice(&B64URL.decode(real.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_slice(&B64URL.decode(real.split('.').next().unwrap()).unwrap()).unwrap();
+
+    // moto signs every pool's tokens with one key that ships inside moto: with it we can make
+    // tokens whose signature is right and whose claims are wrong.
+    let moto_key = s.state.join("moto-key.pem");
+    let pem = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "from moto.utilities.utils import load_resource\nfrom joserfc import jwk\n\
+             k = jwk.RSAKey.import_key(load_resource('moto.cognitoidp.models', 'resources/jwks-private.json'))\n\
+             print(k.as_pem(private=True).decode())",
+        ])
+        .output()
+        .unwrap();
+    assert!(pem.status.success());
+    std::fs::write(&moto_key, pem.stdout).unwrap();
+    let other_key = s.state.join("other-key.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&other_key)
+        .arg("2048")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let resigned = forge(&header, &claims, Sig::Rsa(&moto_key));
+    let (status, _) = s.call("GET", "/api/movies", Some(&resigned), None).await;
+    assert_eq!(
+        status, 200,
+        "a token re-signed with the pool's key is valid: the forgery works"
+    );
+
+    let with = |key: &str, value: Value| {
+        let mut c = claims.clone();
+        if value.is_null() {
+            c.as_object_mut().unwrap().remove(key);
+        } else {
+            c[key] = value;
+        }
+        forge(&header, &c, Sig::Rsa(&moto_key))
+    };
+    let client = s.cognito["COGNITO_CLIENT_ID"].clone();
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("missing", None),
+        ("malformed", Some("not.a.jwt".into())),
+        ("garbage", Some("abc".into())),
+        (
+            "alg none",
+            Some(forge(
+                &json!({"alg": "none", "kid": "dummy"}),
+                &claims,
+                Sig::Unsigned,
+            )),
+        ),
+        (
+            "HS256",
+            Some(forge(
+                &json!({"alg": "HS256", "kid": "dummy", "typ": "JWT"}),
+                &claims,
+                Sig::Hmac(&client),
+            )),
+        ),
+        (
+            "another key",
+            Some(forge(&header, &claims, Sig::Rsa(&other_key))),
+        ),
+        (
+            "unknown kid",
+            Some(forge(
+                &json!({"alg": "RS256", "kid": "rotated"}),
+                &claims,
+                Sig::Rsa(&other_key),
+            )),
+        ),
+        ("expired", Some(with("exp", json!(now() - 300)))),
+        ("not yet valid", Some(with("nbf", json!(now() + 600)))),
+        (
+            "wrong issuer",
+            Some(with(
+                "iss",
+                json!("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"),
+            )),
+        ),
+        (
+            "wrong client",
+            Some(with("client_id", json!("some-other-client"))),
+        ),
+        ("tampered", Some(format!("{}x", &real[..real.len() - 1]))),
+    ];
+    for (why, token) in cases {
+        let mut req = s.http.get(format!("{}/api/movies", s.url));
+        if let Some(t) = &token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{why}");
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .unwrap_or_else(|| panic!("{why}: no WWW-Authenticate"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"message": "Unauthorized"}),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn billing_survives_a_paused_consumer() {
+    let s = Stack::start().await;
+    let user = s.token("user");
+    s.make("billing-pause");
+    let order = json!({"user_id": "7", "number_of_items": 2, "total_amount": "19.90"});
+    let (status, queued) = s
+        .call("POST", "/api/billing", Some(&user), Some(order))
+        .await;
+    assert_eq!(
+        status, 200,
+        "the order is accepted while billing is paused: {queued}"
+    );
+    let message_id = queued["message_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/billing/orders/{message_id}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, _) = s.call("GET", &path, Some(&user), None).await;
+    assert_eq!(
+        status, 404,
+        "not stored while the event source mapping is disabled"
+    );
+
+    s.make("billing-resume");
+    let stored = eventually(
+        Duration::from_secs(30),
+        "the order to be stored after resume",
+        || async {
+            let (status, body) = s.call("GET", &path, Some(&user), None).await;
+            (status == 200).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(stored["message_id"], message_id);
+}
