@@ -78,3 +78,9 @@ billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda 
 billing-resume: ## deliver billing_queue to billing-consumer again (--enabled)
 	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/enable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
 	@echo "billing event source mapping enabled" >&2
+
+.PHONY: bench
+bench: services migrate ## measure cold start, latency, throughput, size and RSS; writes bench/results.md
+	cargo build --release -p inventory -p billing-api -p billing-consumer
+	cargo build --release -p bench
+	@$(ENV) target/release/bench

@@ -1,0 +1,10 @@
+//! `make bench`: measures the functions the way Lambda runs them, on loopback, against the real
+//! PostgreSQL, RabbitMQ and moto, and checks the figures against the targets of issue 6.
+//! The binary (`src/main.rs`) runs the phases; these modules are its parts.
+
+pub mod http;
+pub mod load;
+pub mod proc;
+pub mod report;
+pub mod setup;
+pub mod stats;
