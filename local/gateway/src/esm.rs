@@ -130,7 +130,11 @@ async fn run(
             Ok(()) => backoff = Duration::from_millis(500),
             Err(e) => {
                 stats.connected.store(false, Ordering::SeqCst);
-                let mut last = stats.last_error.lock().unwrap_or_else(|p| p.into_inner()).replace(e.clone());
+                let mut last = stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .replace(e.clone());
                 // Say it once per distinct problem, not on every retry.
                 if last.take().as_deref() != Some(e.as_str()) {
                     tracing::warn!(queue = %cfg.queue, error = %e, "event source mapping: broker not usable; retrying");

@@ -25,6 +25,10 @@ use crate::esm::EventSourceMapping;
 use crate::lambda::{InvokeError, LambdaService, MAX_PAYLOAD};
 use crate::openapi::{Auth, Routes};
 
+/// HTTP APIs wait at most 30 s for an integration, then answer 503. A function that times
+/// out before that is a Lambda error, which API Gateway answers with a 500.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// API Gateway's request payload limit.
 pub const MAX_REQUEST: usize = 10 * 1024 * 1024;
 
@@ -395,11 +399,12 @@ async fn http_api_inner(
         api_id: gw.api_id.clone(),
     };
     let event = apigw::build_event(&incoming, &ctx);
-    match gw
-        .lambda
-        .invoke(&function, Bytes::from(event.to_string()))
-        .await
-    {
+    let invoke = gw.lambda.invoke(&function, Bytes::from(event.to_string()));
+    let Ok(invoked) = tokio::time::timeout(INTEGRATION_TIMEOUT, invoke).await else {
+        tracing::error!(%request_id, %function, "no answer within the integration timeout");
+        return apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    };
+    match invoked {
         Ok(inv) if inv.function_error.is_none() => match apigw::map_response(&inv.payload) {
             Ok(resp) => resp,
             Err(e) => {
@@ -410,10 +415,6 @@ async fn http_api_inner(
         Ok(inv) => {
             tracing::error!(%request_id, %function, error = %String::from_utf8_lossy(&inv.payload), "the function failed");
             apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
-        Err(e @ InvokeError::Timeout(_)) => {
-            tracing::error!(%request_id, %function, error = %e, "the function timed out");
-            apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
         }
         Err(e @ InvokeError::Throttled(_)) => {
             tracing::warn!(%request_id, %function, error = %e, "throttled");

@@ -448,7 +448,11 @@ async fn unmatched_routes_failures_and_the_invoke_api() {
     let resp = post(json!({"action": "sleep", "seconds": 5}))
         .await
         .unwrap();
-    assert_eq!(resp.status(), 503, "a timed-out integration");
+    assert_eq!(
+        resp.status(),
+        500,
+        "a function timeout is a Lambda error, as on AWS"
+    );
     let resp = post(json!({"action": "crash"})).await.unwrap();
     assert_eq!(resp.status(), 500);
     assert_eq!(
