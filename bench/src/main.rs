@@ -7,7 +7,9 @@
 //!
 //! Knobs (environment): `BENCH_CONCURRENCY` (16), `BENCH_REQUESTS` per route (2000),
 //! `BENCH_COLD_STARTS` per function (20), `BENCH_FUNCTIONS_DIR` (target/release),
-//! `BENCH_LAMBDA_DIR` (target/lambda), `BENCH_KEEP=1` keeps the databases afterwards.
+//! `BENCH_LAMBDA_DIR` (target/lambda), `BENCH_KEEP=1` keeps the databases afterwards,
+//! `BENCH_ONLY=size,cold,inprocess,gateway` runs only those phases (the references always run),
+//! `BENCH_FUNCTION_LOGS=1` forwards the functions' logs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -241,14 +243,20 @@ async fn phases(
         *all_ok &= s.errors == 0;
     }
 
-    say("sizes");
-    sizes(ctx, report)?;
-
-    say("cold starts");
-    cold_starts(ctx, report, all_ok).await?;
-
-    say("warm latency in-process (router.oneshot against the real database and broker)");
-    let stored = consumer_throughput_and_inprocess(ctx, &refs, report, all_ok).await?;
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |phase: &str| only.is_empty() || only.split(',').any(|p| p.trim() == phase);
+    if wanted("size") {
+        say("sizes");
+        sizes(ctx, report)?;
+    }
+    if wanted("cold") {
+        say("cold starts");
+        cold_starts(ctx, report, all_ok).await?;
+    }
+    if wanted("inprocess") {
+        say("warm latency in-process (router.oneshot against the real database and broker)");
+        consumer_throughput_and_inprocess(ctx, &refs, report, all_ok).await?;
+    }
 
     // Everything published so far (cold starts, in-process POSTs) would otherwise be consumed
     // during the end-to-end measurement.
@@ -256,9 +264,9 @@ async fn phases(
         .queue_purge(ctx.queue.as_str().into(), Default::default())
         .await;
 
-    say("through the local gateway (JWT authorizer, Lambda service, event source mapping)");
-    let _ = stored;
-    through_gateway(ctx, admin_channel, &refs, report, all_ok).await?;
+    if wanted("gateway") {
+        through_gateway(ctx, admin_channel, &refs, report, all_ok).await?;
+    }
     Ok(())
 }
 
@@ -822,7 +830,7 @@ async fn consumer_throughput_and_inprocess(
     refs: &References,
     report: &mut Report,
     all_ok: &mut bool,
-) -> Result<Vec<Uuid>, String> {
+) -> Result<(), String> {
     let c = ctx.load.concurrency;
     // In-process the router serves `c` requests at once, as `c` Lambda instances would: one
     // pooled connection per concurrent request.
@@ -977,7 +985,7 @@ async fn consumer_throughput_and_inprocess(
         cells.push(verdict);
         report.row(&cells);
     }
-    Ok(stored_ids.to_vec())
+    Ok(())
 }
 
 async fn gateway_send(
@@ -1060,6 +1068,7 @@ async fn through_gateway(
     report: &mut Report,
     all_ok: &mut bool,
 ) -> Result<(), String> {
+    say("through the local gateway (JWT authorizer, Lambda service, event source mapping)");
     let c = ctx.load.concurrency;
     let functions = vec![
         function_config(ctx, "inventory", false, c),

@@ -100,17 +100,22 @@ impl Services {
             ),
             (ORDERS_DB, Database::Orders, ORDERS_ROLE.0, "SELECT, INSERT"),
         ] {
-            admin
-                .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {db} WITH (FORCE); CREATE DATABASE {db};
-                     REVOKE ALL ON DATABASE {db} FROM PUBLIC; GRANT CONNECT ON DATABASE {db} TO {role};"
-                ))
-                .await
-                .map_err(|e| format!("creating {db}: {e}"))?;
+            // One statement per call: DROP/CREATE DATABASE refuse to run in a transaction.
+            for sql in [
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+                format!("CREATE DATABASE {db}"),
+                format!("REVOKE ALL ON DATABASE {db} FROM PUBLIC"),
+                format!("GRANT CONNECT ON DATABASE {db} TO {role}"),
+            ] {
+                admin
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| format!("{sql}: {}", pg_err(&e)))?;
+            }
             let mut client = self.connect(&self.admin(db)).await?;
             migrate::apply(&mut client, kind)
                 .await
-                .map_err(|e| format!("migrating {db}: {e}"))?;
+                .map_err(|e| format!("migrating {db}: {}", pg_err(&e)))?;
             client
                 .batch_execute(&format!(
                     "GRANT USAGE ON SCHEMA public TO {role};
@@ -119,7 +124,7 @@ impl Services {
                      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
                 ))
                 .await
-                .map_err(|e| format!("granting {db}: {e}"))?;
+                .map_err(|e| format!("granting {db}: {}", pg_err(&e)))?;
         }
         let movies = self.connect(&self.admin(MOVIES_DB)).await?;
         movies
@@ -127,24 +132,35 @@ impl Services {
                 "INSERT INTO movies (title, description)
                    SELECT 'Bench movie ' || g, 'Seeded by make bench, number ' || g
                      FROM generate_series(1, {SEED_MOVIES}) g;
-                 CREATE TABLE bench_reference (id bigserial PRIMARY KEY, v text NOT NULL);
-                 VACUUM ANALYZE movies;"
+                 CREATE TABLE bench_reference (id bigserial PRIMARY KEY, v text NOT NULL);"
             ))
             .await
-            .map_err(|e| format!("seeding movies: {e}"))?;
+            .map_err(|e| format!("seeding movies: {}", pg_err(&e)))?;
+        movies
+            .batch_execute("VACUUM ANALYZE movies")
+            .await
+            .map_err(|e| format!("vacuum: {}", pg_err(&e)))?;
         Ok(())
     }
 
     /// Drops the run's databases.
     pub async fn drop_databases(&self) -> Result<(), String> {
         let admin = self.connect(&self.admin("postgres")).await?;
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {MOVIES_DB} WITH (FORCE);
-                 DROP DATABASE IF EXISTS {ORDERS_DB} WITH (FORCE);"
-            ))
-            .await
-            .map_err(|e| e.to_string())
+        for db in [MOVIES_DB, ORDERS_DB] {
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .await
+                .map_err(|e| pg_err(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The server's message, which `tokio_postgres::Error`'s `Display` leaves out.
+pub fn pg_err(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 
