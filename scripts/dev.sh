@@ -37,7 +37,7 @@ source .local/env
 set +a
 
 say "migrations and database roles (cargo run -p setup -- local)"
-cargo run -q -p setup --bin setup -- local
+cargo run -q -p setup --bin setup -- local >&2
 
 say "local AWS in moto: Cognito user pool, users user/admin, billing dead-letter queue"
 python3 -c 'import boto3' 2>/dev/null || python3 -m pip install -q boto3
