@@ -3,22 +3,27 @@ locals {
 
   spec = yamldecode(file(var.openapi_path))
 
-  # The contract file stays provider-neutral; the AWS extensions are overlaid here.
+  # The contract file stays provider-neutral; the AWS extensions are overlaid here. Path-level
+  # parameters are copied into each operation (same meaning in OpenAPI) so a path item only holds
+  # operations. Responses keep their codes but not their bodies: an HTTP API neither validates nor
+  # maps Lambda proxy responses, so the schemas would only produce import warnings (and break moto).
   paths = {
-    for path, item in local.spec.paths : path => merge(
-      { for key, value in item : key => value if !contains(local.http_methods, key) },
-      {
-        for method, op in item : method => merge(op, {
-          "x-amazon-apigateway-integration" = {
-            type                 = "aws_proxy"
-            httpMethod           = "POST"
-            uri                  = var.functions[op["x-function"]].invoke_arn
-            payloadFormatVersion = "2.0"
-            timeoutInMillis      = 29000
-          }
-        }) if contains(local.http_methods, method)
-      }
-    )
+    for path, item in local.spec.paths : path => {
+      for method, op in item : method => merge(op, {
+        responses = { for code, r in try(op.responses, {}) : code => { description = try(r.description, "") } }
+        parameters = concat(
+          [for p in try(item.parameters, []) : p if !contains([for q in try(op.parameters, []) : "${q.in}:${q.name}"], "${p.in}:${p.name}")],
+          try(op.parameters, []),
+        )
+        "x-amazon-apigateway-integration" = {
+          type                 = "aws_proxy"
+          httpMethod           = "POST"
+          uri                  = var.functions[op["x-function"]].invoke_arn
+          payloadFormatVersion = "2.0"
+          timeoutInMillis      = 29000
+        }
+      }) if contains(local.http_methods, method)
+    }
   }
 
   security_schemes = merge(
@@ -45,6 +50,8 @@ locals {
   )
 
   body = merge(local.spec, {
+    # Import sets the API name from info.title: keep it equal to the resource name (no drift).
+    info       = merge(local.spec.info, { title = var.name })
     paths      = local.paths
     components = merge(try(local.spec.components, {}), { securitySchemes = local.security_schemes })
   })

@@ -7,7 +7,7 @@ locals {
   create_ecr     = !local.is_zip && var.create_ecr_repository
   log_group_name = "/aws/lambda/${var.name}"
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
-  image_uri      = coalesce(var.image_uri, local.create_ecr ? "${aws_ecr_repository.this[0].repository_url}:${var.image_tag}" : null)
+  image_uri      = var.image_uri != null ? var.image_uri : (local.create_ecr ? "${aws_ecr_repository.this[0].repository_url}:${var.image_tag}" : null)
   with_pc        = var.create_alias && var.provisioned_concurrency > 0
 }
 
@@ -165,6 +165,13 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+
+  lifecycle {
+    precondition {
+      condition     = local.is_zip ? var.filename != null : local.image_uri != null
+      error_message = "package_type = Zip needs filename; package_type = Image needs image_uri or create_ecr_repository."
+    }
+  }
 }
 
 resource "aws_lambda_alias" "this" {

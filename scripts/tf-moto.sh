@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# terraform apply + destroy of terraform/ against moto (python3 -m moto.server) on loopback.
+# Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
+# Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 600),
+#      TF_PLUGIN_DIR (default /opt/tf-plugins), KEEP_WORKDIR=1 to keep the temp dir for debugging.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
+step_timeout="${TF_MOTO_TIMEOUT:-600}"
+functions=(inventory billing-api billing-consumer setup)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/tf-moto.XXXXXX")"
+moto_pid=""
+cleanup() {
+  local rc=$?
+  if [[ -n "${moto_pid}" ]] && kill -0 "${moto_pid}" 2>/dev/null; then
+    echo "==> stopping moto (pid ${moto_pid})"
+    kill "${moto_pid}" 2>/dev/null || true
+    wait "${moto_pid}" 2>/dev/null || true
+  fi
+  if [[ "${KEEP_WORKDIR:-0}" == 1 ]]; then echo "work dir kept: ${work}"; else rm -rf "${work}"; fi
+  exit "${rc}"
+}
+trap cleanup EXIT INT TERM
+
+python3 -c 'import moto' 2>/dev/null || {
+  step "installing moto[server]"
+  python3 -m pip install -q --disable-pip-version-check 'moto[server]>=5,<6'
+}
+
+port="${MOTO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+endpoint="http://127.0.0.1:${port}"
+
+step "starting moto on ${endpoint}"
+# AWS managed policies (AmazonRDSEnhancedMonitoringRole) are only known to moto with this switch.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 -m moto.server -H 127.0.0.1 -p "${port}" >"${work}/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 1 100); do
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('${endpoint}/moto-api/', timeout=1)" 2>/dev/null; then break; fi
+  kill -0 "${moto_pid}" 2>/dev/null || { cat "${work}/moto.log"; echo "moto did not start" >&2; exit 1; }
+  sleep 0.2
+done
+python3 -c "import urllib.request; urllib.request.urlopen('${endpoint}/moto-api/', timeout=2)"
+
+step "creating dummy function zips in ${work}/artifacts"
+python3 - "${work}/artifacts" "${functions[@]}" <<'PY'
+import os, sys, zipfile
+root, names = sys.argv[1], sys.argv[2:]
+for name in names:
+    os.makedirs(os.path.join(root, name), exist_ok=True)
+    path = os.path.join(root, name, "bootstrap.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, "#!/bin/sh\necho dummy %s\n" % name)
+    print("  " + path)
+PY
+
+step "copying terraform/ to ${work}/tf"
+mkdir -p "${work}/tf"
+(cd "${repo_root}/terraform" && tar --exclude=.terraform --exclude='*.tfstate*' -cf - .) | tar -C "${work}/tf" -xf -
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1
+unset AWS_PROFILE AWS_ENDPOINT_URL
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -f "${TF_CLI_CONFIG_FILE}" ]]; then
+  : >"${work}/terraformrc"
+  export TF_CLI_CONFIG_FILE="${work}/terraformrc"
+fi
+
+openapi="${repo_root}/openapi.yaml"
+[[ -f "${openapi}" ]] || { echo "missing ${openapi}" >&2; exit 1; }
+
+tf_vars=(
+  -var-file="${work}/tf/tests/moto.tfvars"
+  -var "aws_endpoint_url=${endpoint}"
+  -var "artifacts_dir=${work}/artifacts"
+  -var "openapi_path=${openapi}"
+  -var "migrations_dir=${repo_root}/migrations"
+)
+
+step "terraform init"
+timeout "${step_timeout}" terraform -chdir="${work}/tf" init -backend=false -plugin-dir="${plugin_dir}" -input=false -no-color >"${work}/init.log" 2>&1 \
+  || { cat "${work}/init.log"; exit 1; }
+
+step "terraform apply (moto)"
+t0=$(date +%s)
+timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" >"${work}/apply.log" 2>&1 \
+  || { tail -n 80 "${work}/apply.log"; echo "apply failed" >&2; exit 1; }
+t1=$(date +%s)
+grep -E '^Apply complete' "${work}/apply.log"
+echo "resources in state: $(terraform -chdir="${work}/tf" state list | wc -l)"
+
+step "terraform destroy (moto)"
+timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" >"${work}/destroy.log" 2>&1 \
+  || { tail -n 80 "${work}/destroy.log"; echo "destroy failed" >&2; exit 1; }
+t2=$(date +%s)
+grep -E '^Destroy complete' "${work}/destroy.log"
+left="$(terraform -chdir="${work}/tf" state list | wc -l)"
+[[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
+
+step "tf-moto passed: apply $((t1 - t0))s, destroy $((t2 - t1))s"

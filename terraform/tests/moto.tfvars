@@ -1,0 +1,24 @@
+# terraform apply/destroy of the whole root module against moto 5 (scripts/tf-moto.sh).
+# aws_endpoint_url, artifacts_dir, openapi_path and migrations_dir are passed by the script.
+
+environment = "moto"
+
+# Test hygiene, not moto limitations: let destroy remove everything at once.
+db_deletion_protection      = false
+db_skip_final_snapshot      = true
+secret_recovery_window_days = 0
+kms_deletion_window_days    = 7
+
+# moto 5.2.1 limitations (found by running this test; each one fails or hangs the apply):
+# - Budgets: moto does not implement DescribeSubscribersForNotification, which the provider calls
+#   to read the budget back after CreateBudget (500 NotImplementedError).
+create_budget = false
+# - SQS redrive allow policy: moto does not return RedriveAllowPolicy from GetQueueAttributes, so
+#   the provider waits for it forever.
+create_dlq_redrive_allow_policy = false
+# - Lambda invoke: moto runs function code in Docker, which CI does not have ("error running
+#   docker"); the setup function is still created, only its deploy-time invocation is skipped.
+create_setup_invocation = false
+# - Amazon MQ event source mapping: moto only maps SQS, DynamoDB and Kinesis sources
+#   (CreateEventSourceMapping: "Invalid EventSourceArn" for a broker ARN).
+create_event_source_mapping = false
