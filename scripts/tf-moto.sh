@@ -93,7 +93,11 @@ timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-
   || { tail -n 80 "${work}/apply.log"; echo "apply failed" >&2; exit 1; }
 t1=$(date +%s)
 grep -E '^Apply complete' "${work}/apply.log"
-echo "resources in state: $(terraform -chdir="${work}/tf" state list | wc -l)"
+echo "resources and data sources in state: $(terraform -chdir="${work}/tf" state list | wc -l)"
+
+# moto 5.2.1 creates Cognito resource servers but does not implement DeleteResourceServer; the
+# resource server goes away with its user pool, so only Terraform's bookkeeping is dropped here.
+terraform -chdir="${work}/tf" state rm -no-color module.auth.aws_cognito_resource_server.this >/dev/null
 
 step "terraform destroy (moto)"
 timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" >"${work}/destroy.log" 2>&1 \
