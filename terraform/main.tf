@@ -84,6 +84,7 @@ module "network" {
   create_nat_gateway      = var.create_nat_gateway
   interface_endpoints     = var.interface_endpoints
   create_flow_log         = var.create_flow_log
+  database_via_proxy      = var.create_db_proxy
   flow_log_retention_days = var.log_retention_days
   kms_key_arn             = aws_kms_key.this.arn
 }
@@ -142,12 +143,14 @@ resource "aws_sqs_queue_redrive_allow_policy" "billing_dlq" {
 
 # ---------------------------------------------------------------- functions
 locals {
-  database_env = {
+  # The proxy presents a certificate from Amazon's public CA, which the functions trust by default.
+  # Without the proxy, the instance presents the RDS CA: ship its bundle and set database_ca_file.
+  database_env = merge({
     DATABASE_HOST      = module.database.proxy_endpoint
     DATABASE_PORT      = "5432"
     DATABASE_TLS       = "require"
     DATABASE_POOL_SIZE = "1"
-  }
+  }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
   amqp_env = {
     AMQP_ENDPOINT   = module.broker.amqp_endpoint
@@ -212,17 +215,18 @@ locals {
     }
     setup = {
       description = "Deploy-time setup: database roles, migrations, grants, durable billing_queue with dead-letter exchange"
-      # Direct to the instance, not the proxy: it runs DDL as the master user (CREATE DATABASE/ROLE),
-      # which the proxy would pin, and the proxy only authenticates the two app users.
+      # Through the proxy, like the other functions: its certificate is publicly trusted (no RDS CA
+      # bundle in the zip) and the network has one database path. The DDL pins the proxy session,
+      # which is harmless for one short invocation per deploy.
       security_group_ids = [module.network.security_group_ids["setup"]]
       environment = merge(local.amqp_env, {
-        DATABASE_HOST              = module.database.instance_address
+        DATABASE_HOST              = module.database.proxy_endpoint
         DATABASE_PORT              = "5432"
         DATABASE_TLS               = "require"
         DATABASE_MASTER_SECRET_ARN = module.database.master_secret_arn
         MOVIES_DB_SECRET_ARN       = module.database.app_user_secret_arns["movies"]
         ORDERS_DB_SECRET_ARN       = module.database.app_user_secret_arns["orders"]
-      })
+      }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
       statements = []
     }
   }

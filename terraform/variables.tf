@@ -121,6 +121,12 @@ variable "create_db_proxy" {
   default     = true
 }
 
+variable "database_ca_file" {
+  description = "Path, inside the function package, of a PEM CA bundle for PostgreSQL TLS (DATABASE_CA_FILE). Only needed with create_db_proxy = false: the RDS instance certificate is not from a public CA."
+  type        = string
+  default     = null
+}
+
 variable "db_performance_insights" {
   description = "Enable Performance Insights (7-day free tier)."
   type        = bool
@@ -334,7 +340,7 @@ variable "create_budget" {
 }
 
 variable "budget_limit_usd" {
-  description = "Monthly cost budget in USD."
+  description = "Monthly cost budget in USD (the idle stack costs about 165 USD/month, see README Deploy)."
   type        = number
-  default     = 150
+  default     = 250
 }

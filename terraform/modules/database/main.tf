@@ -173,10 +173,11 @@ data "aws_iam_policy_document" "proxy_assume" {
 }
 
 data "aws_iam_policy_document" "proxy" {
+  # Secrets the proxy logs in with: the two app users and the RDS-managed master secret.
   statement {
-    sid       = "ReadAppUserSecrets"
+    sid       = "ReadLoginSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [for s in aws_secretsmanager_secret.app_user : s.arn]
+    resources = concat([for s in aws_secretsmanager_secret.app_user : s.arn], [aws_db_instance.this.master_user_secret[0].secret_arn])
   }
 
   statement {
@@ -219,7 +220,15 @@ resource "aws_db_proxy" "this" {
   vpc_subnet_ids         = var.subnet_ids
   vpc_security_group_ids = [var.proxy_security_group_id]
 
-  # Only the app users may log in through the proxy; the master user never does.
+  # The app users, and the master user for the deploy-time setup function only (no application
+  # role can read the master secret, so registering it here grants them nothing).
+  auth {
+    auth_scheme = "SECRETS"
+    description = "master user (setup function)"
+    iam_auth    = "DISABLED"
+    secret_arn  = aws_db_instance.this.master_user_secret[0].secret_arn
+  }
+
   dynamic "auth" {
     for_each = aws_secretsmanager_secret.app_user
     content {

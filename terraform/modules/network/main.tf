@@ -8,8 +8,8 @@ data "aws_region" "current" {}
 locals {
   azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
 
-  # Security groups, one per hop: functions -> proxy -> database, functions -> broker,
-  # setup -> database (direct) and broker, everything in the VPC -> endpoints.
+  # Security groups, one per hop: functions and setup -> proxy -> database, functions and setup
+  # -> broker (and the mapping ENIs inside the broker group), everything in the VPC -> endpoints.
   security_groups = {
     app       = "Application Lambda functions (inventory, billing-api, billing-consumer)"
     setup     = "Deploy-time setup Lambda function"
@@ -20,18 +20,24 @@ locals {
   }
 
   # from -> to on port, egress on "from" and ingress on "to".
-  hops = {
-    app_to_proxy        = { from = "app", to = "proxy", port = 5432 }
+  database_hops = var.database_via_proxy ? {
+    app_to_proxy       = { from = "app", to = "proxy", port = 5432 }
+    setup_to_proxy     = { from = "setup", to = "proxy", port = 5432 }
+    proxy_to_database  = { from = "proxy", to = "database", port = 5432 }
+    proxy_to_endpoints = { from = "proxy", to = "endpoints", port = 443 }
+    } : {
+    app_to_database   = { from = "app", to = "database", port = 5432 }
+    setup_to_database = { from = "setup", to = "database", port = 5432 }
+  }
+
+  hops = merge(local.database_hops, {
     app_to_broker       = { from = "app", to = "broker", port = 5671 }
     app_to_endpoints    = { from = "app", to = "endpoints", port = 443 }
-    setup_to_database   = { from = "setup", to = "database", port = 5432 }
     setup_to_broker     = { from = "setup", to = "broker", port = 5671 }
     setup_to_endpoints  = { from = "setup", to = "endpoints", port = 443 }
-    proxy_to_database   = { from = "proxy", to = "database", port = 5432 }
-    proxy_to_endpoints  = { from = "proxy", to = "endpoints", port = 443 }
     broker_to_broker    = { from = "broker", to = "broker", port = 5671 }
     broker_to_endpoints = { from = "broker", to = "endpoints", port = 443 }
-  }
+  })
 }
 
 resource "aws_vpc" "this" {

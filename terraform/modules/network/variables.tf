@@ -32,6 +32,12 @@ variable "interface_endpoints" {
   default     = ["secretsmanager", "sqs", "logs", "xray", "lambda", "sts"]
 }
 
+variable "database_via_proxy" {
+  description = "Functions (and setup) reach PostgreSQL through RDS Proxy: security groups allow function -> proxy -> database only. False: function -> database directly."
+  type        = bool
+  default     = true
+}
+
 variable "create_flow_log" {
   description = "Send VPC flow logs (REJECT traffic only, to keep the cost down) to CloudWatch Logs."
   type        = bool

@@ -96,7 +96,7 @@ variable "create_budget" {
 variable "budget_limit_usd" {
   description = "Monthly budget in USD."
   type        = number
-  default     = 150
+  default     = 250
 }
 
 variable "budget_emails" {
