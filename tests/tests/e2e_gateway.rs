@@ -65,10 +65,13 @@ fn localaws(state: &Path, pool: &str, args: &[&str]) -> String {
         .args(args)
         .env("LOCALAWS_STATE_DIR", state)
         .env("LOCALAWS_POOL_NAME", pool)
-        .stderr(Stdio::inherit())
         .output()
         .expect("run local/localaws.py");
-    assert!(out.status.success(), "localaws.py {args:?} failed");
+    assert!(
+        out.status.success(),
+        "localaws.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -230,9 +233,13 @@ impl Stack {
         let status = std::process::Command::new("make")
             .current_dir(root())
             .args(["-s", target, &format!("LOCAL_GATEWAY_PORT={}", self.port)])
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "make {target}");
+        assert!(
+            status.status.success(),
+            "make {target}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
     }
 }
 
