@@ -1,0 +1,260 @@
+//! The event source mapping against the real RabbitMQ (scripts/services.sh; `AMQP_URL`, with
+//! its default when unset) and the test-only runtime, which records every event it gets.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use local_gateway::esm::{EsmConfig, EventSourceMapping};
+use local_gateway::{FunctionConfig, LambdaService};
+use serde_json::Value;
+
+fn amqp_url() -> String {
+    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5673/%2f".into())
+}
+
+struct Fixture {
+    queue: String,
+    record: PathBuf,
+    flag: PathBuf,
+    channel: lapin::Channel,
+    _conn: Connection,
+    lambda: LambdaService,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("esm-test-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let queue = format!("esm_test_{id}");
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| panic!("RabbitMQ at {} (scripts/services.sh up): {e}", amqp_url()));
+        let channel = conn.create_channel().await.unwrap();
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(queue.as_str().into(), durable, FieldTable::default())
+            .await
+            .unwrap();
+        let record = dir.join("events.jsonl");
+        let flag = dir.join("fail-once");
+        let mut f = FunctionConfig::new(
+            "consumer",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/echo-bootstrap.py"
+            ),
+        );
+        f.forward_logs = std::env::var_os("TEST_LOG").is_some();
+        f.max_concurrency = 1;
+        f.env
+            .insert("ECHO_RECORD".into(), record.display().to_string());
+        f.env
+            .insert("ECHO_FAIL_ONCE_FLAG".into(), flag.display().to_string());
+        Self {
+            queue,
+            record,
+            flag,
+            channel,
+            _conn: conn,
+            lambda: LambdaService::new([f]),
+        }
+    }
+
+    fn config(&self, batch_size: u16, enabled: bool) -> EsmConfig {
+        let mut cfg = EsmConfig::new("consumer", &amqp_url(), &self.queue);
+        cfg.batch_size = batch_size;
+        cfg.batching_window = Duration::from_millis(300);
+        cfg.enabled = enabled;
+        cfg
+    }
+
+    async fn publish(&self, body: &str, message_id: &str) {
+        self.channel
+            .basic_publish(
+                "".into(),
+                self.queue.as_str().into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into())
+                    .with_message_id(message_id.into()),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    /// The batches the function received: each a list of (messageId, redelivered, data).
+    fn batches(&self) -> Vec<Vec<(String, bool, String)>> {
+        let Ok(text) = std::fs::read_to_string(&self.record) else {
+            return vec![];
+        };
+        text.lines()
+            .map(|l| {
+                let event: Value = serde_json::from_str(l).unwrap();
+                assert_eq!(event["eventSource"], "aws:rmq");
+                assert!(
+                    event["eventSourceArn"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("arn:aws:mq:")
+                );
+                let key = format!("{}::/", self.queue);
+                event["rmqMessagesByQueue"][&key]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("no {key} in {event}"))
+                    .iter()
+                    .map(|m| {
+                        let data = B64.decode(m["data"].as_str().unwrap()).unwrap();
+                        (
+                            m["basicProperties"]["messageId"]
+                                .as_str()
+                                .unwrap()
+                                .to_owned(),
+                            m["redelivered"].as_bool().unwrap(),
+                            String::from_utf8(data).unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    async fn wait_for(
+        &self,
+        what: &str,
+        mut done: impl FnMut(&[Vec<(String, bool, String)>]) -> bool,
+    ) {
+        for _ in 0..200 {
+            if done(&self.batches()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}; got {:?}", self.batches());
+    }
+
+    async fn cleanup(self, esm: EventSourceMapping) {
+        esm.stop();
+        self.lambda.shutdown().await;
+        let _ = self
+            .channel
+            .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
+            .await;
+        if let Some(dir) = self.record.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn ids(batches: &[Vec<(String, bool, String)>]) -> Vec<Vec<&str>> {
+    batches
+        .iter()
+        .map(|b| b.iter().map(|(id, _, _)| id.as_str()).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn waiting_messages_arrive_in_batches_of_the_configured_size() {
+    let fx = Fixture::new().await;
+    for i in 0..5 {
+        fx.publish(&format!(r#"{{"n":{i}}}"#), &format!("m{i}"))
+            .await;
+    }
+    let esm = EventSourceMapping::start(fx.config(3, true), fx.lambda.clone());
+    fx.wait_for("five messages", |b| {
+        b.iter().map(Vec::len).sum::<usize>() == 5
+    })
+    .await;
+    let batches = fx.batches();
+    assert_eq!(
+        ids(&batches),
+        vec![vec!["m0", "m1", "m2"], vec!["m3", "m4"]]
+    );
+    assert_eq!(batches[0][0].2, r#"{"n":0}"#);
+    assert!(
+        batches
+            .iter()
+            .flatten()
+            .all(|(_, redelivered, _)| !redelivered)
+    );
+    // Acknowledged: nothing comes back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(fx.batches().len(), 2);
+    fx.cleanup(esm).await;
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_requeued_and_redelivered() {
+    let fx = Fixture::new().await;
+    std::fs::write(&fx.flag, "").unwrap();
+    let esm = EventSourceMapping::start(fx.config(10, true), fx.lambda.clone());
+    fx.publish(r#"{"order":1}"#, "o1").await;
+    fx.wait_for("the retry", |b| b.len() == 2).await;
+    let batches = fx.batches();
+    assert_eq!(ids(&batches), vec![vec!["o1"], vec!["o1"]]);
+    assert!(!batches[0][0].1, "first delivery");
+    assert!(batches[1][0].1, "the retry is marked redelivered");
+    let status = esm.status();
+    assert_eq!(status["FailedBatches"], 1);
+    assert_eq!(status["Messages"], 1);
+    fx.cleanup(esm).await;
+}
+
+#[tokio::test]
+async fn a_disabled_mapping_leaves_messages_in_the_queue_until_enabled() {
+    let fx = Fixture::new().await;
+    let esm = EventSourceMapping::start(fx.config(10, true), fx.lambda.clone());
+    fx.publish("{}", "before").await;
+    fx.wait_for("the first message", |b| b.len() == 1).await;
+
+    esm.set_enabled(false);
+    assert_eq!(esm.status()["State"], "Disabled");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fx.publish("{}", "while-paused").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fx.batches().len(), 1, "nothing is delivered while disabled");
+
+    esm.set_enabled(true);
+    fx.wait_for("the waiting message", |b| b.len() == 2).await;
+    assert_eq!(ids(&fx.batches())[1], vec!["while-paused"]);
+    fx.cleanup(esm).await;
+}
+
+#[tokio::test]
+async fn a_missing_queue_is_waited_for() {
+    let fx = Fixture::new().await;
+    let mut cfg = fx.config(10, true);
+    cfg.queue = format!("{}_later", fx.queue);
+    let esm = EventSourceMapping::start(cfg, fx.lambda.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(esm.status()["Connected"], false);
+    assert!(
+        esm.status()["LastProcessingResult"]
+            .as_str()
+            .unwrap()
+            .contains("not there yet"),
+        "{}",
+        esm.status()
+    );
+    fx.cleanup(esm).await;
+}
