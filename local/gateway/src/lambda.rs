@@ -165,13 +165,18 @@ impl LambdaService {
         }
     }
 
+    /// Stops the idle instances of `name`, so its next invocation is a cold start (benchmarks
+    /// use this to measure cold starts one after another).
+    pub async fn stop_idle(&self, name: &str) {
+        if let Some(f) = self.functions.get(name) {
+            f.stop_idle().await;
+        }
+    }
+
     /// Stops every idle instance (busy ones stop when their invocation ends and they are dropped).
     pub async fn shutdown(&self) {
         for f in self.functions.values() {
-            let idle = std::mem::take(&mut *f.idle.lock().await);
-            for mut instance in idle {
-                instance.stop().await;
-            }
+            f.stop_idle().await;
         }
     }
 }
@@ -225,6 +230,16 @@ impl Function {
         {
             Ok((payload, function_error)) => {
                 let init_duration = if cold { instance.init_duration() } else { None };
+                let total = started.elapsed();
+                // Lambda's REPORT line, in milliseconds.
+                tracing::info!(
+                    function = %self.cfg.name,
+                    request_id = %request_id,
+                    duration_ms = total.saturating_sub(init_duration.unwrap_or_default()).as_secs_f64() * 1000.0,
+                    init_duration_ms = init_duration.map(|d| d.as_secs_f64() * 1000.0),
+                    error = function_error.as_deref(),
+                    "REPORT"
+                );
                 // Lambda keeps the environment after a handled or unhandled error reported
                 // through `/error`; only a crash or timeout loses it.
                 self.idle.lock().await.push(instance);
@@ -233,7 +248,7 @@ impl Function {
                     payload,
                     function_error,
                     init_duration,
-                    total: started.elapsed(),
+                    total,
                 })
             }
             Err(e) => {
@@ -245,14 +260,27 @@ impl Function {
     }
 
     async fn take_idle(&self) -> Option<Instance> {
+        let current = binary_version(&self.cfg.bootstrap);
         let mut idle = self.idle.lock().await;
         while let Some(mut instance) = idle.pop() {
-            if instance.alive() {
+            if !instance.alive() {
+                tracing::warn!(function = %self.cfg.name, "an idle instance had exited; replacing it");
+            } else if instance.binary != current {
+                // Like `cargo lambda watch`: a rebuilt bootstrap takes over at the next request.
+                tracing::info!(function = %self.cfg.name, "bootstrap changed on disk; starting the new build");
+                instance.stop().await;
+            } else {
                 return Some(instance);
             }
-            tracing::warn!(function = %self.cfg.name, "an idle instance had exited; replacing it");
         }
         None
+    }
+
+    async fn stop_idle(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().await);
+        for mut instance in idle {
+            instance.stop().await;
+        }
     }
 }
 
@@ -285,6 +313,8 @@ struct Instance {
     api: Arc<RuntimeApi>,
     server: JoinHandle<()>,
     spawned: Instant,
+    /// The bootstrap's modification time when this instance started.
+    binary: Option<SystemTime>,
     live: Arc<AtomicU64>,
     counted: bool,
 }
@@ -329,6 +359,7 @@ impl Instance {
         } else {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
+        let binary = binary_version(&cfg.bootstrap);
         let spawned = Instant::now();
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -353,6 +384,7 @@ impl Instance {
             api,
             server,
             spawned,
+            binary,
             live,
             counted: true,
         })
@@ -443,6 +475,10 @@ impl Drop for Instance {
         self.uncount();
         // The child has kill_on_drop.
     }
+}
+
+fn binary_version(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn lock<T: Clone>(m: &StdMutex<T>) -> T {

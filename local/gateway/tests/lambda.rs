@@ -178,3 +178,37 @@ async fn init_errors_and_missing_functions() {
     let err = call(&lambda, "nope", json!({})).await.unwrap_err();
     assert!(matches!(err, InvokeError::UnknownFunction(_)));
 }
+
+#[tokio::test]
+async fn a_rebuilt_bootstrap_takes_over_and_stop_idle_forces_a_cold_start() {
+    let dir = std::env::temp_dir().join(format!("lambda-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bootstrap = dir.join("bootstrap");
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/echo-bootstrap.py"
+    );
+    std::fs::copy(source, &bootstrap).unwrap();
+    let mut cfg = echo("reloading");
+    cfg.bootstrap = bootstrap.clone();
+    let lambda = LambdaService::new([cfg]);
+
+    let (first, _) = call(&lambda, "reloading", json!({})).await.unwrap();
+    let (_, warm) = call(&lambda, "reloading", json!({})).await.unwrap();
+    assert!(!warm.is_cold());
+    // "Rebuild": a new file in place, with a later modification time.
+    std::thread::sleep(Duration::from_millis(20));
+    let tmp = dir.join("bootstrap.new");
+    std::fs::copy(source, &tmp).unwrap();
+    std::fs::rename(&tmp, &bootstrap).unwrap();
+    let (second, inv) = call(&lambda, "reloading", json!({})).await.unwrap();
+    assert!(inv.is_cold(), "the new build starts");
+    assert_ne!(first["pid"], second["pid"]);
+
+    lambda.stop_idle("reloading").await;
+    assert_eq!(lambda.instances("reloading").await, 0);
+    let (_, inv) = call(&lambda, "reloading", json!({})).await.unwrap();
+    assert!(inv.is_cold());
+    lambda.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
