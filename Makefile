@@ -36,6 +36,8 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	@$(ENV) cargo test --workspace
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
+	@echo "== README: every make target and quickstart command, against a real make dev"
+	@scripts/readme-check.sh
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The README must stay true: this runs what it tells a reader to run.
+#
+#   1. every `make` target listed by `make help` is either run here or named in SKIP with the
+#      place that runs it (so a new target cannot be forgotten);
+#   2. `make dev` is started on a free port, and every shell block of the README marked
+#      `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port) with
+#      `set -euo pipefail`: a curl line that fails, fails the check;
+#   3. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
+# Set READMECHECK_SKIP_BUILD=1 to skip the arm64 cross build (e.g. when iterating locally).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+say() { printf '\033[1m[readme-check]\033[0m %s\n' "$*" >&2; }
+WORK="$(mktemp -d)"
+DEV_PID=
+cleanup() {
+  if [ -n "$DEV_PID" ] && kill -0 "$DEV_PID" 2>/dev/null; then kill -INT "$DEV_PID" 2>/dev/null || true; sleep 2; kill -9 "$DEV_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Targets this script does not run itself, and where they are exercised instead.
+declare -A SKIP=(
+  [test]="it is the command running this check"
+  [tf-check]="run by make test just before"
+  [tf-moto]="run by make test just before"
+  [bench]="bounded at 10 minutes; run it on purpose (README Performance)"
+  [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
+  [fmt]="rewrites files; make test runs cargo fmt --check instead"
+)
+
+say "make help lists the targets"
+make -s help >"$WORK/help"
+targets=$(awk '{print $2}' "$WORK/help")
+[ -n "$targets" ] || { say "make help listed nothing"; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+export LOCAL_GATEWAY_PORT=$PORT
+
+say "make dev on port $PORT (builds the release binaries the first time)"
+setsid make -s dev >"$WORK/dev.log" 2>&1 &
+DEV_PID=$!
+for _ in $(seq 1 1800); do
+  grep -q "^ready: http://127.0.0.1:$PORT" "$WORK/dev.log" && break
+  kill -0 "$DEV_PID" 2>/dev/null || { cat "$WORK/dev.log" >&2; say "make dev exited before ready"; exit 1; }
+  sleep 0.5
+done
+grep -q "^ready: " "$WORK/dev.log" || { tail -50 "$WORK/dev.log" >&2; say "make dev never printed ready"; exit 1; }
+say "make dev is ready"
+
+ran=()
+for t in $targets; do
+  case "$t" in
+    help) ran+=("$t") ;;
+    build)
+      if [ -n "${READMECHECK_SKIP_BUILD:-}" ]; then say "skipping make build (READMECHECK_SKIP_BUILD)"; continue; fi
+      say "make build (cargo lambda build --release --arm64: the zips terraform deploys; takes minutes)"
+      make -s build >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; exit 1; }
+      for f in inventory billing-api billing-consumer setup; do
+        [ -s "target/lambda/$f/bootstrap.zip" ] || { say "make build made no target/lambda/$f/bootstrap.zip"; exit 1; }
+      done
+      ran+=("$t") ;;
+    services|migrate|tools)
+      say "make $t"; make -s "$t" >/dev/null; ran+=("$t") ;;
+    token)
+      tok=$(make -s token); adm=$(make -s token USER=admin)
+      [[ "$tok" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { say "make token printed more than a token: $tok"; exit 1; }
+      [[ "$adm" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { say "make token USER=admin printed more than a token"; exit 1; }
+      [ "$tok" != "$adm" ] || { say "user and admin got the same token"; exit 1; }
+      ran+=("$t") ;;
+    dev|billing-pause|billing-resume) ran+=("$t") ;;  # dev is running; pause/resume run in the README block below
+    *)
+      if [ -n "${SKIP[$t]+x}" ]; then say "not run here: make $t (${SKIP[$t]})"
+      else say "make $t is neither run by this check nor listed in SKIP: add it to one of them"; exit 1; fi ;;
+  esac
+done
+
+say "README shell blocks marked <!-- readme-check -->"
+python3 - "$PORT" "$WORK" <<'PY'
+import re, sys, pathlib
+port, work = sys.argv[1], pathlib.Path(sys.argv[2])
+text = pathlib.Path("README.md").read_text()
+blocks = re.findall(r"<!-- readme-check -->\s*```(?:sh|bash)\n(.*?)```", text, re.S)
+if not blocks:
+    sys.exit("no <!-- readme-check --> block in README.md")
+for i, b in enumerate(blocks):
+    (work / f"block{i}.sh").write_text(b.replace("127.0.0.1:3000", f"127.0.0.1:{port}"))
+print(len(blocks))
+PY
+for block in "$WORK"/block*.sh; do
+  say "running $(basename "$block"): $(grep -c '^curl\|^  *curl\|curl ' "$block") curl lines"
+  if ! bash -euo pipefail "$block" >"$block.out" 2>&1; then
+    cat "$block.out" >&2; say "a README command failed (above)"; exit 1
+  fi
+done
+
+say "Ctrl-C stops make dev and its function processes"
+kill -INT -- "-$DEV_PID" 2>/dev/null || kill -INT "$DEV_PID"
+for _ in $(seq 1 40); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.25; done
+if kill -0 "$DEV_PID" 2>/dev/null; then say "make dev did not stop on SIGINT"; exit 1; fi
+DEV_PID=
+if pgrep -f "target/release/(inventory|billing-api|billing-consumer|local-gateway)( |$)" >/dev/null; then
+  pgrep -af "target/release/(inventory|billing-api|billing-consumer|local-gateway)" >&2
+  say "function processes survived Ctrl-C"; exit 1
+fi
+echo "readme-check: ${#ran[@]} targets run, README blocks ran clean"
