@@ -55,19 +55,31 @@ pub async fn list(db: &Db, q: &ListQuery) -> Result<(Vec<Movie>, bool), DbError>
     .await
 }
 
-#[tracing::instrument(skip(db), err(level = "warn"))]
-pub async fn get(db: &Db, id: MovieId) -> Result<Option<Movie>, DbError> {
+/// Runs a statement that yields at most one movie row (a lookup, or a change `RETURNING` it).
+async fn at_most_one(
+    db: &Db,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<Movie>, DbError> {
     db.timed(async {
         let client = db.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT id, title, description FROM movies WHERE id = $1")
-            .await?;
+        let stmt = client.prepare_cached(sql).await?;
         Ok(client
-            .query_opt(&stmt, &[&id.0])
+            .query_opt(&stmt, params)
             .await?
             .as_ref()
             .map(Movie::from))
     })
+    .await
+}
+
+#[tracing::instrument(skip(db), err(level = "warn"))]
+pub async fn get(db: &Db, id: MovieId) -> Result<Option<Movie>, DbError> {
+    at_most_one(
+        db,
+        "SELECT id, title, description FROM movies WHERE id = $1",
+        &[&id.0],
+    )
     .await
 }
 
@@ -91,39 +103,26 @@ pub async fn create(db: &Db, movie: &NewMovie) -> Result<Movie, DbError> {
 
 #[tracing::instrument(skip(db), err(level = "warn"))]
 pub async fn update(db: &Db, id: MovieId, patch: &MoviePatch) -> Result<Option<Movie>, DbError> {
-    db.timed(async {
-        let client = db.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "UPDATE movies SET title = COALESCE($2, title),
-                                   description = COALESCE($3, description),
-                                   updated_at = now()
-                 WHERE id = $1 RETURNING id, title, description",
-            )
-            .await?;
-        let title = patch.title.as_ref().map(|t| t.as_str());
-        let description = patch.description.as_ref().map(|d| d.as_str());
-        let row = client
-            .query_opt(&stmt, &[&id.0, &title, &description])
-            .await?;
-        Ok(row.as_ref().map(Movie::from))
-    })
+    let title = patch.title.as_ref().map(|t| t.as_str());
+    let description = patch.description.as_ref().map(|d| d.as_str());
+    at_most_one(
+        db,
+        "UPDATE movies SET title = COALESCE($2, title),
+                           description = COALESCE($3, description),
+                           updated_at = now()
+         WHERE id = $1 RETURNING id, title, description",
+        &[&id.0, &title, &description],
+    )
     .await
 }
 
 #[tracing::instrument(skip(db), err(level = "warn"))]
 pub async fn delete(db: &Db, id: MovieId) -> Result<Option<Movie>, DbError> {
-    db.timed(async {
-        let client = db.client().await?;
-        let stmt = client
-            .prepare_cached("DELETE FROM movies WHERE id = $1 RETURNING id, title, description")
-            .await?;
-        Ok(client
-            .query_opt(&stmt, &[&id.0])
-            .await?
-            .as_ref()
-            .map(Movie::from))
-    })
+    at_most_one(
+        db,
+        "DELETE FROM movies WHERE id = $1 RETURNING id, title, description",
+        &[&id.0],
+    )
     .await
 }
 
