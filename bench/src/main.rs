@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bench::load::{self, Load};
+use bench::proc::CpuSnapshot;
 use bench::report::{Report, latency_cells, mib, ratio};
 use bench::setup::{self, Cognito, MOVIES_DB, MOVIES_ROLE, ORDERS_DB, ORDERS_ROLE, Services};
 use bench::stats::{Summary, median, ms};
@@ -1142,7 +1143,24 @@ async fn gateway_phases(
          the release `bootstrap` -> PostgreSQL/RabbitMQ, at the fixed concurrency, after a \
          warm-up that started the instances.",
     );
-    latency_header(report);
+    report.table(&[
+        "route",
+        "n",
+        "p50",
+        "p99",
+        "max",
+        "req/s",
+        "errors",
+        "p99 vs ref",
+        "CPU µs/req gateway+client / function / PostgreSQL",
+        "target",
+        "result",
+    ]);
+    let paths: Vec<PathBuf> = FUNCTIONS
+        .iter()
+        .map(|f| ctx.functions_dir.join(f))
+        .collect();
+    let bootstraps: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let delete_from = 1001 + ctx.load.requests;
     let mut routes = inventory_routes(delete_from);
     let post = billing_post_route();
@@ -1150,6 +1168,7 @@ async fn gateway_phases(
     let mut e2e: Option<(usize, Duration)> = None;
     for route in routes.drain(..).chain(std::iter::once(post)) {
         let is_post = route.name == "POST /api/billing";
+        let before = CpuSnapshot::take(&bootstraps);
         let t0 = Instant::now();
         let s = measure_gateway(
             ctx,
@@ -1159,17 +1178,20 @@ async fn gateway_phases(
             is_post.then(|| ids.clone()),
         )
         .await;
+        let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), s.count);
         if is_post {
             let sent: Vec<Uuid> = ids.lock().map(|v| v.clone()).unwrap_or_default();
             wait_stored(ctx, &sent, Duration::from_secs(60)).await?;
             e2e = Some((sent.len(), t0.elapsed()));
         }
-        row_gateway(report, all_ok, refs, &route, &s);
+        row_gateway(report, all_ok, refs, &route, &s, cpu);
     }
     let sent: Arc<Vec<Uuid>> = Arc::new(ids.lock().map(|v| v.clone()).unwrap_or_default());
     let get = billing_get_route(sent.clone());
+    let before = CpuSnapshot::take(&bootstraps);
     let s = measure_gateway(ctx, client, &get, ctx.load.requests, None).await;
-    row_gateway(report, all_ok, refs, &get, &s);
+    let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), s.count);
+    row_gateway(report, all_ok, refs, &get, &s, cpu);
 
     report.heading(
         "Billing end to end",
@@ -1278,6 +1300,7 @@ fn row_gateway(
     refs: &References,
     route: &Route,
     s: &Summary,
+    cpu: (f64, f64, f64),
 ) {
     *all_ok &= s.errors == 0;
     let (reference, ref_name) = route.kind.pick(refs);
@@ -1285,6 +1308,7 @@ fn row_gateway(
     let mut cells = vec![format!("`{}`", route.name)];
     cells.extend(latency_cells(s));
     cells.push(format!("{} {ref_name}", ratio(s.p99, reference.p99)));
+    cells.push(format!("{:.0} / {:.0} / {:.0}", cpu.0, cpu.1, cpu.2));
     cells.push("p99 <= 3 ms".into());
     cells.push(verdict);
     report.row(&cells);
