@@ -5,7 +5,7 @@ use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
 use shared::secrets::SecretSource;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::install_crypto_provider();
     shared::telemetry::init();
