@@ -41,6 +41,11 @@ const GATEWAY_P99_TARGET: Duration = Duration::from_millis(3);
 const CONSUMER_TARGET: f64 = 20_000.0;
 const ZIP_TARGET: u64 = 3 * 1024 * 1024;
 const RSS_TARGET_KIB: u64 = 20 * 1024;
+/// The statement of `billing_api::http::find_order`.
+const ORDER_LOOKUP: &str =
+    "SELECT message_id, user_id, number_of_items, total_amount::text, principal,
+        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+   FROM orders WHERE message_id = $1";
 const ORDER_BODY: &str = r#"{"user_id": "42", "number_of_items": "3", "total_amount": "12.50"}"#;
 
 fn knob(name: &str, default: usize) -> usize {
@@ -69,6 +74,10 @@ struct References {
     select_c: Summary,
     insert_c: Summary,
     publish_c: Summary,
+    /// billing-api's order lookup as it runs it (an unnamed statement: parse + plan every time)
+    /// and the same statement prepared once per connection.
+    lookup_unprepared_c: Summary,
+    lookup_prepared_c: Summary,
 }
 
 #[tokio::main]
@@ -237,6 +246,14 @@ async fn phases(
             "RabbitMQ publish + confirm, concurrency 16",
             &refs.publish_c,
         ),
+        (
+            "order lookup SQL unprepared (as billing-api runs it), concurrency 16",
+            &refs.lookup_unprepared_c,
+        ),
+        (
+            "order lookup SQL prepared once per connection, concurrency 16",
+            &refs.lookup_prepared_c,
+        ),
     ] {
         let mut cells = vec![name.replace("16", &ctx.load.concurrency.to_string())];
         cells.extend(latency_cells(s));
@@ -322,6 +339,40 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
     )
     .await;
 
+    let orders_admin = ctx.svc.admin(ORDERS_DB);
+    let mut orders_clients = Vec::with_capacity(c);
+    for _ in 0..c {
+        orders_clients.push(ctx.svc.connect(&orders_admin).await?);
+    }
+    let orders_clients = Arc::new(orders_clients);
+    let cl = orders_clients.clone();
+    let lookup_unprepared_c = load::run(ctx.load, move |w, _| {
+        let cl = cl.clone();
+        async move {
+            cl[w]
+                .query_opt(ORDER_LOOKUP, &[&Uuid::new_v4()])
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    let mut prepared = Vec::with_capacity(c);
+    for cl in orders_clients.iter() {
+        prepared.push(cl.prepare(ORDER_LOOKUP).await.map_err(|e| e.to_string())?);
+    }
+    let prepared = Arc::new(prepared);
+    let cl = orders_clients.clone();
+    let lookup_prepared_c = load::run(ctx.load, move |w, _| {
+        let (cl, prepared) = (cl.clone(), prepared.clone());
+        async move {
+            cl[w]
+                .query_opt(&prepared[w], &[&Uuid::new_v4()])
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+
     let channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
     channel
         .confirm_select(Default::default())
@@ -366,6 +417,8 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
         select_c,
         insert_c,
         publish_c,
+        lookup_unprepared_c,
+        lookup_prepared_c,
     })
 }
 
