@@ -335,6 +335,7 @@ module "api" {
   }
   jwt_issuer             = module.auth.issuer
   jwt_audience           = module.auth.client_ids
+  token_url              = module.auth.token_endpoint
   throttling_burst_limit = var.api_throttling_burst_limit
   throttling_rate_limit  = var.api_throttling_rate_limit
   log_retention_days     = var.log_retention_days

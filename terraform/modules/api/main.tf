@@ -10,6 +10,8 @@ locals {
   paths = {
     for path, item in local.spec.paths : path => {
       for method, op in item : method => merge(op, {
+        # Explicit per operation: the document-level default is resolved here, not by the importer.
+        security  = try(op.security, try(local.spec.security, []))
         responses = { for code, r in try(op.responses, {}) : code => { description = try(r.description, "") } }
         parameters = concat(
           [for p in try(item.parameters, []) : p if !contains([for q in try(op.parameters, []) : "${q.in}:${q.name}"], "${p.in}:${p.name}")],
@@ -33,7 +35,7 @@ locals {
         type = "oauth2"
         flows = {
           clientCredentials = {
-            tokenUrl = "${var.jwt_issuer}/oauth2/token"
+            tokenUrl = var.token_url
             scopes   = {}
           }
         }

@@ -33,6 +33,11 @@ variable "jwt_audience" {
   type        = list(string)
 }
 
+variable "token_url" {
+  description = "OAuth2 token endpoint advertised in the security scheme (documentation only)."
+  type        = string
+}
+
 variable "throttling_burst_limit" {
   description = "Default route burst limit."
   type        = number

@@ -52,6 +52,21 @@ data "aws_iam_policy_document" "this" {
     resources = ["*"]
   }
 
+  # Lambda decrypts the environment with the customer managed key on behalf of this function.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptEnvironment"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:LambdaFunctionName"
+        values   = [var.name]
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = var.policy_statements
     content {
@@ -182,8 +197,10 @@ resource "aws_lambda_alias" "this" {
   function_version = aws_lambda_function.this.version
 }
 
+# Fixed provisioned concurrency; with autoscaling, Application Auto Scaling owns the value instead
+# (registering the target with min_capacity provisions it), so Terraform never fights the scaler.
 resource "aws_lambda_provisioned_concurrency_config" "this" {
-  count = local.with_pc ? 1 : 0
+  count = local.with_pc && !var.create_autoscaling ? 1 : 0
 
   function_name                     = aws_lambda_function.this.function_name
   qualifier                         = aws_lambda_alias.this[0].name
@@ -198,8 +215,6 @@ resource "aws_appautoscaling_target" "this" {
   resource_id        = "function:${aws_lambda_function.this.function_name}:${aws_lambda_alias.this[0].name}"
   min_capacity       = var.provisioned_concurrency
   max_capacity       = var.autoscaling_max_capacity
-
-  depends_on = [aws_lambda_provisioned_concurrency_config.this]
 }
 
 resource "aws_appautoscaling_policy" "this" {

@@ -125,7 +125,7 @@ variable "provisioned_concurrency" {
 }
 
 variable "create_autoscaling" {
-  description = "Scale provisioned concurrency between provisioned_concurrency and autoscaling_max_capacity on utilisation."
+  description = "Let Application Auto Scaling own provisioned concurrency, between provisioned_concurrency and autoscaling_max_capacity, on utilisation."
   type        = bool
   default     = false
 }
