@@ -2,7 +2,11 @@
 //! (`requestId`, `xrayTraceId`), so a log line can be found from a request id or a trace.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the JSON subscriber on stdout; `RUST_LOG` filters (default `info`).
 pub fn init() {
@@ -14,16 +18,28 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let json = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
-        .with_writer(writer)
+        .with_writer(writer);
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let _ = tracing_subscriber::registry()
+        .with(json.with_filter(filter))
         .try_init();
+}
+
+/// `RUST_LOG` as `target=level` directives (`info`, `info,lapin=warn`); `info` when unset or
+/// invalid. A plain target filter rather than `EnvFilter`: the functions never filter on span
+/// fields, and `EnvFilter` links a regex engine (about 100 KB of each zip, `make bench`) and
+/// matches every span against it.
+pub fn log_filter(raw: Option<&str>) -> Targets {
+    raw.map(str::trim)
+        .filter(|r| !r.is_empty())
+        .and_then(|r| r.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// Tests stay quiet unless `TEST_LOG` is set.
@@ -35,5 +51,27 @@ pub fn init_for_tests() {
             )
             .with_test_writer()
             .try_init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn rust_log_directives_filter_by_target_and_default_to_info() {
+        let f = log_filter(Some("info,lapin=warn"));
+        assert!(f.would_enable("inventory::repo", &Level::INFO));
+        assert!(!f.would_enable("inventory::repo", &Level::DEBUG));
+        assert!(!f.would_enable("lapin::channel", &Level::INFO));
+        assert!(f.would_enable("lapin::channel", &Level::WARN));
+        for unset in [None, Some(""), Some("not a filter ==")] {
+            let f = log_filter(unset);
+            assert!(f.would_enable("x", &Level::INFO), "{unset:?}");
+            assert!(!f.would_enable("x", &Level::DEBUG), "{unset:?}");
+        }
+        assert!(log_filter(Some("debug")).would_enable("x", &Level::DEBUG));
     }
 }
