@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # terraform apply + destroy of terraform/ against moto (python3 -m moto.server) on loopback.
 # Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
-# Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 600),
+# Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 480),
 #      TF_PLUGIN_DIR (default /opt/tf-plugins), KEEP_WORKDIR=1 to keep the temp dir for debugging.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
-step_timeout="${TF_MOTO_TIMEOUT:-600}"
+step_timeout="${TF_MOTO_TIMEOUT:-480}"
 functions=(inventory billing-api billing-consumer setup)
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -88,7 +88,7 @@ resource "aws_db_instance" "this" {
   storage_encrypted     = true
   kms_key_id            = var.kms_key_arn
 
-  db_name                       = "postgres"
+  # No initial database: "postgres" exists already; setup creates movies and orders.
   username                      = var.master_username
   manage_master_user_password   = true
   master_user_secret_kms_key_id = var.kms_key_arn

@@ -148,7 +148,7 @@ resource "aws_security_group" "this" {
   #checkov:skip=CKV2_AWS_5:Attached by the caller (functions, proxy, RDS, broker) through the security_group_ids output, which checkov cannot follow.
   for_each = local.security_groups
 
-  name        = "${var.name}-${each.key}"
+  name_prefix = "${var.name}-${each.key}-"
   description = each.value
   vpc_id      = aws_vpc.this.id
 
