@@ -9,3 +9,5 @@ python3 -c 'import openapi_spec_validator' 2>/dev/null || { say "installing open
 command -v cargo-lambda >/dev/null || { say "installing cargo-lambda (PyPI, brings zig)"; python3 -m pip install -q cargo-lambda; }
 command -v curl >/dev/null || { say "installing curl"; apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 command -v psql >/dev/null || { say "installing postgresql-client"; apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null; }
+command -v openssl >/dev/null || { say "installing openssl (the end-to-end tests forge bad tokens with it)"; apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+command -v terraform >/dev/null || say "terraform is not installed: make tf-check / tf-moto need Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)"
