@@ -34,8 +34,8 @@ for d in "${dirs[@]}"; do
   terraform -chdir="${d}" init -backend=false -plugin-dir="${plugin_dir}" -input=false -no-color >"${work}/init.log" 2>&1 \
     || { cat "${work}/init.log"; exit 1; }
   terraform -chdir="${d}" validate -no-color
-  # Modules do not keep a lock file (the root one pins the provider).
-  if [[ "${lock_existed}" == 0 && "${d}" != "${tf_dir}" ]]; then rm -f "${d}/.terraform.lock.hcl"; fi
+  # A lock file made from the local mirror only holds this platform's hash: do not leave one behind.
+  if [[ "${lock_existed}" == 0 ]]; then rm -f "${d}/.terraform.lock.hcl"; fi
 done
 unset TF_DATA_DIR
 
