@@ -178,7 +178,7 @@ variable "artifacts_dir" {
 }
 
 variable "package_type" {
-  description = "Zip (bootstrap.zip from make build) or Image (images from the ECR repositories, see functions/*/Dockerfile)."
+  description = "Zip (bootstrap.zip from make build) or Image (images from the ECR repositories, see functions/Dockerfile)."
   type        = string
   default     = "Zip"
 }

@@ -140,6 +140,12 @@ locals {
         dimensions  = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_free_storage_bytes, operator = "LessThanThreshold", periods = 1, period = 300, extended = null
       }
     },
+    var.db_proxy_name == null ? {} : {
+      proxy-connections = {
+        description = "RDS Proxy's connections to the database near the instance's limit (pool saturation: requests will wait, then 503)", namespace = "AWS/RDS", metric = "DatabaseConnections", stat = "Maximum"
+        dimensions  = { ProxyName = var.db_proxy_name }, threshold = var.proxy_db_connections_threshold, operator = "GreaterThanThreshold", periods = 3, period = 60, extended = null
+      }
+    },
     { for k, fn in local.app : "${k}-errors" => {
       description = "${fn} invocation errors (for billing-consumer: batches being redelivered)", namespace = "AWS/Lambda", metric = "Errors", stat = "Sum"
       dimensions  = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null

@@ -110,3 +110,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "proxy_db_connections_threshold" {
+  description = "Alarm when RDS Proxy holds more than this many connections to the database (db.t4g.micro allows about 80 for clients); set it to about 80% of the instance's max_connections"
+  type        = number
+  default     = 65
+}
