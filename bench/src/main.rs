@@ -9,7 +9,8 @@
 //! `BENCH_COLD_STARTS` per function (20), `BENCH_FUNCTIONS_DIR` (target/release),
 //! `BENCH_LAMBDA_DIR` (target/lambda), `BENCH_KEEP=1` keeps the databases afterwards,
 //! `BENCH_ONLY=size,cold,inprocess,gateway` runs only those phases (the references always run),
-//! `BENCH_FUNCTION_LOGS=1` forwards the functions' logs.
+//! `BENCH_FUNCTION_LOGS=1` forwards the functions' logs, `BENCH_REPEAT` (3): each latency
+//! figure is the run with the median p99 out of this many.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use bench::load::{self, Load};
 use bench::proc::CpuSnapshot;
-use bench::report::{Report, latency_cells, mib, ratio};
+use bench::report::{Report, latency_cells, mb, mib, ratio};
 use bench::setup::{self, Cognito, MOVIES_DB, MOVIES_ROLE, ORDERS_DB, ORDERS_ROLE, Services};
 use bench::stats::{Summary, median, ms};
 use bytes::Bytes;
@@ -39,7 +40,8 @@ const FUNCTIONS: [&str; 3] = ["inventory", "billing-api", "billing-consumer"];
 const COLD_START_TARGET: Duration = Duration::from_millis(15);
 const GATEWAY_P99_TARGET: Duration = Duration::from_millis(3);
 const CONSUMER_TARGET: f64 = 20_000.0;
-const ZIP_TARGET: u64 = 3 * 1024 * 1024;
+/// 3 MB, decimal, as the issue writes it.
+const ZIP_TARGET: u64 = 3_000_000;
 const RSS_TARGET_KIB: u64 = 20 * 1024;
 /// The statement of `billing_api::http::find_order`.
 const ORDER_LOOKUP: &str =
@@ -66,6 +68,8 @@ struct Ctx {
     functions_dir: PathBuf,
     load: Load,
     cold_starts: usize,
+    /// Each latency figure is the median-p99 run of this many.
+    reps: usize,
 }
 
 /// Reference round trips, measured in the same run.
@@ -143,10 +147,11 @@ async fn run() -> Result<bool, String> {
         functions_dir,
         load: Load {
             concurrency: knob("BENCH_CONCURRENCY", 16).max(1),
-            requests: knob("BENCH_REQUESTS", 2000).clamp(1, 9000),
+            requests: knob("BENCH_REQUESTS", 2000).clamp(1, 4000),
             max_time: Duration::from_secs(30),
         },
         cold_starts: knob("BENCH_COLD_STARTS", 20).max(1),
+        reps: knob("BENCH_REPEAT", 3).clamp(1, 5),
     };
     let amqp = lapin::Connection::connect(
         &ctx.svc.amqp_url,
@@ -193,8 +198,8 @@ async fn run() -> Result<bool, String> {
     let header = format!(
         "## Benchmark results\n\n\
          Written by `make bench` ({}). Machine: {} ({} cores), load average at start {}; \
-         concurrency {}, {} requests per route, {} cold starts per function; \
-         took {:.0} s. Targets: issue 6. Times in ms.\n",
+         concurrency {}, {} requests per route (each latency row: the run with the median p99 of \
+         {}), {} cold starts per function; took {:.0} s. Targets: issue 6. Times in ms.\n",
         git_describe(&ctx.repo),
         cpu_model(),
         std::thread::available_parallelism()
@@ -207,6 +212,7 @@ async fn run() -> Result<bool, String> {
             .join(" "),
         ctx.load.concurrency,
         ctx.load.requests,
+        ctx.reps,
         ctx.cold_starts,
         started.elapsed().as_secs_f64(),
     );
@@ -214,7 +220,11 @@ async fn run() -> Result<bool, String> {
         "\n**{} PASS, {} MISS** against the targets.\n",
         report.passes, report.misses
     );
-    let text = format!("{header}{}{summary}", report.text());
+    let text = format!(
+        "{header}{summary}\n{}\n{}",
+        report.summary_table(),
+        report.text()
+    );
     println!("{text}");
     let path = ctx.repo.join("bench/results.md");
     std::fs::write(&path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -303,11 +313,12 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
     }
     let seq = {
         let cl = clients.clone();
-        load::run(
+        load::run_median(
             Load {
                 concurrency: 1,
                 ..ctx.load
             },
+            ctx.reps,
             move |_, _| {
                 let cl = cl.clone();
                 async move { cl[0].simple_query("SELECT 1").await.is_ok() }
@@ -316,17 +327,18 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
         .await
     };
     let cl = clients.clone();
-    let select_c = load::run(ctx.load, move |w, _| {
+    let select_c = load::run_median(ctx.load, ctx.reps, move |w, _| {
         let cl = cl.clone();
         async move { cl[w].simple_query("SELECT 1").await.is_ok() }
     })
     .await;
     let cl = clients.clone();
-    let insert_c = load::run(
+    let insert_c = load::run_median(
         Load {
             requests: n,
             ..ctx.load
         },
+        ctx.reps,
         move |w, _| {
             let cl = cl.clone();
             async move {
@@ -346,7 +358,7 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
     }
     let orders_clients = Arc::new(orders_clients);
     let cl = orders_clients.clone();
-    let lookup_unprepared_c = load::run(ctx.load, move |w, _| {
+    let lookup_unprepared_c = load::run_median(ctx.load, ctx.reps, move |w, _| {
         let cl = cl.clone();
         async move {
             cl[w]
@@ -362,7 +374,7 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
     }
     let prepared = Arc::new(prepared);
     let cl = orders_clients.clone();
-    let lookup_prepared_c = load::run(ctx.load, move |w, _| {
+    let lookup_prepared_c = load::run_median(ctx.load, ctx.reps, move |w, _| {
         let (cl, prepared) = (cl.clone(), prepared.clone());
         async move {
             cl[w]
@@ -392,7 +404,7 @@ async fn references(ctx: &Ctx, amqp: &lapin::Connection) -> Result<References, S
         .map_err(|e| e.to_string())?;
     let channel = Arc::new(channel);
     let rq = Arc::new(ref_queue);
-    let publish_c = load::run(ctx.load, move |_, _| {
+    let publish_c = load::run_median(ctx.load, ctx.reps, move |_, _| {
         let (channel, rq) = (channel.clone(), rq.clone());
         async move {
             let props = lapin::BasicProperties::default().with_delivery_mode(2);
@@ -436,8 +448,8 @@ fn sizes(ctx: &Ctx, report: &mut Report) -> Result<(), String> {
     report.table(&[
         "function",
         "build",
-        "bootstrap MiB",
-        "zip MiB",
+        "bootstrap MB",
+        "zip MB",
         "target",
         "result",
     ]);
@@ -472,13 +484,18 @@ fn sizes(ctx: &Ctx, report: &mut Report) -> Result<(), String> {
                 zip,
             )
         };
-        let verdict = report.check(zip <= ZIP_TARGET);
+        let verdict = report.check(
+            &format!("zip {f}"),
+            &format!("{} MB", mb(zip)),
+            "<= 3 MB",
+            zip <= ZIP_TARGET,
+        );
         report.row(&[
             f.to_owned(),
             build,
-            mib(bootstrap),
-            mib(zip),
-            "zip <= 3 MiB".into(),
+            mb(bootstrap),
+            mb(zip),
+            "zip <= 3 MB".into(),
             verdict,
         ]);
     }
@@ -667,7 +684,12 @@ async fn cold_starts(ctx: &Ctx, report: &mut Report, all_ok: &mut bool) -> Resul
         }
         *all_ok &= errors == 0;
         let med = median(&totals);
-        let verdict = report.check(errors == 0 && med <= COLD_START_TARGET);
+        let verdict = report.check(
+            &format!("cold start {label}"),
+            &format!("median {} ms", ms(med)),
+            "median <= 15 ms",
+            errors == 0 && med <= COLD_START_TARGET,
+        );
         report.row(&[
             label.to_owned(),
             totals.len().to_string(),
@@ -856,7 +878,7 @@ async fn measure_in_process(ctx: &Ctx, router: &Router, route: &Route) -> Result
         .await
     };
     let _ = warm;
-    Ok(load::run(ctx.load, move |_, i| {
+    Ok(load::run_median(ctx.load, ctx.reps, move |_, i| {
         let (router, rc, method) = (router.clone(), rc.clone(), method.clone());
         let (uri, body) = (path(i), body.as_ref().map(|b| b(i)));
         async move { oneshot(&router, &rc, method, &uri, body).await }
@@ -987,7 +1009,12 @@ async fn consumer_throughput_and_inprocess(
         let (target, verdict) = if batch == 1000 {
             (
                 ">= 20,000 orders/s".to_owned(),
-                report.check(errors == 0 && rate >= CONSUMER_TARGET),
+                report.check(
+                    "consumer, batch 1000",
+                    &format!("{rate:.0} orders/s"),
+                    ">= 20,000 orders/s",
+                    errors == 0 && rate >= CONSUMER_TARGET,
+                ),
             )
         } else {
             ("-".to_owned(), "-".to_owned())
@@ -1031,7 +1058,16 @@ async fn consumer_throughput_and_inprocess(
         }
         *all_ok &= s.errors == 0;
         let (reference, ref_name) = route.kind.pick(refs);
-        let verdict = report.check(s.errors == 0 && s.p99 <= reference.p99 * 2);
+        let verdict = report.check(
+            &format!("in-process `{}`", route.name),
+            &format!(
+                "p99 {} ms = {} {ref_name} p99",
+                ms(s.p99),
+                ratio(s.p99, reference.p99)
+            ),
+            "p99 <= 2x reference",
+            s.errors == 0 && s.p99 <= reference.p99 * 2,
+        );
         let mut cells = vec![format!("`{}`", route.name)];
         cells.extend(latency_cells(&s));
         cells.push(format!("{} {ref_name}", ratio(s.p99, reference.p99)));
@@ -1074,6 +1110,8 @@ async fn measure_gateway(
     requests: usize,
     collect: Option<Arc<std::sync::Mutex<Vec<Uuid>>>>,
 ) -> Summary {
+    // The billing POST is also the end-to-end run: once, so its orders are one burst.
+    let requests_reps = if collect.is_some() { 1 } else { ctx.reps };
     let token = Arc::new(ctx.cognito.access_token.clone());
     let (client, method, path, body) = (
         client.clone(),
@@ -1081,11 +1119,12 @@ async fn measure_gateway(
         route.path.clone(),
         route.body.clone(),
     );
-    load::run(
+    load::run_median(
         Load {
             requests,
             ..ctx.load
         },
+        requests_reps,
         move |w, i| {
             let (client, token, method, collect) = (
                 client.clone(),
@@ -1214,7 +1253,7 @@ async fn gateway_phases(
         .map(|f| ctx.functions_dir.join(f))
         .collect();
     let bootstraps: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let delete_from = 1001 + ctx.load.requests;
+    let delete_from = 1001 + ctx.load.requests * ctx.reps;
     let mut routes = inventory_routes(delete_from);
     let post = billing_post_route();
     let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -1287,7 +1326,12 @@ async fn gateway_phases(
         kib.sort_unstable();
         let max = kib.last().copied().unwrap_or_default();
         let mid = kib.get(kib.len() / 2).copied().unwrap_or_default();
-        let verdict = report.check(!kib.is_empty() && max <= RSS_TARGET_KIB);
+        let verdict = report.check(
+            &format!("peak RSS {f}"),
+            &format!("{} MiB", mib(max * 1024)),
+            "<= 20 MiB",
+            !kib.is_empty() && max <= RSS_TARGET_KIB,
+        );
         report.row(&[
             f.to_owned(),
             format!("{} (alive: {})", kib.len(), lambda.instances(f).await),
@@ -1357,7 +1401,12 @@ fn row_gateway(
 ) {
     *all_ok &= s.errors == 0;
     let (reference, ref_name) = route.kind.pick(refs);
-    let verdict = report.check(s.errors == 0 && s.p99 <= GATEWAY_P99_TARGET);
+    let verdict = report.check(
+        &format!("gateway `{}`", route.name),
+        &format!("p99 {} ms", ms(s.p99)),
+        "p99 <= 3 ms",
+        s.errors == 0 && s.p99 <= GATEWAY_P99_TARGET,
+    );
     let mut cells = vec![format!("`{}`", route.name)];
     cells.extend(latency_cells(s));
     cells.push(format!("{} {ref_name}", ratio(s.p99, reference.p99)));

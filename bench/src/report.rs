@@ -9,6 +9,8 @@ use crate::stats::{Summary, ms};
 #[derive(Default)]
 pub struct Report {
     text: String,
+    /// (what, figure, target, verdict) of every target check, for the summary.
+    checks: Vec<[String; 4]>,
     pub passes: usize,
     pub misses: usize,
 }
@@ -43,13 +45,29 @@ impl Report {
     }
 
     /// Records a target check and returns its verdict for the row.
-    pub fn check(&mut self, ok: bool) -> String {
+    pub fn check(&mut self, what: &str, figure: &str, target: &str, ok: bool) -> String {
         if ok {
             self.passes += 1;
         } else {
             self.misses += 1;
         }
-        format!("**{}**", verdict(ok))
+        let v = format!("**{}**", verdict(ok));
+        self.checks.push([
+            what.to_owned(),
+            figure.to_owned(),
+            target.to_owned(),
+            v.clone(),
+        ]);
+        v
+    }
+
+    /// Every target check in one table.
+    pub fn summary_table(&self) -> String {
+        let mut out = String::from("| target | figure | required | result |\n|---|---|---|---|\n");
+        for [what, figure, target, v] in &self.checks {
+            let _ = writeln!(out, "| {what} | {figure} | {target} | {v} |");
+        }
+        out
     }
 
     pub fn text(&self) -> &str {
@@ -67,6 +85,11 @@ pub fn latency_cells(s: &Summary) -> Vec<String> {
         format!("{:.0}", s.rps),
         s.errors.to_string(),
     ]
+}
+
+/// Decimal megabytes, as sizes are usually quoted (and as the 3 MB target reads).
+pub fn mb(bytes: u64) -> String {
+    format!("{:.2}", bytes as f64 / 1e6)
 }
 
 pub fn mib(bytes: u64) -> String {

@@ -12,7 +12,7 @@ pub const ORDERS_DB: &str = "bench_orders";
 pub const MOVIES_ROLE: (&str, &str) = ("movies_app", "movies-local-password");
 pub const ORDERS_ROLE: (&str, &str) = ("orders_app", "orders-local-password");
 /// Movies the run seeds: ids 1..=SEED_MOVIES (reads and updates use 1..=1000, deletes the rest).
-pub const SEED_MOVIES: i64 = 20_000;
+pub const SEED_MOVIES: i64 = 30_000;
 
 /// Where the local services are (`.local/env`, written by `scripts/services.sh up`).
 #[derive(Debug, Clone)]
