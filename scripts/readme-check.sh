@@ -96,6 +96,26 @@ for block in "$WORK"/block*.sh; do
   fi
 done
 
+say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (README Local development)"
+WATCH_PORT=$(free_port)
+(
+  set -a; source .local/env; set +a
+  export DATABASE_HOST=127.0.0.1 DATABASE_PORT="$CRUD_PG_PORT" DATABASE_NAME=movies \
+         DATABASE_USER=movies_app DATABASE_PASSWORD=movies-local-password
+  exec setsid cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" >"$WORK/watch.log" 2>&1
+) &
+WATCH_PID=$!
+for f in events/inventory-health.json events/inventory-create.json events/inventory-list.json; do
+  out=""
+  for _ in $(seq 1 240); do
+    out=$(cargo lambda invoke -A 127.0.0.1 -P "$WATCH_PORT" inventory -F "$f" 2>/dev/null) && break
+    sleep 1
+  done
+  echo "$out" | grep -q '"statusCode":200' || { cat "$WORK/watch.log" >&2; say "cargo lambda invoke inventory -F $f did not answer 200: $out"; kill -- "-$WATCH_PID" 2>/dev/null; exit 1; }
+done
+kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true
+pkill -f "target/debug/inventory" 2>/dev/null || true
+
 say "Ctrl-C stops make dev and its function processes"
 kill -INT -- "-$DEV_PID" 2>/dev/null || kill -INT "$DEV_PID"
 for _ in $(seq 1 40); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.25; done
