@@ -1270,7 +1270,9 @@ async fn gateway_phases(
             is_post.then(|| ids.clone()),
         )
         .await;
-        let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), s.count);
+        // Every repetition ran between the snapshots (the billing POST runs once).
+        let ran = if is_post { s.count } else { s.count * ctx.reps };
+        let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), ran);
         if is_post {
             let sent: Vec<Uuid> = ids.lock().map(|v| v.clone()).unwrap_or_default();
             wait_stored(ctx, &sent, Duration::from_secs(60)).await?;
@@ -1282,7 +1284,7 @@ async fn gateway_phases(
     let get = billing_get_route(sent.clone());
     let before = CpuSnapshot::take(&bootstraps);
     let s = measure_gateway(ctx, client, &get, ctx.load.requests, None).await;
-    let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), s.count);
+    let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), s.count * ctx.reps);
     row_gateway(report, all_ok, refs, &get, &s, cpu);
 
     report.heading(
