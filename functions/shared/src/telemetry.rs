@@ -1,5 +1,7 @@
-//! JSON logs for CloudWatch. Each line carries the span fields lambda_runtime sets
-//! (`requestId`, `xrayTraceId`), so a log line can be found from a request id or a trace.
+//! JSON logs for CloudWatch. Each line carries its spans: the outermost is lambda_runtime's
+//! `Lambda runtime invoke` with `requestId` and `xrayTraceId`, so every line — including those
+//! inside handler and query spans — can be found from a request id or a trace
+//! (Logs Insights: `filter spans.0.requestId = "…"`).
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -21,7 +23,7 @@ where
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .with_target(false)
         .with_ansi(false)
         .with_writer(writer);
