@@ -1,7 +1,8 @@
 //! No secret or token ever reaches a log line. This binary installs the production JSON
 //! subscriber at debug level writing to a buffer, drives the paths that handle credentials
 //! (database password, broker password inside the AMQP URL, bearer token, failures of each),
-//! and searches everything logged.
+//! and searches everything logged. It also checks that lines carry the invocation's request
+//! and X-Ray trace ids.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,25 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     let _ = tower::ServiceExt::oneshot(app.clone(), request)
         .await
         .unwrap();
+    // Inside the span lambda_runtime opens per invocation, every line carries its ids.
+    {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "Lambda runtime invoke",
+            requestId = "req-7f3a",
+            xrayTraceId = "Root=1-6740-abc"
+        );
+        let r = call(
+            &app,
+            "POST",
+            "/api/movies",
+            Some(r#"{"title":"traced"}"#),
+            USER,
+        )
+        .instrument(span)
+        .await;
+        assert_eq!(r.status, 200);
+    }
     let mut wrong = test_db.settings.clone();
     wrong.credentials.password = shared::Secret::new("wrong-password-Kx27".into());
     wrong.connect_timeout = Duration::from_millis(500);
@@ -104,6 +124,14 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     assert!(
         logged.lines().count() >= 3,
         "the paths above did log: {logged}"
+    );
+    let created = logged
+        .lines()
+        .find(|l| l.contains("movie created"))
+        .unwrap_or_else(|| panic!("no 'movie created' line in:\n{logged}"));
+    assert!(
+        created.contains("req-7f3a") && created.contains("Root=1-6740-abc"),
+        "{created}"
     );
     for secret in [
         db_password.as_str(),
