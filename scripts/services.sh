@@ -19,6 +19,18 @@ EPMD_PORT="${CRUD_EPMD_PORT:-4370}"
 MOTO_PORT="${CRUD_MOTO_PORT:-4566}"
 RUN_AS="crudmaster"
 
+# PostgreSQL refuses to run as root, so as root it runs as $RUN_AS, which must be able to reach
+# its data directory: under .local/ when the checkout's path is traversable by other users, else
+# (a checkout under /root, say) in a private directory under /var/lib named after the checkout.
+PG_DIR="$STATE/pg"
+if [ "$(id -u)" = 0 ]; then
+  id "$RUN_AS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_AS"
+  mkdir -p "$STATE"
+  if ! runuser -u "$RUN_AS" -- test -x "$STATE" 2>/dev/null; then
+    PG_DIR="/var/lib/crud-master/$(printf %s "$ROOT" | md5sum | cut -c1-12)/pg"
+  fi
+fi
+
 say() { printf '\033[1m[services]\033[0m %s\n' "$*" >&2; }
 
 as_service_user() {
@@ -54,20 +66,20 @@ ensure_user() {
 postgres_up() {
   local bin; bin="$(pg_bin)" || { apt_install postgresql postgresql-contrib; bin="$(pg_bin)"; }
   command -v psql >/dev/null || apt_install postgresql-client
-  local data="$STATE/pg/data"
-  mkdir -p "$STATE/pg"
-  [ "$(id -u)" = 0 ] && chown -R "$RUN_AS" "$STATE/pg"
+  local data="$PG_DIR/data"
+  mkdir -p "$PG_DIR"
+  [ "$(id -u)" = 0 ] && chown -R "$RUN_AS" "$PG_DIR"
   if [ ! -s "$data/PG_VERSION" ]; then
     say "creating a private PostgreSQL cluster in .local/pg (one-time)"
-    printf '%s\n' "$PG_PASSWORD" >"$STATE/pg/pwfile"
-    [ "$(id -u)" = 0 ] && chown "$RUN_AS" "$STATE/pg/pwfile"
-    as_service_user "$bin/initdb" -D "$data" -U "$PG_USER" --pwfile="$STATE/pg/pwfile" \
+    printf '%s\n' "$PG_PASSWORD" >"$PG_DIR/pwfile"
+    [ "$(id -u)" = 0 ] && chown "$RUN_AS" "$PG_DIR/pwfile"
+    as_service_user "$bin/initdb" -D "$data" -U "$PG_USER" --pwfile="$PG_DIR/pwfile" \
       --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
-    rm -f "$STATE/pg/pwfile"
+    rm -f "$PG_DIR/pwfile"
     cat >>"$data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$STATE/pg'
+unix_socket_directories = '$PG_DIR'
 max_connections = 300
 fsync = on
 shared_buffers = 256MB
@@ -78,7 +90,7 @@ CONF
     say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    as_service_user "$bin/pg_ctl" -D "$data" -l "$STATE/pg/server.log" -w -t 60 start >/dev/null
+    as_service_user "$bin/pg_ctl" -D "$data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null
   fi
 }
 
@@ -159,7 +171,7 @@ export CRUD_PG_HOST=127.0.0.1
 export CRUD_PG_PORT=$PG_PORT
 export CRUD_PG_USER=$PG_USER
 export CRUD_PG_PASSWORD=$PG_PASSWORD
-export CRUD_PG_SOCKET_DIR=$STATE/pg
+export CRUD_PG_SOCKET_DIR=$PG_DIR
 export AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 export CRUD_AMQP_PORT=$AMQP_PORT
 export CRUD_RABBITMQCTL="$ROOT/scripts/services.sh rabbitmqctl"
@@ -183,13 +195,13 @@ case "${1:-up}" in
     say "services up; environment in .local/env"
     ;;
   down)
-    bin="$(pg_bin)" && as_service_user "$bin/pg_ctl" -D "$STATE/pg/data" -m fast stop >/dev/null 2>&1 || true
+    bin="$(pg_bin)" && as_service_user "$bin/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
     rabbitmq_stop
     [ -f "$STATE/moto/pid" ] && kill "$(cat "$STATE/moto/pid")" 2>/dev/null || true
     say "services stopped; data kept in .local/"
     ;;
-  pg-stop) as_service_user "$(pg_bin)/pg_ctl" -D "$STATE/pg/data" -m immediate stop >/dev/null ;;
-  pg-start) as_service_user "$(pg_bin)/pg_ctl" -D "$STATE/pg/data" -l "$STATE/pg/server.log" -w -t 60 start >/dev/null ;;
+  pg-stop) as_service_user "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null ;;
+  pg-start) as_service_user "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null ;;
   rabbit-stop) rabbitmq_stop ;;
   rabbit-start) rabbitmq_up ;;
   rabbitmqctl) shift; rabbit_ctl "$@" ;;
