@@ -148,7 +148,7 @@ moto_up() {
   if curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then
     say "moto already running on 127.0.0.1:$MOTO_PORT"; return
   fi
-  python3 -c 'import moto.server, flask, jwt' 2>/dev/null || {
+  python3 -c 'import moto.server, flask, flask_cors' 2>/dev/null || {
     say "installing moto[server] from PyPI (one-time)"
     python3 -m pip install -q 'moto[server,cognitoidp]>=5.1'
   }
