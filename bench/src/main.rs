@@ -1130,6 +1130,17 @@ async fn measure_gateway(
     requests: usize,
     collect: Option<Arc<std::sync::Mutex<Vec<Uuid>>>>,
 ) -> Summary {
+    measure_gateway_at(ctx, client, route, requests, ctx.load.concurrency, collect).await
+}
+
+async fn measure_gateway_at(
+    ctx: &Ctx,
+    client: &Arc<bench::http::Client>,
+    route: &Route,
+    requests: usize,
+    concurrency: usize,
+    collect: Option<Arc<std::sync::Mutex<Vec<Uuid>>>>,
+) -> Summary {
     // The billing POST is also the end-to-end run: once, so its orders are one burst.
     let requests_reps = if collect.is_some() { 1 } else { ctx.reps };
     let token = Arc::new(ctx.cognito.access_token.clone());
@@ -1142,6 +1153,7 @@ async fn measure_gateway(
     load::run_median(
         Load {
             requests,
+            concurrency,
             ..ctx.load
         },
         requests_reps,
@@ -1306,6 +1318,32 @@ async fn gateway_phases(
     let s = measure_gateway(ctx, client, &get, ctx.load.requests, None).await;
     let cpu = before.per_request_us(&CpuSnapshot::take(&bootstraps), s.count * ctx.reps);
     row_gateway(report, all_ok, refs, &get, &s, cpu);
+
+    report.heading(
+        "Gateway latency by concurrency",
+        "`GET /api/movies/{id}` through the gateway with 1 to the fixed number of requests in \
+         flight (each a warm instance): where the latency comes from queueing for the machine's \
+         cores rather than from the path itself.",
+    );
+    report.table(&["in flight", "n", "p50", "p99", "max", "req/s", "errors"]);
+    let sweep_route = inventory_routes(0).remove(0);
+    let mut level = 1;
+    while level <= c {
+        let s = measure_gateway_at(
+            ctx,
+            client,
+            &sweep_route,
+            ctx.load.requests / 2,
+            level,
+            None,
+        )
+        .await;
+        *all_ok &= s.errors == 0;
+        let mut cells = vec![level.to_string()];
+        cells.extend(latency_cells(&s));
+        report.row(&cells);
+        level *= 2;
+    }
 
     report.heading(
         "Billing end to end",
