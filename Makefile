@@ -82,7 +82,7 @@ billing-resume: ## deliver billing_queue to billing-consumer again (--enabled)
 	@echo "billing event source mapping enabled" >&2
 
 .PHONY: bench
-bench: services migrate ## measure cold start, latency, throughput, size and RSS; writes bench/results.md
+bench: services ## measure cold start, latency, throughput, size and RSS; writes bench/results.md
 	cargo build --release -p inventory -p billing-api -p billing-consumer
 	cargo build --release -p bench
 	@$(ENV) target/release/bench

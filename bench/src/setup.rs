@@ -78,18 +78,24 @@ impl Services {
     }
 
     /// Drops and recreates `bench_movies` and `bench_orders`, migrates them and grants them to
-    /// the application roles (what `setup` does for `movies` and `orders`); seeds movies.
+    /// the application roles (what `setup` does for `movies` and `orders`, creating the roles
+    /// when `make migrate` has not); seeds movies.
     pub async fn databases(&self) -> Result<(), String> {
         let admin = self.connect(&self.admin("postgres")).await?;
-        let roles = admin
-            .query(
-                "SELECT rolname FROM pg_roles WHERE rolname = ANY($1)",
-                &[&vec![MOVIES_ROLE.0, ORDERS_ROLE.0]],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        if roles.len() != 2 {
-            return Err("the application roles do not exist: run `make migrate` first".into());
+        // The application roles, as `make migrate` creates them (with the same local passwords),
+        // so `make bench` does not need the setup tool built first.
+        for (role, password) in [MOVIES_ROLE, ORDERS_ROLE] {
+            let exists = admin
+                .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+                .await
+                .map_err(|e| pg_err(&e))?
+                .is_some();
+            if !exists {
+                admin
+                    .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+                    .await
+                    .map_err(|e| format!("creating role {role}: {}", pg_err(&e)))?;
+            }
         }
         for (db, kind, role, privileges) in [
             (
