@@ -473,7 +473,17 @@ fn sizes(ctx: &Ctx, report: &mut Report) -> Result<(), String> {
                 Ok(b) => b,
                 Err(_) => unzipped_size(&arm_zip)?,
             };
-            ("arm64 (cargo lambda)".to_owned(), bootstrap, zip)
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let stale = match (modified(&arm_zip), modified(&ctx.functions_dir.join(f))) {
+                (Some(zip_time), Some(host_time)) => zip_time < host_time,
+                _ => false,
+            };
+            let label = if stale {
+                "arm64 (cargo lambda), older than the host build: rerun `make build`"
+            } else {
+                "arm64 (cargo lambda)"
+            };
+            (label.to_owned(), bootstrap, zip)
         } else {
             let bin = ctx.functions_dir.join(f);
             let dir = std::env::temp_dir().join(format!("bench-zip-{f}"));
