@@ -135,14 +135,15 @@ async fn get_order(
 pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>, DbError> {
     db.timed(async {
         let client = db.client().await?;
-        let row = client
-            .query_opt(
+        // Prepared once per connection: a lookup is then one round trip, not parse + execute.
+        let stmt = client
+            .prepare_cached(
                 "SELECT message_id, user_id, number_of_items, total_amount::text, principal,
                         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
                    FROM orders WHERE message_id = $1",
-                &[&message_id],
             )
             .await?;
+        let row = client.query_opt(&stmt, &[&message_id]).await?;
         Ok(row.map(|r| StoredOrder {
             message_id: r.get(0),
             user_id: r.get(1),

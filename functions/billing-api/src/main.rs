@@ -1,9 +1,12 @@
+//! Wiring only: telemetry, config, the broker publisher and the pool (once per cold start).
+//! One thread: Lambda sends one request at a time per environment.
+
 use shared::config::ProcessEnv;
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
 use shared::secrets::SecretSource;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::install_crypto_provider();
     shared::telemetry::init();
