@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let secrets = SecretSource::new();
     let db = Db::new(&DbSettings::from_env(&ProcessEnv, &secrets).await?)?;
     let dlq_url = ProcessEnv.required("DLQ_URL")?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config(&ProcessEnv);
     let consumer = Consumer {
         db,
         sqs: aws_sdk_sqs::Client::new(&aws),

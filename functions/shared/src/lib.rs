@@ -1,6 +1,7 @@
 //! Code every function shares. Each function's `main.rs` only wires these pieces together.
 
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod db;
 pub mod metrics;

@@ -26,8 +26,9 @@ impl SecretSource {
     async fn client(&self) -> &aws_sdk_secretsmanager::Client {
         self.client
             .get_or_init(|| async {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                aws_sdk_secretsmanager::Client::new(&config)
+                aws_sdk_secretsmanager::Client::new(&crate::aws::sdk_config(
+                    &crate::config::ProcessEnv,
+                ))
             })
             .await
     }
