@@ -908,8 +908,9 @@ async fn measure_in_process(ctx: &Ctx, router: &Router, route: &Route) -> Result
     .await)
 }
 
-fn latency_header(report: &mut Report) {
-    report.table(&[
+/// The latency table's columns, with `extra` ones between the reference ratio and the target.
+fn latency_header(report: &mut Report, extra: &[&str]) {
+    let mut columns = vec![
         "route",
         "n",
         "p50",
@@ -918,9 +919,10 @@ fn latency_header(report: &mut Report) {
         "req/s",
         "errors",
         "p99 vs ref",
-        "target",
-        "result",
-    ]);
+    ];
+    columns.extend_from_slice(extra);
+    columns.extend_from_slice(&["target", "result"]);
+    report.table(&columns);
 }
 
 async fn consumer_throughput_and_inprocess(
@@ -1062,7 +1064,7 @@ async fn consumer_throughput_and_inprocess(
          (`SELECT 1` for reads, a committed `INSERT` for writes, publish+confirm for \
          `POST /api/billing`; its p99 in brackets).",
     );
-    latency_header(report);
+    latency_header(report, &[]);
     let stored_ids = Arc::new(stored_ids);
     let mut routes = inventory_routes(1001);
     routes.push(billing_post_route());
@@ -1277,19 +1279,10 @@ async fn gateway_phases(
          the release `bootstrap` -> PostgreSQL/RabbitMQ, at the fixed concurrency, after a \
          warm-up that started the instances.",
     );
-    report.table(&[
-        "route",
-        "n",
-        "p50",
-        "p99",
-        "max",
-        "req/s",
-        "errors",
-        "p99 vs ref",
-        "CPU µs/req gateway+client / function / PostgreSQL",
-        "target",
-        "result",
-    ]);
+    latency_header(
+        report,
+        &["CPU µs/req gateway+client / function / PostgreSQL"],
+    );
     let paths: Vec<PathBuf> = FUNCTIONS
         .iter()
         .map(|f| ctx.functions_dir.join(f))
