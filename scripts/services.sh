@@ -86,12 +86,38 @@ shared_buffers = 256MB
 log_min_messages = warning
 CONF
   fi
+  pg_tls "$data"
   if as_service_user "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+    as_service_user "$bin/pg_ctl" -D "$data" reload >/dev/null
   else
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_service_user "$bin/pg_ctl" -D "$data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null
   fi
+}
+
+# TLS as RDS Proxy requires it: a private CA (.local/pg/ca.crt, what DATABASE_CA_FILE points
+# at, like the RDS CA bundle) signs the server's certificate for 127.0.0.1 and localhost.
+# Plain connections stay allowed, as the local functions use them.
+pg_tls() {
+  local data="$1"
+  [ -f "$data/server.crt" ] && [ -f "$PG_DIR/ca.crt" ] && return
+  command -v openssl >/dev/null || apt_install openssl
+  say "creating a private CA and a server certificate for PostgreSQL TLS (one-time)"
+  local tmp; tmp="$(mktemp -d)"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=crud-master local CA" \
+    -keyout "$tmp/ca.key" -out "$tmp/ca.crt" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$tmp/server.key" -out "$tmp/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$tmp/ext"
+  openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$tmp/ext" -out "$tmp/server.crt" >/dev/null 2>&1
+  install -m 600 "$tmp/server.key" "$data/server.key"
+  install -m 644 "$tmp/server.crt" "$data/server.crt"
+  install -m 644 "$tmp/ca.crt" "$PG_DIR/ca.crt"
+  [ "$(id -u)" = 0 ] && chown "$RUN_AS" "$data/server.key" "$data/server.crt" "$PG_DIR/ca.crt"
+  rm -rf "$tmp"
+  grep -q "^ssl = on" "$data/postgresql.conf" || printf "ssl = on\n" >>"$data/postgresql.conf"
 }
 
 rabbit_env() {
@@ -172,6 +198,7 @@ export CRUD_PG_PORT=$PG_PORT
 export CRUD_PG_USER=$PG_USER
 export CRUD_PG_PASSWORD=$PG_PASSWORD
 export CRUD_PG_SOCKET_DIR=$PG_DIR
+export CRUD_PG_CA_FILE=$PG_DIR/ca.crt
 export AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 export CRUD_AMQP_PORT=$AMQP_PORT
 export CRUD_RABBITMQCTL="$ROOT/scripts/services.sh rabbitmqctl"
