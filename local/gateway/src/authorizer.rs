@@ -89,7 +89,21 @@ pub struct Authorizer {
     cfg: AuthorizerConfig,
     http: reqwest::Client,
     keys: RwLock<Keys>,
+    /// Tokens whose signature, issuer and client already checked out, so a client sending the
+    /// same token again costs a map lookup instead of an RSA verification. Time-based rules
+    /// (`exp`, `nbf`) and the signing key's presence are checked again on every hit.
+    verified: std::sync::Mutex<HashMap<String, Remembered>>,
 }
+
+struct Remembered {
+    verified: Verified,
+    kid: String,
+    exp: Option<f64>,
+    nbf: Option<f64>,
+}
+
+/// Bounds the memory of remembered tokens; when full the map starts over.
+const REMEMBERED_MAX: usize = 4096;
 
 #[derive(Default)]
 struct Keys {
@@ -110,6 +124,48 @@ impl Authorizer {
                 .build()
                 .unwrap_or_default(),
             keys: RwLock::new(Keys::default()),
+            verified: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A token verified before, if its times still hold and its key is still published.
+    async fn remembered(&self, token: &str) -> Option<Verified> {
+        let (kid, exp, nbf, verified) = {
+            let map = self.verified.lock().ok()?;
+            let r = map.get(token)?;
+            (r.kid.clone(), r.exp, r.nbf, r.verified.clone())
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64();
+        let leeway = self.cfg.leeway_secs as f64;
+        let in_time =
+            exp.is_some_and(|e| now <= e + leeway) && nbf.is_none_or(|n| now + leeway >= n);
+        if !in_time || !self.keys.read().await.by_kid.contains_key(&kid) {
+            if let Ok(mut map) = self.verified.lock() {
+                map.remove(token);
+            }
+            return None;
+        }
+        Some(verified)
+    }
+
+    fn remember(&self, token: &str, kid: String, verified: &Verified) {
+        let time = |name: &str| verified.claims.get(name).and_then(Value::as_f64);
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() >= REMEMBERED_MAX {
+                map.clear();
+            }
+            map.insert(
+                token.to_owned(),
+                Remembered {
+                    verified: verified.clone(),
+                    kid,
+                    exp: time("exp"),
+                    nbf: time("nbf"),
+                },
+            );
         }
     }
 
@@ -143,6 +199,9 @@ impl Authorizer {
     }
 
     pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        if let Some(verified) = self.remembered(token).await {
+            return Ok(verified);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| invalid(format!("malformed token: {e}")))?;
         if header.alg != Algorithm::RS256 {
@@ -153,7 +212,13 @@ impl Authorizer {
         }
         let kid = header.kid.ok_or_else(|| invalid("the token has no kid"))?;
         let key = self.key(&kid).await?;
+        let verified = self.verify_with(token, &key)?;
+        self.remember(token, kid, &verified);
+        Ok(verified)
+    }
 
+    /// The signature, issuer, times and client of `token`, with `key`.
+    fn verify_with(&self, token: &str, key: &DecodingKey) -> Result<Verified, AuthError> {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = self.cfg.leeway_secs;
         validation.validate_exp = true;
@@ -162,7 +227,7 @@ impl Authorizer {
         validation.set_issuer(&[&self.cfg.issuer]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+            jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
                 invalid(match e.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
@@ -290,6 +355,48 @@ fn go_format(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_remembered_token_still_obeys_time_and_key_rules() {
+        let auth = Authorizer::new(AuthorizerConfig::cognito(
+            "http://127.0.0.1:1",
+            "us-east-1",
+            "pool",
+            vec!["client".into()],
+        ));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let verified = |exp: i64| Verified {
+            claims: serde_json::json!({"exp": exp, "sub": "u"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            scopes: vec![],
+        };
+        auth.keys
+            .write()
+            .await
+            .by_kid
+            .insert("k1".into(), DecodingKey::from_secret(b"placeholder"));
+
+        auth.remember("fresh", "k1".into(), &verified(now + 600));
+        assert!(auth.remembered("fresh").await.is_some());
+
+        auth.remember("expired", "k1".into(), &verified(now - 3600));
+        assert!(
+            auth.remembered("expired").await.is_none(),
+            "exp is checked on every hit"
+        );
+
+        auth.remember("rotated", "k2".into(), &verified(now + 600));
+        assert!(
+            auth.remembered("rotated").await.is_none(),
+            "its key is no longer published"
+        );
+        assert!(auth.remembered("never-seen").await.is_none());
+    }
 
     #[test]
     fn claims_flatten_like_api_gateway() {
