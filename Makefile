@@ -33,11 +33,12 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	python3 -m openapi_spec_validator openapi.yaml
 	@echo "== Rust tests (real PostgreSQL, RabbitMQ and moto)"
 	@$(ENV) scripts/drop-test-databases.sh
-	@$(ENV) cargo test --workspace
+	@$(ENV) set -o pipefail; cargo test --workspace 2>&1 | tee .local/cargo-test.log
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
 	@echo "== README: every make target and quickstart command, against a real make dev"
 	@scripts/readme-check.sh
+	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)
