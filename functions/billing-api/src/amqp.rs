@@ -371,7 +371,7 @@ mod tests {
 
     #[tokio::test]
     async fn settings_name_what_is_missing() {
-        let secrets = SecretSource::disabled();
+        let secrets = SecretSource::new();
         let err = AmqpSettings::from_env(&[("X", "1")], &secrets)
             .await
             .unwrap_err();

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use shared::config::{ConfigError, Credentials, Env};
-use shared::db::{DbSettings, TlsMode};
+use shared::db::{Db, DbError, DbSettings};
 use shared::migrate::{self, Database};
 use shared::secrets::SecretSource;
 
@@ -18,6 +18,8 @@ pub enum SetupError {
         #[source]
         source: tokio_postgres::Error,
     },
+    #[error("database connection: {0}")]
+    Connect(#[from] DbError),
     #[error("invalid role name {0:?}: use lowercase letters, digits and _")]
     RoleName(String),
     #[error("broker: {0}")]
@@ -48,7 +50,8 @@ pub struct SetupConfig {
 }
 
 impl SetupConfig {
-    /// `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_TLS`, master credentials from
+    /// `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_TLS`, `DATABASE_CA_FILE` (read as the functions
+    /// read them, see `DbSettings::from_env_with`), master credentials from
     /// `DATABASE_MASTER_SECRET_ARN` (or `DATABASE_MASTER_USER`/`_PASSWORD`), and the two
     /// application roles from `MOVIES_DB_SECRET_ARN` / `ORDERS_DB_SECRET_ARN` (or `*_USER`/`*_PASSWORD`).
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, SetupError> {
@@ -60,21 +63,7 @@ impl SetupConfig {
                 "DATABASE_MASTER_PASSWORD",
             )
             .await?;
-        let host = env.required("DATABASE_HOST")?;
-        let mut master = DbSettings::local(
-            &host,
-            env.parse_or("DATABASE_PORT", 5432)?,
-            "postgres",
-            "",
-            "",
-        );
-        master.credentials = master_creds;
-        master.tls = match env.optional("DATABASE_TLS").as_deref() {
-            Some("disable") => TlsMode::Disable,
-            None if host.starts_with("127.") || host == "localhost" => TlsMode::Disable,
-            _ => TlsMode::Require,
-        };
-        master.ca_file = env.optional("DATABASE_CA_FILE").map(Into::into);
+        let master = DbSettings::from_env_with(env, "postgres", master_creds)?;
         let movies = secrets
             .credentials(
                 env,
@@ -143,30 +132,9 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-async fn connect(settings: &DbSettings) -> Result<tokio_postgres::Client, SetupError> {
-    let cfg = settings.pg_config();
-    let client = match settings.tls {
-        TlsMode::Disable => {
-            let (client, conn) = cfg
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(db_err("connect"))?;
-            tokio::spawn(conn);
-            client
-        }
-        TlsMode::Require => {
-            let tls = shared::db::make_tls(settings.ca_file.as_ref()).map_err(|e| {
-                SetupError::Config(ConfigError::Invalid {
-                    name: "DATABASE_CA_FILE".into(),
-                    reason: e.to_string(),
-                })
-            })?;
-            let (client, conn) = cfg.connect(tls).await.map_err(db_err("connect"))?;
-            tokio::spawn(conn);
-            client
-        }
-    };
-    Ok(client)
+/// One connection as the master user, with the same TLS rules as the functions' pool.
+async fn connect(settings: &DbSettings) -> Result<deadpool_postgres::Object, SetupError> {
+    Ok(Db::new(settings)?.client().await?)
 }
 
 /// Creates roles and databases if absent, sets passwords, applies migrations and grants.

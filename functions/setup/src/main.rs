@@ -7,13 +7,15 @@ use shared::config::ProcessEnv;
 use shared::secrets::SecretSource;
 
 /// Local defaults: the private cluster's superuser, and one role per application database.
-const LOCAL_DEFAULTS: [(&str, &str); 6] = [
+const LOCAL_DEFAULTS: [(&str, &str); 8] = [
     ("DATABASE_MASTER_USER", "CRUD_PG_USER"),
     ("DATABASE_MASTER_PASSWORD", "CRUD_PG_PASSWORD"),
     ("DATABASE_HOST", "CRUD_PG_HOST"),
     ("DATABASE_PORT", "CRUD_PG_PORT"),
     ("MOVIES_DB_USER", "=movies_app"),
     ("ORDERS_DB_USER", "=orders_app"),
+    ("MOVIES_DB_PASSWORD", "=movies-local-password"),
+    ("ORDERS_DB_PASSWORD", "=orders-local-password"),
 ];
 
 #[tokio::main]
@@ -33,10 +35,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 }
             }
         }
-        env.entry("MOVIES_DB_PASSWORD".into())
-            .or_insert_with(|| "movies-local-password".into());
-        env.entry("ORDERS_DB_PASSWORD".into())
-            .or_insert_with(|| "orders-local-password".into());
         let cfg = setup::SetupConfig::from_env(&env, &SecretSource::new()).await?;
         let report = setup::run(&cfg).await?;
         eprintln!("[setup] {}", serde_json::to_string(&report)?);

@@ -40,7 +40,6 @@ impl DbSettings {
     /// Reads `DATABASE_*`. Credentials come from `DATABASE_SECRET_ARN` when set, else from
     /// `DATABASE_USER` / `DATABASE_PASSWORD`.
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, ConfigError> {
-        let host = env.required("DATABASE_HOST")?;
         let credentials = secrets
             .credentials(
                 env,
@@ -49,6 +48,18 @@ impl DbSettings {
                 "DATABASE_PASSWORD",
             )
             .await?;
+        Self::from_env_with(env, &env.required("DATABASE_NAME")?, credentials)
+    }
+
+    /// Where and how to connect (`DATABASE_HOST`, `_PORT`, `_TLS`, `_CA_FILE`, pool size and time
+    /// budgets), for database `dbname` as `credentials`: the deploy-time setup connects as the
+    /// master user to several databases with the same rules.
+    pub fn from_env_with(
+        env: &impl Env,
+        dbname: &str,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        let host = env.required("DATABASE_HOST")?;
         let loopback = host == "localhost" || host.starts_with("127.") || host == "::1";
         let tls = match env.optional("DATABASE_TLS").as_deref() {
             None if loopback => TlsMode::Disable,
@@ -64,7 +75,7 @@ impl DbSettings {
         Ok(Self {
             host,
             port: env.parse_or("DATABASE_PORT", 5432)?,
-            dbname: env.required("DATABASE_NAME")?,
+            dbname: dbname.into(),
             credentials,
             tls,
             ca_file: env.optional("DATABASE_CA_FILE").map(PathBuf::from),
@@ -230,7 +241,7 @@ impl Db {
 }
 
 /// The TLS connector: trusts `ca_file` (PEM) when given, else the public web roots.
-pub fn make_tls(
+fn make_tls(
     ca_file: Option<&PathBuf>,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
     crate::install_crypto_provider();
@@ -261,7 +272,7 @@ mod tests {
 
     #[tokio::test]
     async fn settings_pick_tls_by_host_and_explicit_mode() {
-        let secrets = SecretSource::disabled();
+        let secrets = SecretSource::new();
         let env = [
             ("DATABASE_HOST", "127.0.0.1"),
             ("DATABASE_NAME", "movies"),

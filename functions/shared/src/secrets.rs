@@ -14,12 +14,8 @@ pub struct SecretSource {
 }
 
 impl SecretSource {
+    /// No client yet: one is created only if a secret ARN is configured.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A source that has no client yet; it creates one only if a secret ARN is configured.
-    pub fn disabled() -> Self {
         Self::default()
     }
 
