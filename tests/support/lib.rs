@@ -42,13 +42,32 @@ pub fn settings(name: &str) -> DbSettings {
 }
 
 pub async fn connect(name: &str) -> tokio_postgres::Client {
-    let (client, conn) = settings(name)
+    connect_as(name, &pg_user(), &pg_password())
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {name}: {e}"))
+}
+
+/// One plain connection to database `name` as `user` (the test cluster's superuser, or an
+/// application role to check its privileges).
+pub async fn connect_as(
+    name: &str,
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, conn) = DbSettings::local(&pg_host(), pg_port(), name, user, password)
         .pg_config()
         .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to {name}: {e}"));
+        .await?;
     tokio::spawn(conn);
-    client
+    Ok(client)
+}
+
+/// The inventory function's Router on `db`, its metrics captured instead of printed.
+pub fn inventory_app(db: Db) -> axum::Router {
+    inventory::router(inventory::AppState::new(
+        db,
+        shared::metrics::Metrics::capturing("inventory").0,
+    ))
 }
 
 /// A fresh, migrated database for one test.

@@ -7,10 +7,7 @@ use shared::migrate::Database;
 
 async fn app() -> (TestDb, axum::Router) {
     let db = TestDb::new(Database::Movies).await;
-    let router = inventory::router(inventory::AppState::new(
-        db.db.clone(),
-        Metrics::capturing("inventory").0,
-    ));
+    let router = integration_tests::inventory_app(db.db.clone());
     (db, router)
 }
 

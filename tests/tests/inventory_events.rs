@@ -2,7 +2,6 @@
 //! the router, exactly as on Lambda, against a fresh real database.
 
 use integration_tests::{Reply, TestDb};
-use shared::metrics::Metrics;
 use shared::migrate::Database;
 use tower::ServiceExt;
 
@@ -19,10 +18,7 @@ async fn invoke(app: &axum::Router, file: &str) -> Reply {
 #[tokio::test]
 async fn each_inventory_event_file_is_served() {
     let db = TestDb::new(Database::Movies).await;
-    let app = inventory::router(inventory::AppState::new(
-        db.db.clone(),
-        Metrics::capturing("inventory").0,
-    ));
+    let app = integration_tests::inventory_app(db.db.clone());
     let steps = [
         ("inventory-health.json", 200),
         ("inventory-create.json", 200),

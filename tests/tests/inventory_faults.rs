@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use integration_tests::{Cuttable, TestDb, USER, call, eventually};
 use shared::db::Db;
-use shared::metrics::Metrics;
 use shared::migrate::Database;
 
 #[tokio::test]
@@ -17,10 +16,7 @@ async fn database_outage_is_503_and_recovers() {
     settings.port = proxy.port;
     settings.connect_timeout = Duration::from_millis(500);
     settings.query_timeout = Duration::from_secs(1);
-    let app = inventory::router(inventory::AppState::new(
-        Db::new(&settings).unwrap(),
-        Metrics::capturing("inventory").0,
-    ));
+    let app = integration_tests::inventory_app(Db::new(&settings).unwrap());
 
     let created = call(
         &app,

@@ -39,10 +39,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
 
     // Database: a working request, then a wrong password and an unreachable server.
     let test_db = TestDb::new(Database::Movies).await;
-    let app = inventory::router(inventory::AppState::new(
-        test_db.db.clone(),
-        Metrics::capturing("inventory").0,
-    ));
+    let app = integration_tests::inventory_app(test_db.db.clone());
     let request = http::Request::get("/api/movies")
         .header("authorization", format!("Bearer {token}"))
         .extension(integration_tests::request_context("user", "[user]"))
@@ -73,10 +70,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     let mut wrong = test_db.settings.clone();
     wrong.credentials.password = shared::Secret::new("wrong-password-Kx27".into());
     wrong.connect_timeout = Duration::from_millis(500);
-    let bad_app = inventory::router(inventory::AppState::new(
-        Db::new(&wrong).unwrap(),
-        Metrics::capturing("inventory").0,
-    ));
+    let bad_app = integration_tests::inventory_app(Db::new(&wrong).unwrap());
     assert_eq!(
         call(&bad_app, "GET", "/api/movies", None, USER)
             .await
@@ -85,10 +79,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     );
     let mut away = test_db.settings.clone();
     away.port = 1;
-    let away_app = inventory::router(inventory::AppState::new(
-        Db::new(&away).unwrap(),
-        Metrics::capturing("inventory").0,
-    ));
+    let away_app = integration_tests::inventory_app(Db::new(&away).unwrap());
     assert_eq!(
         call(&away_app, "GET", "/api/movies", None, USER)
             .await

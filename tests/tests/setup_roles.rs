@@ -1,8 +1,7 @@
 //! The deploy-time setup against the real cluster: idempotent, and the application roles get
 //! exactly the privileges their functions need.
 
-use integration_tests::{amqp_url, pg_host, pg_password, pg_port, pg_user};
-use shared::db::DbSettings;
+use integration_tests::{amqp_url, connect_as, pg_host, pg_password, pg_port, pg_user};
 
 fn config() -> [(&'static str, String); 9] {
     [
@@ -19,10 +18,7 @@ fn config() -> [(&'static str, String); 9] {
 }
 
 async fn as_role(db: &str, user: &str, password: &str) -> tokio_postgres::Client {
-    let s = DbSettings::local(&pg_host(), pg_port(), db, user, password);
-    let (client, conn) = s.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    client
+    connect_as(db, user, password).await.unwrap()
 }
 
 #[tokio::test]
@@ -94,16 +90,7 @@ async fn setup_is_idempotent_and_grants_least_privilege() {
         orders.batch_execute("DELETE FROM orders").await.is_err(),
         "orders are append-only"
     );
-    let cross = DbSettings::local(
-        &pg_host(),
-        pg_port(),
-        "orders",
-        "movies_app",
-        "movies-local-password",
-    )
-    .pg_config()
-    .connect(tokio_postgres::NoTls)
-    .await;
+    let cross = connect_as("orders", "movies_app", "movies-local-password").await;
     assert!(
         cross.is_err(),
         "movies_app cannot even connect to the orders database"
