@@ -19,9 +19,10 @@ EPMD_PORT="${CRUD_EPMD_PORT:-4370}"
 MOTO_PORT="${CRUD_MOTO_PORT:-4566}"
 RUN_AS="crudmaster"
 
-# PostgreSQL refuses to run as root, so as root it runs as $RUN_AS, which must be able to reach
-# its data directory: under .local/ when the checkout's path is traversable by other users, else
-# (a checkout under /root, say) in a private directory under /var/lib named after the checkout.
+# PostgreSQL refuses to run as root, so as root it runs as $RUN_AS (created here if absent), which
+# must be able to reach its data directory: under .local/ when the checkout's path is traversable
+# by other users, else (a checkout under /root, say) in a private directory under /var/lib named
+# after the checkout.
 PG_DIR="$STATE/pg"
 if [ "$(id -u)" = 0 ]; then
   id "$RUN_AS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_AS"
@@ -55,12 +56,6 @@ pg_bin() {
   for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && { echo "$d"; return; }; done
   command -v pg_ctl >/dev/null && { dirname "$(command -v pg_ctl)"; return; }
   return 1
-}
-
-ensure_user() {
-  if [ "$(id -u)" = 0 ] && ! id "$RUN_AS" >/dev/null 2>&1; then
-    useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_AS"
-  fi
 }
 
 postgres_up() {
@@ -214,7 +209,6 @@ case "${1:-up}" in
   up)
     mkdir -p "$STATE"
     command -v curl >/dev/null || apt_install curl
-    ensure_user
     postgres_up
     rabbitmq_up
     moto_up
