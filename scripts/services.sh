@@ -6,6 +6,10 @@
 #   scripts/services.sh up      install what is missing, start what is not running, write .local/env
 #   scripts/services.sh down    stop what this script started (data stays on disk)
 #   scripts/services.sh status
+#
+# Ports (loopback only): CRUD_PG_PORT (55432), CRUD_AMQP_PORT (5673), CRUD_RABBIT_MGMT_PORT
+# (15673, the management API), CRUD_RABBIT_DIST_PORT (25673), CRUD_EPMD_PORT (4370),
+# CRUD_MOTO_PORT (4566).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +20,8 @@ PG_PASSWORD="${CRUD_PG_PASSWORD:-local-only-password}"
 AMQP_PORT="${CRUD_AMQP_PORT:-5673}"
 RABBIT_DIST_PORT="${CRUD_RABBIT_DIST_PORT:-25673}"
 EPMD_PORT="${CRUD_EPMD_PORT:-4370}"
+# The RabbitMQ management HTTP API (setup creates the broker users through it, as on Amazon MQ).
+MGMT_PORT="${CRUD_RABBIT_MGMT_PORT:-15673}"
 MOTO_PORT="${CRUD_MOTO_PORT:-4566}"
 RUN_AS="crudmaster"
 
@@ -143,16 +149,29 @@ disk_free_limit.absolute = 200MB
 log.console = false
 log.file.level = warning
 CONF
-  [ -f "$STATE/rabbitmq/enabled_plugins" ] || echo '[].' >"$STATE/rabbitmq/enabled_plugins"
+  # The management API on loopback (older nodes get it added; the plugin starts at boot).
+  grep -q '^management.tcp.port' "$STATE/rabbitmq/rabbitmq.conf" || cat >>"$STATE/rabbitmq/rabbitmq.conf" <<CONF
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $MGMT_PORT
+CONF
+  echo '[rabbitmq_management].' >"$STATE/rabbitmq/enabled_plugins"
+  # The node's configuration is the authority once written (a later run may not export the port).
+  MGMT_PORT="$(sed -n 's/^management.tcp.port = //p' "$STATE/rabbitmq/rabbitmq.conf")"
   if port_open "$AMQP_PORT" && rabbit_ctl -q status >/dev/null 2>&1; then
-    say "RabbitMQ already running on 127.0.0.1:$AMQP_PORT"
-    return
+    if port_open "$MGMT_PORT"; then
+      say "RabbitMQ already running on 127.0.0.1:$AMQP_PORT (management API on $MGMT_PORT)"
+      return
+    fi
+    say "restarting RabbitMQ to start its management API on 127.0.0.1:$MGMT_PORT (one-time)"
+    rabbitmq_stop
+    local j
+    for j in $(seq 1 30); do port_open "$AMQP_PORT" || break; sleep 1; done
   fi
   say "starting RabbitMQ on 127.0.0.1:$AMQP_PORT (takes a few seconds)"
   (rabbit_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$STATE/rabbitmq/log/stdout.log" 2>&1 &)
   local i
   for i in $(seq 1 120); do
-    if port_open "$AMQP_PORT" && rabbit_ctl -q await_startup >/dev/null 2>&1; then return; fi
+    if port_open "$AMQP_PORT" && rabbit_ctl -q await_startup >/dev/null 2>&1 && port_open "$MGMT_PORT"; then return; fi
     sleep 1
   done
   say "RabbitMQ did not start; see .local/rabbitmq/log"; tail -20 "$STATE/rabbitmq/log/"*.log >&2 || true
@@ -196,6 +215,18 @@ export CRUD_PG_SOCKET_DIR=$PG_DIR
 export CRUD_PG_CA_FILE=$PG_DIR/ca.crt
 export AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 export CRUD_AMQP_PORT=$AMQP_PORT
+export CRUD_RABBIT_MGMT_PORT=$MGMT_PORT
+export CRUD_RABBIT_MGMT_URL=http://127.0.0.1:$MGMT_PORT
+# AMQP_URL is the administrator (setup, tests). The functions and the event source mapping log in
+# as the least-privilege users setup creates (cargo run -p setup -- local), as on AWS.
+export CRUD_AMQP_ADMIN_USER=guest
+export CRUD_AMQP_ADMIN_PASSWORD=guest
+export CRUD_AMQP_PUBLISHER_USER=billing_publisher
+export CRUD_AMQP_PUBLISHER_PASSWORD=publisher-local-password
+export CRUD_AMQP_CONSUMER_USER=billing_consumer
+export CRUD_AMQP_CONSUMER_PASSWORD=consumer-local-password
+export AMQP_PUBLISHER_URL=amqp://billing_publisher:publisher-local-password@127.0.0.1:$AMQP_PORT/%2f
+export AMQP_CONSUMER_URL=amqp://billing_consumer:consumer-local-password@127.0.0.1:$AMQP_PORT/%2f
 export CRUD_RABBITMQCTL="$ROOT/scripts/services.sh rabbitmqctl"
 export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 export AWS_REGION=us-east-1
@@ -229,6 +260,7 @@ case "${1:-up}" in
   status)
     port_open "$PG_PORT" && echo "postgres: up ($PG_PORT)" || echo "postgres: down"
     port_open "$AMQP_PORT" && echo "rabbitmq: up ($AMQP_PORT)" || echo "rabbitmq: down"
+    port_open "$MGMT_PORT" && echo "rabbitmq management API: up ($MGMT_PORT)" || echo "rabbitmq management API: down"
     port_open "$MOTO_PORT" && echo "moto: up ($MOTO_PORT)" || echo "moto: down"
     ;;
   *) echo "usage: $0 up|down|status|pg-stop|pg-start|rabbit-stop|rabbit-start|rabbitmqctl ARGS" >&2; exit 2 ;;

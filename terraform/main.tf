@@ -110,6 +110,7 @@ module "database" {
   monitoring_interval          = var.db_monitoring_interval
   log_retention_days           = var.log_retention_days
   secret_recovery_window_days  = var.secret_recovery_window_days
+  app_user_password_versions   = { movies = var.app_password_versions.movies, orders = var.app_password_versions.orders }
 }
 
 # ---------------------------------------------------------------- broker
@@ -124,6 +125,10 @@ module "broker" {
   security_group_id           = module.network.security_group_ids["broker"]
   kms_key_arn                 = aws_kms_key.this.arn
   secret_recovery_window_days = var.secret_recovery_window_days
+  app_users = {
+    publisher = { username = "billing_publisher", password_version = var.app_password_versions.publisher }
+    consumer  = { username = "billing_consumer", password_version = var.app_password_versions.consumer }
+  }
 }
 
 # ---------------------------------------------------------------- dead-letter queue
@@ -152,22 +157,26 @@ locals {
     DATABASE_POOL_SIZE = "1"
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
+  # billing-api logs in as the publish-only user; only setup holds the administrator secret.
   amqp_env = {
     AMQP_ENDPOINT   = module.broker.amqp_endpoint
-    AMQP_SECRET_ARN = module.broker.secret_arn
+    AMQP_SECRET_ARN = module.broker.app_user_secret_arns["publisher"]
     BILLING_QUEUE   = var.billing_queue
   }
 
   read_secrets = {
     for k, arns in {
-      inventory          = [module.database.app_user_secret_arns["movies"]]
-      "billing-api"      = [module.database.app_user_secret_arns["orders"], module.broker.secret_arn]
-      "billing-consumer" = [module.database.app_user_secret_arns["orders"], module.broker.secret_arn]
+      inventory     = [module.database.app_user_secret_arns["movies"]]
+      "billing-api" = [module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["publisher"]]
+      # The event source mapping reads its BASIC_AUTH secret with this function's role.
+      "billing-consumer" = [module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["consumer"]]
       setup = compact([
         module.database.master_secret_arn,
         module.database.app_user_secret_arns["movies"],
         module.database.app_user_secret_arns["orders"],
         module.broker.secret_arn,
+        module.broker.app_user_secret_arns["publisher"],
+        module.broker.app_user_secret_arns["consumer"],
       ])
       } : k => [
       { sid = "ReadOwnSecrets", actions = ["secretsmanager:GetSecretValue"], resources = arns },
@@ -214,12 +223,22 @@ locals {
       ]
     }
     setup = {
-      description = "Deploy-time setup: database roles, migrations, grants, durable billing_queue with dead-letter exchange"
+      description = "Deploy-time setup: database roles, migrations, grants, durable billing_queue with dead-letter exchange, broker users"
       # Through the proxy, like the other functions: its certificate is publicly trusted (no RDS CA
       # bundle in the zip) and the network has one database path. The DDL pins the proxy session,
       # which is harmless for one short invocation per deploy.
       security_group_ids = [module.network.security_group_ids["setup"]]
+      # As the broker administrator: it declares the topology (AMQPS, 5671) and creates the
+      # publish-only and consume-only users through the management API on the console endpoint
+      # (HTTPS, 443; Amazon MQ serves it on 443 and 15671:
+      # https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-basic-elements-broker.html).
       environment = merge(local.amqp_env, {
+        AMQP_SECRET_ARN             = module.broker.secret_arn
+        RABBITMQ_MANAGEMENT_URL     = module.broker.console_url
+        BROKER_PUBLISHER_SECRET_ARN = module.broker.app_user_secret_arns["publisher"]
+        BROKER_CONSUMER_SECRET_ARN  = module.broker.app_user_secret_arns["consumer"]
+        # Within the function's 120 s timeout: waits for the proxy target and the broker.
+        SETUP_CONNECT_BUDGET_SECS  = "90"
         DATABASE_HOST              = module.database.proxy_endpoint
         DATABASE_PORT              = "5432"
         DATABASE_TLS               = "require"
@@ -277,6 +296,13 @@ resource "aws_lambda_invocation" "setup" {
     code       = module.function["setup"].source_code_hash
     database   = module.database.instance_address
     broker     = module.broker.amqp_endpoint
+    # Every credential setup applies (database roles, broker users): a new secret version (a
+    # rotation through app_password_versions) re-runs setup, so the role or user gets the
+    # password the functions, the proxy and the mapping now read.
+    credentials = jsonencode(merge(
+      { for k, v in module.database.app_user_secret_version_ids : "db-${k}" => v },
+      { for k, v in module.broker.secret_version_ids : "broker-${k}" => v },
+    ))
   }
 
   # The endpoints, secrets and proxy target must exist before setup connects.
@@ -294,9 +320,10 @@ resource "aws_lambda_event_source_mapping" "billing" {
   maximum_batching_window_in_seconds = var.billing_batching_window_seconds
   enabled                            = true
 
+  # The consume-only user (read on billing_queue only), not the administrator.
   source_access_configuration {
     type = "BASIC_AUTH"
-    uri  = module.broker.secret_arn
+    uri  = module.broker.app_user_secret_arns["consumer"]
   }
 
   source_access_configuration {

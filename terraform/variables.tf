@@ -139,6 +139,17 @@ variable "db_monitoring_interval" {
   default     = 60
 }
 
+variable "app_password_versions" {
+  description = "Rotation counters of the application credentials: database roles (movies, orders) and broker users (publisher, consumer). Bump one to store a new password in its secret; setup re-runs and applies it (README, runbook \"Rotate an application password\")."
+  type = object({
+    movies    = optional(number, 1)
+    orders    = optional(number, 1)
+    publisher = optional(number, 1)
+    consumer  = optional(number, 1)
+  })
+  default = {}
+}
+
 variable "secret_recovery_window_days" {
   description = "Recovery window of the Secrets Manager secrets (0 = delete immediately on destroy)."
   type        = number

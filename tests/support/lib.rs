@@ -284,3 +284,81 @@ pub async fn call(
 
 pub const USER: Option<(&str, &str)> = Some(("user", "[user]"));
 pub const ADMIN: Option<(&str, &str)> = Some(("admin", "[admin user]"));
+
+/// A loopback TCP forwarder to `target_port` that records what clients send: a test checks
+/// what went over the wire (a password must not) and can open it late, on a port chosen
+/// beforehand, to play a server that does not accept connections yet.
+pub struct Forwarder {
+    pub port: u16,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Forwarder {
+    /// Listens on `port` (0: any free port) and forwards every connection to `target_port`.
+    pub async fn start(port: u16, target_port: u16) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind forwarder");
+        let port = listener.local_addr().expect("addr").port();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
+                        return;
+                    };
+                    let (mut from_client, mut to_client) = inbound.into_split();
+                    let (mut from_server, mut to_server) = outbound.into_split();
+                    let upstream = async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match from_client.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            record.lock().expect("record").extend_from_slice(&buf[..n]);
+                            if to_server.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to_server.shutdown().await;
+                    };
+                    let downstream = async move {
+                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                        let _ = to_client.shutdown().await;
+                    };
+                    tokio::join!(upstream, downstream);
+                });
+            }
+        });
+        Self { port, sent }
+    }
+
+    /// Everything clients sent so far.
+    pub fn sent(&self) -> Vec<u8> {
+        self.sent.lock().expect("record").clone()
+    }
+}
+
+/// A loopback port that is free now (nothing listens on it until a test starts something there).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The local RabbitMQ management API (scripts/services.sh) and its administrator.
+pub fn rabbit_management_url() -> String {
+    var("CRUD_RABBIT_MGMT_URL")
+}
+pub fn amqp_port() -> u16 {
+    var("CRUD_AMQP_PORT")
+        .parse()
+        .expect("CRUD_AMQP_PORT is a port")
+}

@@ -48,8 +48,17 @@ async fn credentials_come_from_secrets_manager_when_arns_are_set() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
 
+    // The queue exists before billing-api publishes: setup declares it (billing-api only publishes).
+    let conn = billing_support::amqp_connect(&integration_tests::amqp_url()).await;
+    let channel = conn.create_channel().await.unwrap();
+    billing_api::topology::declare(&channel, &queue)
+        .await
+        .unwrap();
+    let _ = conn.close(200, "declared".into()).await;
+
     let secrets = SecretSource::new();
     let amqp = AmqpSettings::from_env(&env, &secrets).await.unwrap();
+    assert!(!amqp.declare_topology, "billing-api only publishes");
     assert_eq!(amqp.queue, queue);
     assert!(
         !format!("{amqp:?}").contains("guest:guest"),

@@ -1,8 +1,10 @@
 //! No secret or token ever reaches a log line. This binary installs the production JSON
-//! subscriber at debug level writing to a buffer, drives the paths that handle credentials
-//! (database password, broker password inside the AMQP URL, bearer token, failures of each),
-//! and searches everything logged. It also checks that lines carry the invocation's request
-//! and X-Ray trace ids.
+//! subscriber at `RUST_LOG=trace` (every library's most verbose level: the AWS SDK, lapin,
+//! reqwest, tokio-postgres) writing to a buffer, drives the paths that handle credentials
+//! (database password, broker password inside the AMQP URL, bearer token, secrets read from
+//! Secrets Manager, a malformed secret, setup's role passwords and broker users, failures of
+//! each), and searches everything logged. It also checks that lines carry the invocation's
+//! request and X-Ray trace ids.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -31,7 +33,8 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     // The global subscriber is installed once: this binary holds this one test only.
     let buffer = Buffer::default();
     let sink = buffer.clone();
-    shared::telemetry::init_with_writer(move || sink.clone());
+    shared::telemetry::init_with_writer_and_filter(move || sink.clone(), Some("trace"));
+    assert!(tracing::enabled!(tracing::Level::TRACE), "logging at trace");
 
     let db_password = integration_tests::pg_password();
     let broker_password = "broker-secret-Zq81";
@@ -111,10 +114,72 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     .await;
     assert_eq!(r.status, 503);
 
+    // Secrets Manager (moto): a good secret, and a malformed one whose error is logged the way a
+    // failed cold start is.
+    let sm_password = "sm-secret-Jw55";
+    let good = secret(&format!(
+        r#"{{"username":"app","password":"{sm_password}"}}"#
+    ))
+    .await;
+    let malformed = secret(r#"{"username":"app","password": Malformed-Pw-Vq63}"#).await;
+    let not_object = secret(r#""Quoted-Pw-Hx19""#).await;
+    let secrets = shared::secrets::SecretSource::new();
+    let creds = secrets
+        .credentials(&[("ARN", good.as_str())], "ARN", "U", "P")
+        .await
+        .unwrap();
+    assert_eq!(creds.password.expose(), sm_password);
+    for arn in [&malformed, &not_object] {
+        let err = secrets
+            .credentials(&[("ARN", arn.as_str())], "ARN", "U", "P")
+            .await
+            .unwrap_err();
+        tracing::error!(error = %err, debug = ?err, "cold start failed");
+    }
+
+    // Setup: role passwords and broker users (the local stack's own, so this changes nothing).
+    let setup_env: std::collections::HashMap<String, String> = [
+        ("DATABASE_HOST", integration_tests::pg_host()),
+        ("DATABASE_PORT", integration_tests::pg_port().to_string()),
+        ("DATABASE_MASTER_USER", integration_tests::pg_user()),
+        ("DATABASE_MASTER_PASSWORD", db_password.clone()),
+        ("MOVIES_DB_USER", "movies_app".into()),
+        ("MOVIES_DB_PASSWORD", "movies-local-password".into()),
+        ("ORDERS_DB_USER", "orders_app".into()),
+        ("ORDERS_DB_PASSWORD", "orders-local-password".into()),
+        ("AMQP_URL", integration_tests::amqp_url()),
+        (
+            "RABBITMQ_MANAGEMENT_URL",
+            integration_tests::rabbit_management_url(),
+        ),
+        ("AMQP_USER", "guest".into()),
+        ("AMQP_PASSWORD", "guest".into()),
+        ("BROKER_PUBLISHER_USER", "billing_publisher".into()),
+        (
+            "BROKER_PUBLISHER_PASSWORD",
+            "publisher-local-password".into(),
+        ),
+        ("BROKER_CONSUMER_USER", "billing_consumer".into()),
+        ("BROKER_CONSUMER_PASSWORD", "consumer-local-password".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let cfg = setup::SetupConfig::from_env(&setup_env, &secrets)
+        .await
+        .unwrap();
+    tracing::info!(config = ?cfg, "setup config as a careless log line would print it");
+    let report = setup::run(&cfg).await.unwrap();
+    assert_eq!(report.broker_users.len(), 2);
+
     let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert!(
         logged.lines().count() >= 3,
         "the paths above did log: {logged}"
+    );
+    assert!(
+        logged.contains(r#""level":"TRACE""#),
+        "the libraries' trace lines were captured"
     );
     let created = logged
         .lines()
@@ -130,10 +195,32 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         broker_password,
         token,
         "secret-token-payload",
+        sm_password,
+        "Malformed-Pw-Vq63",
+        "Quoted-Pw-Hx19",
+        "movies-local-password",
+        "orders-local-password",
+        "publisher-local-password",
+        "consumer-local-password",
     ] {
         assert!(
             !logged.contains(secret),
             "{secret:?} leaked into the logs:\n{logged}"
         );
     }
+}
+
+/// A secret in moto holding `value`; returns its ARN.
+async fn secret(value: &str) -> String {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(integration_tests::unique("crud-master/logs-test"))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create the secret in moto")
+        .arn()
+        .expect("arn")
+        .to_owned()
 }

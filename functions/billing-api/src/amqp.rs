@@ -30,7 +30,10 @@ pub struct AmqpSettings {
     pub ca_pem: Option<String>,
     /// Budget for one request's publish, connecting included.
     pub publish_timeout: Duration,
-    /// Declare the topology on every new connection (safe: declarations are idempotent).
+    /// Declare the topology on every new connection (safe: declarations are idempotent). Off
+    /// for billing-api: its broker user may only publish (configure is denied), and the
+    /// deploy-time setup declares the durable queue and its dead-letter exchange. Setup and
+    /// tests that connect as an administrator turn it on.
     pub declare_topology: bool,
 }
 
@@ -38,7 +41,8 @@ impl AmqpSettings {
     /// `AMQP_URL` (local: full URL), else `AMQP_ENDPOINT` (`amqps://host:5671`) with credentials
     /// from `AMQP_SECRET_ARN` (Secrets Manager JSON `{username,password}`) or
     /// `AMQP_USER`/`AMQP_PASSWORD`. `BILLING_QUEUE` (default `billing_queue`),
-    /// `AMQP_VHOST` (default `/`), `AMQP_CA_FILE`, `PUBLISH_TIMEOUT_MS` (default 5000).
+    /// `AMQP_VHOST` (default `/`), `AMQP_CA_FILE`, `PUBLISH_TIMEOUT_MS` (default 5000),
+    /// `AMQP_DECLARE_TOPOLOGY` (default false).
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, ConfigError> {
         let uri = match env.optional("AMQP_URL") {
             Some(url) => url,
@@ -76,7 +80,7 @@ impl AmqpSettings {
                 .unwrap_or_else(|| topology::DEFAULT_QUEUE.into()),
             ca_pem,
             publish_timeout: Duration::from_millis(env.parse_or("PUBLISH_TIMEOUT_MS", 5000)?),
-            declare_topology: env.parse_or("AMQP_DECLARE_TOPOLOGY", true)?,
+            declare_topology: env.parse_or("AMQP_DECLARE_TOPOLOGY", false)?,
         })
     }
 
@@ -394,6 +398,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(s.queue, "billing_queue");
+        assert!(!s.declare_topology, "billing-api only publishes");
         assert!(!format!("{s:?}").contains("u:p@"), "the URI never prints");
     }
 }

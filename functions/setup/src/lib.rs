@@ -1,12 +1,22 @@
 //! Deploy-time setup, the steps a user would otherwise click by hand: application roles with
-//! least privilege, the `movies` and `orders` databases and their migrations. Idempotent: run
-//! on every deploy (Terraform invokes it when migrations change) and by `make migrate`.
+//! least privilege, the `movies` and `orders` databases and their migrations, the durable
+//! `billing_queue` and the broker users of billing-api and the event source mapping.
+//! Idempotent: run on every deploy (Terraform invokes it when migrations, code or any
+//! credential it applies change) and by `make migrate`.
+
+pub mod broker;
+pub mod retry;
+
+use std::time::Duration;
 
 use serde::Serialize;
 use shared::config::{ConfigError, Credentials, Env};
 use shared::db::{Db, DbError, DbSettings};
 use shared::migrate::{self, Database};
 use shared::secrets::SecretSource;
+
+use crate::broker::{BrokerUser, Management, ManagementError, Role};
+use crate::retry::Backoff;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -24,6 +34,8 @@ pub enum SetupError {
     RoleName(String),
     #[error("broker: {0}")]
     Broker(#[from] billing_api::amqp::PublishError),
+    #[error("broker users: {0}")]
+    Management(#[from] ManagementError),
 }
 
 fn db_err(step: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> SetupError {
@@ -45,8 +57,21 @@ pub struct SetupConfig {
     /// The master connection (database `postgres`).
     pub master: DbSettings,
     pub apps: Vec<AppDatabase>,
-    /// The broker whose topology to declare, when one is configured.
-    pub broker: Option<billing_api::amqp::AmqpSettings>,
+    /// The broker whose topology to declare and whose users to create, when one is configured.
+    pub broker: Option<BrokerSetup>,
+    /// How long setup waits, in total, for PostgreSQL and the broker to accept connections.
+    pub connect_budget: Duration,
+}
+
+/// The broker as its administrator sees it.
+#[derive(Debug, Clone)]
+pub struct BrokerSetup {
+    /// AMQP as the administrator: declares the topology.
+    pub amqp: billing_api::amqp::AmqpSettings,
+    /// The management API, when broker users are to be created.
+    pub management: Option<Management>,
+    /// The publish-only and consume-only users.
+    pub users: Vec<BrokerUser>,
 }
 
 impl SetupConfig {
@@ -82,13 +107,14 @@ impl SetupConfig {
             .await?;
         let broker =
             if env.optional("AMQP_URL").is_some() || env.optional("AMQP_ENDPOINT").is_some() {
-                Some(billing_api::amqp::AmqpSettings::from_env(env, secrets).await?)
+                Some(BrokerSetup::from_env(env, secrets).await?)
             } else {
                 None
             };
         Ok(Self {
             master,
             broker,
+            connect_budget: Duration::from_secs(env.parse_or("SETUP_CONNECT_BUDGET_SECS", 90)?),
             apps: vec![
                 AppDatabase {
                     kind: Database::Movies,
@@ -106,12 +132,71 @@ impl SetupConfig {
     }
 }
 
+impl BrokerSetup {
+    /// The administrator's AMQP settings (`AMQP_URL`, or `AMQP_ENDPOINT` with `AMQP_SECRET_ARN`
+    /// or `AMQP_USER`/`AMQP_PASSWORD`, see `AmqpSettings::from_env`). With
+    /// `RABBITMQ_MANAGEMENT_URL` set, also the management API (same administrator credentials)
+    /// and the two users: `BROKER_PUBLISHER_SECRET_ARN` (or `BROKER_PUBLISHER_USER`/`_PASSWORD`)
+    /// and `BROKER_CONSUMER_SECRET_ARN` (or `BROKER_CONSUMER_USER`/`_PASSWORD`).
+    pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, SetupError> {
+        let mut amqp = billing_api::amqp::AmqpSettings::from_env(env, secrets).await?;
+        amqp.declare_topology = true;
+        let Some(url) = env.optional("RABBITMQ_MANAGEMENT_URL") else {
+            return Ok(Self {
+                amqp,
+                management: None,
+                users: Vec::new(),
+            });
+        };
+        let admin = secrets
+            .credentials(env, "AMQP_SECRET_ARN", "AMQP_USER", "AMQP_PASSWORD")
+            .await?;
+        let publisher = secrets
+            .credentials(
+                env,
+                "BROKER_PUBLISHER_SECRET_ARN",
+                "BROKER_PUBLISHER_USER",
+                "BROKER_PUBLISHER_PASSWORD",
+            )
+            .await?;
+        let consumer = secrets
+            .credentials(
+                env,
+                "BROKER_CONSUMER_SECRET_ARN",
+                "BROKER_CONSUMER_USER",
+                "BROKER_CONSUMER_PASSWORD",
+            )
+            .await?;
+        Ok(Self {
+            amqp,
+            management: Some(Management {
+                url,
+                admin,
+                vhost: env.optional("AMQP_VHOST").unwrap_or_else(|| "/".into()),
+                timeout: Duration::from_secs(10),
+            }),
+            users: vec![
+                BrokerUser {
+                    credentials: publisher,
+                    role: Role::Publisher,
+                },
+                BrokerUser {
+                    credentials: consumer,
+                    role: Role::Consumer,
+                },
+            ],
+        })
+    }
+}
+
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Report {
     pub created_databases: Vec<String>,
     pub applied_migrations: Vec<String>,
     /// The queue declared on the broker (durable, with its dead-letter exchange), if any.
     pub declared_queue: Option<String>,
+    /// The broker users created or updated, with their permissions.
+    pub broker_users: Vec<String>,
 }
 
 fn checked_role(name: &str) -> Result<&str, SetupError> {
@@ -132,19 +217,42 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// One connection as the master user, with the same TLS rules as the functions' pool.
-async fn connect(settings: &DbSettings) -> Result<deadpool_postgres::Object, SetupError> {
-    Ok(Db::new(settings)?.client().await?)
+/// One connection as the master user, with the same TLS rules as the functions' pool,
+/// waiting (within the run's budget) while the server or the proxy does not accept it yet.
+async fn connect(
+    settings: &DbSettings,
+    backoff: &Backoff,
+) -> Result<deadpool_postgres::Object, SetupError> {
+    let db = Db::new(settings)?;
+    let what = format!(
+        "PostgreSQL at {}:{} (database {})",
+        settings.host, settings.port, settings.dbname
+    );
+    Ok(backoff
+        .until_ready(&what, DbError::is_unavailable, || db.client())
+        .await?)
 }
 
-/// Creates roles and databases if absent, sets passwords, applies migrations and grants.
+/// The `PASSWORD` literal for a role: a SCRAM-SHA-256 verifier computed here (RFC 5802/7677:
+/// random salt, 4096 iterations, StoredKey and ServerKey, the format PostgreSQL stores in
+/// `pg_authid`), so the password itself never travels in SQL, which the server may log
+/// (`log_statement`, `pg_stat_statements`, errors).
+/// <https://www.postgresql.org/docs/current/sql-createrole.html>: a password already in
+/// SCRAM-SHA-256 format is stored as is.
+pub fn scram_verifier(password: &str) -> String {
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
+}
+
+/// Creates roles and databases if absent, sets passwords, applies migrations and grants;
+/// declares the broker topology and creates the broker users.
 pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
     let mut report = Report::default();
-    let admin = connect(&cfg.master).await?;
+    let backoff = Backoff::new(cfg.connect_budget);
+    let admin = connect(&cfg.master, &backoff).await?;
     for app in &cfg.apps {
         let role = checked_role(&app.owner.username)?;
         let dbname = app.kind.name();
-        let password = quote_literal(app.owner.password.expose());
+        let password = quote_literal(&scram_verifier(app.owner.password.expose()));
         let exists = admin
             .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
             .await
@@ -176,7 +284,7 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
 
         let mut settings = cfg.master.clone();
         settings.dbname = dbname.into();
-        let mut client = connect(&settings).await?;
+        let mut client = connect(&settings, &backoff).await?;
         for v in migrate::apply(&mut client, app.kind)
             .await
             .map_err(db_err(format!("migrate {dbname}")))?
@@ -196,13 +304,41 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
             .map_err(db_err(format!("grants on {dbname}")))?;
     }
     if let Some(broker) = &cfg.broker {
-        let mut settings = broker.clone();
-        settings.declare_topology = true;
-        let publisher = billing_api::amqp::Publisher::new(settings);
-        publisher.ensure_connected().await?;
-        report.declared_queue = Some(publisher.queue().to_owned());
+        let (queue, users) = setup_broker(broker, &backoff).await?;
+        report.declared_queue = Some(queue);
+        report.broker_users = users;
     }
     Ok(report)
+}
+
+/// Declares the durable queue and its dead-letter exchange as the administrator, then creates
+/// or updates the least-privilege users. Returns the queue and the user names.
+pub async fn setup_broker(
+    broker: &BrokerSetup,
+    backoff: &Backoff,
+) -> Result<(String, Vec<String>), SetupError> {
+    let publisher = billing_api::amqp::Publisher::new(broker.amqp.clone());
+    backoff
+        .until_ready("the broker (AMQP)", broker_transient, || {
+            publisher.ensure_connected()
+        })
+        .await?;
+    let queue = publisher.queue().to_owned();
+    let users = match &broker.management {
+        Some(management) => {
+            management
+                .ensure_users(&queue, &broker.users, backoff)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    Ok((queue, users))
+}
+
+/// A refused login or permission will not fix itself; anything else (refused connection,
+/// timeout, a node still booting) may.
+fn broker_transient(e: &billing_api::amqp::PublishError) -> bool {
+    !e.to_string().contains("ACCESS_REFUSED")
 }
 
 #[cfg(test)]
@@ -216,5 +352,21 @@ mod tests {
             assert!(checked_role(bad).is_err(), "{bad}");
         }
         assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn role_passwords_become_scram_verifiers() {
+        let v = scram_verifier("hunter2-it's");
+        let (head, keys) = v
+            .split_once('$')
+            .and_then(|(h, r)| r.split_once('$').map(|(s, k)| (format!("{h}${s}"), k)))
+            .unwrap();
+        assert!(head.starts_with("SCRAM-SHA-256$4096:"), "{v}");
+        let (stored, server) = keys.split_once(':').unwrap();
+        // 32-byte SHA-256 keys, base64: 44 characters each.
+        assert_eq!((stored.len(), server.len()), (44, 44), "{v}");
+        assert!(!v.contains("hunter2"));
+        assert!(!v.contains('\''), "nothing to escape in SQL");
+        assert_ne!(v, scram_verifier("hunter2-it's"), "a fresh salt each time");
     }
 }

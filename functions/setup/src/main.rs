@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 use shared::config::ProcessEnv;
 use shared::secrets::SecretSource;
 
-/// Local defaults: the private cluster's superuser, and one role per application database.
-const LOCAL_DEFAULTS: [(&str, &str); 8] = [
+/// Local defaults: the private cluster's superuser, one role per application database, the
+/// local RabbitMQ's administrator and management API, and the two broker users (the same
+/// least-privilege users as on AWS; scripts/services.sh writes their URLs for the gateway).
+const LOCAL_DEFAULTS: [(&str, &str); 15] = [
     ("DATABASE_MASTER_USER", "CRUD_PG_USER"),
     ("DATABASE_MASTER_PASSWORD", "CRUD_PG_PASSWORD"),
     ("DATABASE_HOST", "CRUD_PG_HOST"),
@@ -16,6 +18,13 @@ const LOCAL_DEFAULTS: [(&str, &str); 8] = [
     ("ORDERS_DB_USER", "=orders_app"),
     ("MOVIES_DB_PASSWORD", "=movies-local-password"),
     ("ORDERS_DB_PASSWORD", "=orders-local-password"),
+    ("RABBITMQ_MANAGEMENT_URL", "CRUD_RABBIT_MGMT_URL"),
+    ("AMQP_USER", "CRUD_AMQP_ADMIN_USER"),
+    ("AMQP_PASSWORD", "CRUD_AMQP_ADMIN_PASSWORD"),
+    ("BROKER_PUBLISHER_USER", "CRUD_AMQP_PUBLISHER_USER"),
+    ("BROKER_PUBLISHER_PASSWORD", "CRUD_AMQP_PUBLISHER_PASSWORD"),
+    ("BROKER_CONSUMER_USER", "CRUD_AMQP_CONSUMER_USER"),
+    ("BROKER_CONSUMER_PASSWORD", "CRUD_AMQP_CONSUMER_PASSWORD"),
 ];
 
 #[tokio::main]

@@ -8,6 +8,30 @@ use tokio::sync::OnceCell;
 
 use crate::config::{ConfigError, Credentials, Env, Secret};
 
+/// `{"username": …, "password": …}` from a secret's value. The error names what is wrong and
+/// where (line and column) but never quotes the value: serde_json's messages do (`invalid type:
+/// string "hunter2"`), and this error ends up in a log line.
+pub fn parse_credentials(arn: &str, raw: &Secret<String>) -> Result<Credentials, ConfigError> {
+    serde_json::from_str(raw.expose()).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Eof => "truncated JSON",
+            serde_json::error::Category::Data => {
+                "not an object with string fields username and password"
+            }
+            serde_json::error::Category::Io => "unreadable",
+        };
+        ConfigError::Secret {
+            arn: arn.into(),
+            reason: format!(
+                "expected JSON with username and password: {what} (line {}, column {}; value not shown)",
+                e.line(),
+                e.column()
+            ),
+        }
+    })
+}
+
 #[derive(Debug, Default)]
 pub struct SecretSource {
     client: OnceCell<aws_sdk_secretsmanager::Client>,
@@ -62,15 +86,44 @@ impl SecretSource {
         match env.optional(arn_var) {
             Some(arn) => {
                 let raw = self.get(&arn).await?;
-                serde_json::from_str(raw.expose()).map_err(|e| ConfigError::Secret {
-                    arn,
-                    reason: format!("expected JSON with username and password: {e}"),
-                })
+                parse_credentials(&arn, &raw)
             }
             None => Ok(Credentials {
                 username: env.required(user_var)?,
                 password: Secret::new(env.required(password_var)?),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_secrets_are_reported_without_their_value() {
+        for raw in [
+            r#""Pw-only-Zq81""#,
+            r#"{"username": "app", "password": Pw-only-Zq81}"#,
+            r#"{"username": "app", "password": "Pw-only-Zq81""#,
+            r#"{"username": "app", "password": ["Pw-only-Zq81"]}"#,
+            r#"{"username": "Pw-only-Zq81", "password": 81}"#,
+            r#"{"user": "app", "pass": "Pw-only-Zq81"}"#,
+            r#"Pw-only-Zq81"#,
+        ] {
+            let err = parse_credentials("arn:secret", &Secret::new(raw.to_owned())).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(text.contains("arn:secret"), "{text}");
+            assert!(
+                !text.contains("Zq81") && !text.contains("81"),
+                "{raw} leaked: {text}"
+            );
+        }
+        let ok = parse_credentials(
+            "arn:secret",
+            &Secret::new(r#"{"username":"app","password":"p","engine":"postgres"}"#.into()),
+        )
+        .unwrap();
+        assert_eq!(ok.username, "app");
     }
 }

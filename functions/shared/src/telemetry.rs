@@ -20,6 +20,15 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    init_with_writer_and_filter(writer, std::env::var("RUST_LOG").ok().as_deref());
+}
+
+/// As [`init_with_writer`], with `rust_log` instead of the `RUST_LOG` variable (tests log at
+/// `trace` without touching the process environment).
+pub fn init_with_writer_and_filter<W>(writer: W, rust_log: Option<&str>)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
@@ -27,7 +36,7 @@ where
         .with_target(false)
         .with_ansi(false)
         .with_writer(writer);
-    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let filter = log_filter(rust_log);
     let _ = tracing_subscriber::registry()
         .with(json.with_filter(filter))
         .try_init();

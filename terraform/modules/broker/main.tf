@@ -1,15 +1,21 @@
-# Amazon MQ needs the password in its API call, so it cannot be write-only; it is generated once
-# and both the broker and the secret ignore later re-generations (rotate by tainting the secret version
-# and the broker user together, see README).
-data "aws_secretsmanager_random_password" "this" {
+# ---------------------------------------------------------------- administrator credentials
+# The password is generated once, as an ephemeral value (never in the plan), and written to the
+# secret with a write-only argument. The broker reads it back from the secret through a data
+# source, so the broker and the secret always hold the same stored value: a replaced broker
+# (deployment_mode and subnet_ids are ForceNew) is created with the password the secret already
+# has. A `data "aws_secretsmanager_random_password"` would yield a new value on every plan and
+# give a replaced broker a password nobody stored.
+# aws_mq_broker has no write-only password argument in provider 5.100, so the value reaches the
+# broker (and its state entry) as a normal attribute; the state is encrypted (backend.tf.example).
+ephemeral "aws_secretsmanager_random_password" "admin" {
   password_length     = 32
   exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:Amazon MQ has no rotation integration; rotating means changing the broker user and the secret together, documented as a manual runbook.
-  name_prefix             = "${var.name}/broker-"
-  description             = "AMQP credentials of ${var.name} (username, password)"
+  #checkov:skip=CKV2_AWS_57:Amazon MQ has no rotation integration for RabbitMQ users; see README "Broker users" for the rotation runbook.
+  name_prefix             = "${var.name}/broker-admin-"
+  description             = "AMQP and management API credentials of the ${var.name} broker administrator (setup only)"
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = var.tags
@@ -17,14 +23,52 @@ resource "aws_secretsmanager_secret" "this" {
 
 resource "aws_secretsmanager_secret_version" "this" {
   secret_id = aws_secretsmanager_secret.this.id
-  secret_string = jsonencode({
+  secret_string_wo = jsonencode({
     username = var.username
-    password = data.aws_secretsmanager_random_password.this.random_password
+    password = ephemeral.aws_secretsmanager_random_password.admin.random_password
   })
+  # Amazon MQ cannot change a RabbitMQ user's password (its Users API does not cover RabbitMQ):
+  # bumping this only takes effect on a new broker. Keep it unless the broker is replaced too.
+  secret_string_wo_version = var.admin_password_version
+}
 
-  lifecycle {
-    ignore_changes = [secret_string]
-  }
+# The stored value, read back: what the broker is created with.
+data "aws_secretsmanager_secret_version" "admin" {
+  secret_id  = aws_secretsmanager_secret.this.id
+  version_id = aws_secretsmanager_secret_version.this.version_id
+}
+
+# ---------------------------------------------------------------- application users
+# billing-api's publish-only user and the event source mapping's consume-only user. Setup
+# creates them on the broker (RabbitMQ management API) with the passwords stored here; bumping
+# a version stores a new password and, through the setup trigger, re-runs setup to apply it.
+ephemeral "aws_secretsmanager_random_password" "app" {
+  for_each = var.app_users
+
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "app" {
+  #checkov:skip=CKV2_AWS_57:Rotation is a version bump that re-runs setup (README "Broker users"); no rotation Lambda.
+  for_each = var.app_users
+
+  name_prefix             = "${var.name}/broker-${each.key}-"
+  description             = "AMQP credentials of ${each.value.username}, the ${each.key} user of the ${var.name} broker"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "app" {
+  for_each = var.app_users
+
+  secret_id = aws_secretsmanager_secret.app[each.key].id
+  secret_string_wo = jsonencode({
+    username = each.value.username
+    password = ephemeral.aws_secretsmanager_random_password.app[each.key].random_password
+  })
+  secret_string_wo_version = each.value.password_version
 }
 
 resource "aws_mq_broker" "this" {
@@ -56,11 +100,12 @@ resource "aws_mq_broker" "this" {
 
   user {
     username = var.username
-    password = data.aws_secretsmanager_random_password.this.random_password
+    password = jsondecode(data.aws_secretsmanager_secret_version.admin.secret_string).password
   }
 
   tags = var.tags
 
+  # Amazon MQ does not update RabbitMQ users in place; a new broker reads the stored password.
   lifecycle {
     ignore_changes = [user]
   }

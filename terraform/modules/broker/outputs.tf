@@ -19,6 +19,24 @@ output "amqp_endpoint" {
 }
 
 output "secret_arn" {
-  description = "ARN of the Secrets Manager secret with the broker credentials."
+  description = "ARN of the Secrets Manager secret with the administrator credentials (setup only)."
   value       = aws_secretsmanager_secret.this.arn
+}
+
+output "app_user_secret_arns" {
+  description = "ARN of each least-privilege user's secret, by role (publisher, consumer)."
+  value       = { for k, s in aws_secretsmanager_secret.app : k => s.arn }
+}
+
+output "secret_version_ids" {
+  description = "Version ID of every broker secret (administrator and users): a change re-runs setup."
+  value = merge(
+    { admin = aws_secretsmanager_secret_version.this.version_id },
+    { for k, v in aws_secretsmanager_secret_version.app : k => v.version_id },
+  )
+}
+
+output "console_url" {
+  description = "The broker's web console URL (https://<id>.mq.<region>.amazonaws.com, port 443): the RabbitMQ management API setup creates users through."
+  value       = try(aws_mq_broker.this.instances[0].console_url, null)
 }

@@ -37,9 +37,32 @@ variable "security_group_id" {
 }
 
 variable "username" {
-  description = "Broker user name the functions and the event source mapping log in with."
+  description = "Broker administrator user name (Amazon MQ creates it with the broker; only setup logs in with it)."
   type        = string
   default     = "crudmaster"
+}
+
+variable "admin_password_version" {
+  description = "Bump to store a new administrator password. Only a new broker uses it (Amazon MQ cannot change a RabbitMQ user), so bump it only together with a broker replacement."
+  type        = number
+  default     = 1
+}
+
+variable "app_users" {
+  description = "Least-privilege broker users setup creates, by role (publisher: billing-api; consumer: the event source mapping). Bump password_version to rotate (setup re-runs and applies it)."
+  type = map(object({
+    username         = string
+    password_version = optional(number, 1)
+  }))
+  default = {
+    publisher = { username = "billing_publisher" }
+    consumer  = { username = "billing_consumer" }
+  }
+
+  validation {
+    condition     = alltrue([for k in ["publisher", "consumer"] : contains(keys(var.app_users), k)])
+    error_message = "app_users must define publisher and consumer."
+  }
 }
 
 variable "kms_key_arn" {

@@ -157,8 +157,9 @@ resource "aws_secretsmanager_secret_version" "app_user" {
     host     = aws_db_instance.this.address
     port     = aws_db_instance.this.port
   })
-  # Bump to generate and store a new password (then re-run setup).
-  secret_string_wo_version = 1
+  # Bumped through app_user_password_versions: a new password and a new version id, which
+  # re-runs setup (root module trigger) to apply it to the role.
+  secret_string_wo_version = lookup(var.app_user_password_versions, each.key, 1)
 }
 
 # ---------------------------------------------------------------- RDS Proxy

@@ -33,6 +33,11 @@ output "master_secret_arn" {
   value       = try(aws_db_instance.this.master_user_secret[0].secret_arn, null)
 }
 
+output "app_user_secret_version_ids" {
+  description = "Version ID of each app-user secret, by database name: a change re-runs setup."
+  value       = { for k, v in aws_secretsmanager_secret_version.app_user : k => v.version_id }
+}
+
 output "app_user_secret_arns" {
   description = "ARN of each app-user secret, by database name."
   value       = { for k, s in aws_secretsmanager_secret.app_user : k => s.arn }

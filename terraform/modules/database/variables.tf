@@ -86,6 +86,12 @@ variable "app_users" {
   }
 }
 
+variable "app_user_password_versions" {
+  description = "Per database (key of app_users): bump to store a new password for its role; setup re-runs (its trigger holds the secret version ids) and applies it. Absent keys are version 1."
+  type        = map(number)
+  default     = {}
+}
+
 variable "secret_recovery_window_days" {
   description = "Recovery window of the app-user secrets (0 deletes immediately)."
   type        = number

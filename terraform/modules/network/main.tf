@@ -31,12 +31,14 @@ locals {
   }
 
   hops = merge(local.database_hops, {
-    app_to_broker       = { from = "app", to = "broker", port = 5671 }
-    app_to_endpoints    = { from = "app", to = "endpoints", port = 443 }
-    setup_to_broker     = { from = "setup", to = "broker", port = 5671 }
-    setup_to_endpoints  = { from = "setup", to = "endpoints", port = 443 }
-    broker_to_broker    = { from = "broker", to = "broker", port = 5671 }
-    broker_to_endpoints = { from = "broker", to = "endpoints", port = 443 }
+    app_to_broker    = { from = "app", to = "broker", port = 5671 }
+    app_to_endpoints = { from = "app", to = "endpoints", port = 443 }
+    setup_to_broker  = { from = "setup", to = "broker", port = 5671 }
+    # The RabbitMQ management API (broker users), HTTPS on the console endpoint.
+    setup_to_broker_console = { from = "setup", to = "broker", port = 443 }
+    setup_to_endpoints      = { from = "setup", to = "endpoints", port = 443 }
+    broker_to_broker        = { from = "broker", to = "broker", port = 5671 }
+    broker_to_endpoints     = { from = "broker", to = "endpoints", port = 443 }
   })
 }
 

@@ -1,0 +1,297 @@
+//! The broker users setup creates through the RabbitMQ management API, against the real local
+//! RabbitMQ: the publish-only user (billing-api) cannot consume or declare, the consume-only
+//! user (the event source mapping) cannot publish, a rotated password takes effect when setup
+//! runs again, and billing still flows end to end with only these two users.
+
+mod billing_support;
+
+use std::time::Duration;
+
+use billing_api::{AmqpSettings, AppState, Publisher};
+use billing_consumer::Consumer;
+use billing_support::{Mapping, amqp_connect, count_orders, create_dlq, delete_queue, sqs};
+use integration_tests::{
+    TestDb, USER, amqp_port, amqp_url, call, eventually, rabbit_management_url, unique,
+};
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use setup::broker::{BrokerUser, Management, Role};
+use setup::retry::Backoff;
+use shared::Secret;
+use shared::config::Credentials;
+use shared::metrics::Metrics;
+use shared::migrate::Database;
+
+/// This test's queue and two users of its own, created by setup's broker step.
+struct Users {
+    queue: String,
+    management: Management,
+    publisher: Credentials,
+    consumer: Credentials,
+}
+
+fn creds(user: &str, password: &str) -> Credentials {
+    Credentials {
+        username: user.into(),
+        password: Secret::new(password.into()),
+    }
+}
+
+fn url(c: &Credentials) -> String {
+    format!(
+        "amqp://{}:{}@127.0.0.1:{}/%2f",
+        c.username,
+        c.password.expose(),
+        amqp_port()
+    )
+}
+
+impl Users {
+    async fn new() -> Self {
+        shared::install_crypto_provider();
+        shared::telemetry::init_for_tests();
+        let users = Self {
+            queue: unique("billing_queue"),
+            management: Management {
+                url: rabbit_management_url(),
+                admin: creds("guest", "guest"),
+                vhost: "/".into(),
+                timeout: Duration::from_secs(10),
+            },
+            publisher: creds(&unique("publisher"), "publisher-Pw-1"),
+            consumer: creds(&unique("consumer"), "consumer-Pw-1"),
+        };
+        users.setup().await;
+        users
+    }
+
+    /// What setup does on the broker: topology as the administrator, then the users.
+    async fn setup(&self) {
+        let broker = setup::BrokerSetup {
+            amqp: AmqpSettings::local(&amqp_url(), &self.queue),
+            management: Some(self.management.clone()),
+            users: vec![
+                BrokerUser {
+                    credentials: self.publisher.clone(),
+                    role: Role::Publisher,
+                },
+                BrokerUser {
+                    credentials: self.consumer.clone(),
+                    role: Role::Consumer,
+                },
+            ],
+        };
+        let (queue, names) = setup::setup_broker(&broker, &Backoff::new(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert_eq!(queue, self.queue);
+        assert_eq!(
+            names,
+            [&self.publisher.username, &self.consumer.username].map(|s| s.to_owned())
+        );
+    }
+
+    async fn cleanup(&self) {
+        delete_queue(&self.queue).await;
+        let http = reqwest::Client::new();
+        for user in [&self.publisher.username, &self.consumer.username] {
+            let _ = http
+                .delete(format!("{}/api/users/{user}", rabbit_management_url()))
+                .basic_auth("guest", Some("guest"))
+                .send()
+                .await;
+        }
+    }
+}
+
+fn refused(result: Result<impl std::fmt::Debug, lapin::Error>, what: &str) {
+    let err = result.expect_err(what).to_string();
+    assert!(err.contains("ACCESS_REFUSED"), "{what}: {err}");
+}
+
+#[tokio::test]
+async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
+    let u = Users::new().await;
+
+    let publisher = amqp_connect(&url(&u.publisher)).await;
+    let ch = publisher.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let confirm = ch
+        .basic_publish(
+            "".into(),
+            u.queue.as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            b"{}",
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(confirm.is_ack(), "the publisher publishes");
+    let ch = publisher.create_channel().await.unwrap();
+    refused(
+        ch.basic_consume(
+            u.queue.as_str().into(),
+            "sneaky".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        "the publisher consumes",
+    );
+    let ch = publisher.create_channel().await.unwrap();
+    refused(
+        ch.queue_declare(
+            unique("sneaky").as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        "the publisher declares a queue",
+    );
+    let ch = publisher.create_channel().await.unwrap();
+    refused(
+        ch.exchange_declare(
+            unique("sneaky").as_str().into(),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        "the publisher declares an exchange",
+    );
+
+    let consumer = amqp_connect(&url(&u.consumer)).await;
+    let ch = consumer.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let publish = async {
+        ch.basic_publish(
+            "".into(),
+            u.queue.as_str().into(),
+            BasicPublishOptions::default(),
+            b"{}",
+            BasicProperties::default(),
+        )
+        .await?
+        .await
+    };
+    refused(publish.await, "the consumer publishes");
+    let ch = consumer.create_channel().await.unwrap();
+    refused(
+        ch.basic_consume(
+            billing_api::topology::dead_letter_queue(&u.queue)
+                .as_str()
+                .into(),
+            "sneaky".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        "the consumer reads another queue",
+    );
+    let ch = consumer.create_channel().await.unwrap();
+    refused(
+        ch.queue_declare(
+            unique("sneaky").as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        "the consumer declares a queue",
+    );
+    // It reads its queue: the message the publisher sent above.
+    let mut mapping = Mapping::start(&url(&u.consumer), &u.queue, 1).await;
+    let got = mapping.next_batch(Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    mapping.close().await;
+
+    let _ = publisher.close(200, "done".into()).await;
+    let _ = consumer.close(200, "done".into()).await;
+    u.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rotated_password_takes_effect_when_setup_runs_again() {
+    let mut u = Users::new().await;
+    let old = url(&u.publisher);
+    amqp_connect(&old).await;
+    u.publisher.password = Secret::new("publisher-Pw-2".into());
+    u.setup().await;
+    let refused_login = tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(&old, ConnectionProperties::default()),
+    )
+    .await
+    .expect("an answer");
+    assert!(refused_login.is_err(), "the old password no longer works");
+    amqp_connect(&url(&u.publisher)).await;
+    u.cleanup().await;
+}
+
+#[tokio::test]
+async fn billing_flows_end_to_end_with_the_least_privilege_users() {
+    let u = Users::new().await;
+    let db = TestDb::new(Database::Orders).await;
+    // billing-api as on AWS: its own user, no topology declaration.
+    let mut settings = AmqpSettings::local(&url(&u.publisher), &u.queue);
+    settings.declare_topology = false;
+    let router = billing_api::router(AppState {
+        publisher: Publisher::new(settings),
+        db: db.db.clone(),
+        metrics: Metrics::capturing("billing-api").0,
+    });
+    let sqs = sqs().await;
+    let consumer = Consumer {
+        db: db.db.clone(),
+        sqs: sqs.clone(),
+        dlq_url: create_dlq(&sqs).await,
+        metrics: Metrics::capturing("billing-consumer").0,
+    };
+    let mut ids = Vec::new();
+    for i in 1..=3 {
+        let r = call(
+            &router,
+            "POST",
+            "/api/billing",
+            Some(&billing_support::order_body(i)),
+            USER,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        ids.push(r.json["message_id"].as_str().unwrap().to_owned());
+    }
+    // The event source mapping as the consume-only user.
+    let mut mapping = Mapping::start(&url(&u.consumer), &u.queue, 10).await;
+    mapping
+        .run_until_stored(&consumer, 3, Duration::from_secs(20))
+        .await;
+    eventually(Duration::from_secs(5), "three orders stored", || async {
+        (count_orders(&db).await == 3).then_some(())
+    })
+    .await;
+    for id in ids {
+        let r = call(
+            &router,
+            "GET",
+            &format!("/api/billing/orders/{id}"),
+            None,
+            USER,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    mapping.close().await;
+    u.cleanup().await;
+}

@@ -1,0 +1,142 @@
+//! How setup handles credentials and waits, against the real PostgreSQL and RabbitMQ:
+//! role passwords travel only as SCRAM-SHA-256 verifiers (checked on the wire), and setup
+//! started before its servers accept connections waits for them, within a bounded budget.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use integration_tests::{
+    Forwarder, amqp_port, amqp_url, connect, connect_as, free_port, pg_host, pg_password, pg_port,
+    pg_user,
+};
+
+// The same role passwords as setup_roles.rs and `make dev`: test binaries run one after the
+// other, but a role's password is cluster-wide, so every test sets the same ones.
+const MOVIES_PASSWORD: &str = "movies-local-password";
+const ORDERS_PASSWORD: &str = "orders-local-password";
+
+fn env(pg_port: u16, amqp: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("DATABASE_HOST", pg_host()),
+        ("DATABASE_PORT", pg_port.to_string()),
+        ("DATABASE_MASTER_USER", pg_user()),
+        ("DATABASE_MASTER_PASSWORD", pg_password()),
+        ("MOVIES_DB_USER", "movies_app".into()),
+        ("MOVIES_DB_PASSWORD", MOVIES_PASSWORD.into()),
+        ("ORDERS_DB_USER", "orders_app".into()),
+        ("ORDERS_DB_PASSWORD", ORDERS_PASSWORD.into()),
+        ("AMQP_URL", amqp.into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    env
+}
+
+async fn config(env: &HashMap<String, String>) -> setup::SetupConfig {
+    shared::install_crypto_provider();
+    shared::telemetry::init_for_tests();
+    setup::SetupConfig::from_env(env, &shared::secrets::SecretSource::new())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn role_passwords_are_sent_only_as_scram_verifiers() {
+    // Everything setup sends to PostgreSQL goes through this recorder (plain TCP on loopback).
+    let wire = Forwarder::start(0, pg_port()).await;
+    let cfg = config(&env(wire.port, &amqp_url(), &[])).await;
+    setup::run(&cfg).await.unwrap();
+
+    let sent = String::from_utf8_lossy(&wire.sent()).into_owned();
+    assert!(
+        sent.contains("ROLE movies_app LOGIN PASSWORD 'SCRAM-SHA-256$4096:"),
+        "the recorder saw setup's statements"
+    );
+    for password in [MOVIES_PASSWORD, ORDERS_PASSWORD, &pg_password()] {
+        assert!(
+            !sent.contains(password),
+            "{password:?} went over the wire in cleartext"
+        );
+    }
+
+    // What PostgreSQL stored, and that the password works over a real connection.
+    let admin = connect("postgres").await;
+    for (role, db, password) in [
+        ("movies_app", "movies", MOVIES_PASSWORD),
+        ("orders_app", "orders", ORDERS_PASSWORD),
+    ] {
+        let stored: String = admin
+            .query_one(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+                &[&role],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            stored.starts_with("SCRAM-SHA-256$4096:"),
+            "{role}: {stored}"
+        );
+        let client = connect_as(db, role, password).await.unwrap();
+        client.batch_execute("SELECT 1").await.unwrap();
+        assert!(connect_as(db, role, "not-the-password").await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
+    // Ports with nothing behind them yet: PostgreSQL (or RDS Proxy registering its target)
+    // and the broker are "not accepting connections".
+    let (pg_late, amqp_late) = (free_port(), free_port());
+    let amqp = amqp_url().replace(&format!(":{}/", amqp_port()), &format!(":{amqp_late}/"));
+    assert_ne!(amqp, amqp_url());
+    let cfg = config(&env(pg_late, &amqp, &[("SETUP_CONNECT_BUDGET_SECS", "60")])).await;
+
+    let started = Instant::now();
+    let run = tokio::spawn(async move { setup::run(&cfg).await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!run.is_finished(), "setup is waiting, not failing");
+    let _pg = Forwarder::start(pg_late, pg_port()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!run.is_finished(), "still waiting for the broker");
+    let _amqp = Forwarder::start(amqp_late, amqp_port()).await;
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("setup finishes once both accept connections")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.declared_queue.as_deref(), Some("billing_queue"));
+    assert!(started.elapsed() >= Duration::from_secs(3));
+
+    // Bounded: nothing ever listens here, and setup gives up after its budget.
+    let never = free_port();
+    let cfg = config(&env(
+        never,
+        &amqp_url(),
+        &[("SETUP_CONNECT_BUDGET_SECS", "3")],
+    ))
+    .await;
+    let started = Instant::now();
+    let err = setup::run(&cfg).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    assert!(err.to_string().contains("unavailable"), "{err}");
+
+    // A refused password is not waited for.
+    let mut wrong = env(
+        pg_port(),
+        &amqp_url(),
+        &[("SETUP_CONNECT_BUDGET_SECS", "30")],
+    );
+    wrong.insert("DATABASE_MASTER_PASSWORD".into(), "wrong-password".into());
+    let started = Instant::now();
+    assert!(setup::run(&config(&wrong).await).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(5), "failed fast");
+}
