@@ -362,3 +362,101 @@ pub fn amqp_port() -> u16 {
         .parse()
         .expect("CRUD_AMQP_PORT is a port")
 }
+
+/// A queue of a test's own and the two least-privilege broker users setup creates for it
+/// (`setup::setup_broker`: topology as the administrator, then the users through the
+/// management API), as billing-api and the event source mapping use them on AWS.
+pub struct BrokerUsers {
+    pub queue: String,
+    pub management: setup::broker::Management,
+    pub publisher: shared::config::Credentials,
+    pub consumer: shared::config::Credentials,
+}
+
+fn credentials(username: &str, password: &str) -> shared::config::Credentials {
+    shared::config::Credentials {
+        username: username.into(),
+        password: shared::Secret::new(password.into()),
+    }
+}
+
+impl BrokerUsers {
+    /// A fresh queue named `queue_prefix_<random>` and fresh users for it.
+    pub async fn new(queue_prefix: &str) -> Self {
+        shared::install_crypto_provider();
+        shared::telemetry::init_for_tests();
+        let users = Self {
+            queue: unique(queue_prefix),
+            management: setup::broker::Management {
+                url: rabbit_management_url(),
+                admin: credentials("guest", "guest"),
+                vhost: "/".into(),
+                timeout: Duration::from_secs(10),
+            },
+            publisher: credentials(&unique("publisher"), "publisher-Pw-1"),
+            consumer: credentials(&unique("consumer"), "consumer-Pw-1"),
+        };
+        users.setup().await;
+        users
+    }
+
+    /// What setup does on the broker, again (after a password change, say).
+    pub async fn setup(&self) {
+        use setup::broker::{BrokerUser, Role};
+        let broker = setup::BrokerSetup {
+            amqp: billing_api::AmqpSettings::local(&amqp_url(), &self.queue),
+            management: Some(self.management.clone()),
+            users: vec![
+                BrokerUser {
+                    credentials: self.publisher.clone(),
+                    role: Role::Publisher,
+                },
+                BrokerUser {
+                    credentials: self.consumer.clone(),
+                    role: Role::Consumer,
+                },
+            ],
+        };
+        let backoff = setup::retry::Backoff::new(Duration::from_secs(10));
+        let (queue, names) = setup::setup_broker(&broker, &backoff)
+            .await
+            .expect("setup's broker step");
+        assert_eq!(queue, self.queue);
+        assert_eq!(
+            names,
+            [
+                self.publisher.username.clone(),
+                self.consumer.username.clone()
+            ]
+        );
+    }
+
+    fn url(&self, c: &shared::config::Credentials) -> String {
+        format!(
+            "amqp://{}:{}@127.0.0.1:{}/%2f",
+            c.username,
+            c.password.expose(),
+            amqp_port()
+        )
+    }
+
+    pub fn publisher_url(&self) -> String {
+        self.url(&self.publisher)
+    }
+
+    pub fn consumer_url(&self) -> String {
+        self.url(&self.consumer)
+    }
+
+    /// Deletes the two users (best effort; the queue is the caller's).
+    pub async fn cleanup(&self) {
+        let http = reqwest::Client::new();
+        for user in [&self.publisher.username, &self.consumer.username] {
+            let _ = http
+                .delete(format!("{}/api/users/{user}", self.management.url))
+                .basic_auth("guest", Some("guest"))
+                .send()
+                .await;
+        }
+    }
+}

@@ -10,103 +10,17 @@ use std::time::Duration;
 use billing_api::{AmqpSettings, AppState, Publisher};
 use billing_consumer::Consumer;
 use billing_support::{Mapping, amqp_connect, count_orders, create_dlq, delete_queue, sqs};
-use integration_tests::{
-    TestDb, USER, amqp_port, amqp_url, call, eventually, rabbit_management_url, unique,
-};
+use integration_tests::BrokerUsers;
+use integration_tests::{TestDb, USER, call, eventually, unique};
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
     QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use setup::broker::{BrokerUser, Management, Role};
-use setup::retry::Backoff;
 use shared::Secret;
-use shared::config::Credentials;
 use shared::metrics::Metrics;
 use shared::migrate::Database;
-
-/// This test's queue and two users of its own, created by setup's broker step.
-struct Users {
-    queue: String,
-    management: Management,
-    publisher: Credentials,
-    consumer: Credentials,
-}
-
-fn creds(user: &str, password: &str) -> Credentials {
-    Credentials {
-        username: user.into(),
-        password: Secret::new(password.into()),
-    }
-}
-
-fn url(c: &Credentials) -> String {
-    format!(
-        "amqp://{}:{}@127.0.0.1:{}/%2f",
-        c.username,
-        c.password.expose(),
-        amqp_port()
-    )
-}
-
-impl Users {
-    async fn new() -> Self {
-        shared::install_crypto_provider();
-        shared::telemetry::init_for_tests();
-        let users = Self {
-            queue: unique("billing_queue"),
-            management: Management {
-                url: rabbit_management_url(),
-                admin: creds("guest", "guest"),
-                vhost: "/".into(),
-                timeout: Duration::from_secs(10),
-            },
-            publisher: creds(&unique("publisher"), "publisher-Pw-1"),
-            consumer: creds(&unique("consumer"), "consumer-Pw-1"),
-        };
-        users.setup().await;
-        users
-    }
-
-    /// What setup does on the broker: topology as the administrator, then the users.
-    async fn setup(&self) {
-        let broker = setup::BrokerSetup {
-            amqp: AmqpSettings::local(&amqp_url(), &self.queue),
-            management: Some(self.management.clone()),
-            users: vec![
-                BrokerUser {
-                    credentials: self.publisher.clone(),
-                    role: Role::Publisher,
-                },
-                BrokerUser {
-                    credentials: self.consumer.clone(),
-                    role: Role::Consumer,
-                },
-            ],
-        };
-        let (queue, names) = setup::setup_broker(&broker, &Backoff::new(Duration::from_secs(10)))
-            .await
-            .unwrap();
-        assert_eq!(queue, self.queue);
-        assert_eq!(
-            names,
-            [&self.publisher.username, &self.consumer.username].map(|s| s.to_owned())
-        );
-    }
-
-    async fn cleanup(&self) {
-        delete_queue(&self.queue).await;
-        let http = reqwest::Client::new();
-        for user in [&self.publisher.username, &self.consumer.username] {
-            let _ = http
-                .delete(format!("{}/api/users/{user}", rabbit_management_url()))
-                .basic_auth("guest", Some("guest"))
-                .send()
-                .await;
-        }
-    }
-}
 
 fn refused(result: Result<impl std::fmt::Debug, lapin::Error>, what: &str) {
     let err = result.expect_err(what).to_string();
@@ -115,9 +29,9 @@ fn refused(result: Result<impl std::fmt::Debug, lapin::Error>, what: &str) {
 
 #[tokio::test]
 async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
-    let u = Users::new().await;
+    let u = BrokerUsers::new("billing_queue").await;
 
-    let publisher = amqp_connect(&url(&u.publisher)).await;
+    let publisher = amqp_connect(&u.publisher_url()).await;
     let ch = publisher.create_channel().await.unwrap();
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
@@ -171,7 +85,7 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
         "the publisher declares an exchange",
     );
 
-    let consumer = amqp_connect(&url(&u.consumer)).await;
+    let consumer = amqp_connect(&u.consumer_url()).await;
     let ch = consumer.create_channel().await.unwrap();
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
@@ -212,7 +126,7 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
         "the consumer declares a queue",
     );
     // It reads its queue: the message the publisher sent above.
-    let mut mapping = Mapping::start(&url(&u.consumer), &u.queue, 1).await;
+    let mut mapping = Mapping::start(&u.consumer_url(), &u.queue, 1).await;
     let got = mapping.next_batch(Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
     mapping.close().await;
@@ -220,12 +134,13 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
     let _ = publisher.close(200, "done".into()).await;
     let _ = consumer.close(200, "done".into()).await;
     u.cleanup().await;
+    delete_queue(&u.queue).await;
 }
 
 #[tokio::test]
 async fn a_rotated_password_takes_effect_when_setup_runs_again() {
-    let mut u = Users::new().await;
-    let old = url(&u.publisher);
+    let mut u = BrokerUsers::new("billing_queue").await;
+    let old = u.publisher_url();
     amqp_connect(&old).await;
     u.publisher.password = Secret::new("publisher-Pw-2".into());
     u.setup().await;
@@ -236,16 +151,17 @@ async fn a_rotated_password_takes_effect_when_setup_runs_again() {
     .await
     .expect("an answer");
     assert!(refused_login.is_err(), "the old password no longer works");
-    amqp_connect(&url(&u.publisher)).await;
+    amqp_connect(&u.publisher_url()).await;
     u.cleanup().await;
+    delete_queue(&u.queue).await;
 }
 
 #[tokio::test]
 async fn billing_flows_end_to_end_with_the_least_privilege_users() {
-    let u = Users::new().await;
+    let u = BrokerUsers::new("billing_queue").await;
     let db = TestDb::new(Database::Orders).await;
     // billing-api as on AWS: its own user, no topology declaration.
-    let mut settings = AmqpSettings::local(&url(&u.publisher), &u.queue);
+    let mut settings = AmqpSettings::local(&u.publisher_url(), &u.queue);
     settings.declare_topology = false;
     let router = billing_api::router(AppState {
         publisher: Publisher::new(settings),
@@ -273,7 +189,7 @@ async fn billing_flows_end_to_end_with_the_least_privilege_users() {
         ids.push(r.json["message_id"].as_str().unwrap().to_owned());
     }
     // The event source mapping as the consume-only user.
-    let mut mapping = Mapping::start(&url(&u.consumer), &u.queue, 10).await;
+    let mut mapping = Mapping::start(&u.consumer_url(), &u.queue, 10).await;
     mapping
         .run_until_stored(&consumer, 3, Duration::from_secs(20))
         .await;
@@ -294,4 +210,5 @@ async fn billing_flows_end_to_end_with_the_least_privilege_users() {
     }
     mapping.close().await;
     u.cleanup().await;
+    delete_queue(&u.queue).await;
 }

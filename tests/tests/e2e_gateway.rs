@@ -16,7 +16,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use integration_tests::{
-    TestDb, amqp_url, eventually, pg_host, pg_password, pg_port, pg_user, unique,
+    BrokerUsers, TestDb, eventually, pg_host, pg_password, pg_port, pg_user, unique,
 };
 use serde_json::{Value, json};
 use shared::migrate::Database;
@@ -117,6 +117,7 @@ struct Stack {
     cognito: std::collections::HashMap<String, String>,
     _movies: TestDb,
     _orders: TestDb,
+    _broker: BrokerUsers,
     _gateway: Gateway,
 }
 
@@ -132,16 +133,10 @@ impl Stack {
         let cognito = read_env(&state.join("cognito.env"));
         let dlq = read_env(&state.join("sqs.env"));
 
-        // The billing queue of this test, with the topology billing-api declares.
-        let queue = unique("billing_e2e");
-        let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-        let channel = conn.create_channel().await.unwrap();
-        billing_api::topology::declare(&channel, &queue)
-            .await
-            .unwrap();
-        let _ = conn.close(200, "declared".into()).await;
+        // The billing queue of this test, declared by setup's broker step with the two users
+        // it creates: billing-api publishes and the mapping consumes with them, as on AWS.
+        let broker = BrokerUsers::new("billing_e2e").await;
+        let queue = broker.queue.clone();
 
         let log = std::env::var_os("TEST_LOG").is_some();
         let mut child = tokio::process::Command::new(bins.join("local-gateway"))
@@ -154,6 +149,8 @@ impl Stack {
             .env("COGNITO_CLIENT_ID", &cognito["COGNITO_CLIENT_ID"])
             .env("BILLING_DLQ_URL", &dlq["BILLING_DLQ_URL"])
             .env("BILLING_QUEUE", &queue)
+            .env("AMQP_PUBLISHER_URL", broker.publisher_url())
+            .env("AMQP_CONSUMER_URL", broker.consumer_url())
             .env("ESM_BATCHING_WINDOW_MS", "100")
             .env("CRUD_PG_HOST", pg_host())
             .env("CRUD_PG_PORT", pg_port().to_string())
@@ -191,6 +188,7 @@ impl Stack {
             cognito,
             _movies: movies,
             _orders: orders,
+            _broker: broker,
             _gateway: Gateway {
                 pid,
                 child: Some(child),
