@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    Forwarder, amqp_port, amqp_url, connect, connect_as, free_port, pg_host, pg_password, pg_port,
-    pg_user,
+    Forwarder, amqp_port, amqp_url, connect, connect_as, eventually, free_port, pg_host,
+    pg_password, pg_port, pg_user, rabbit_management_url,
 };
 
 // The same role passwords as setup_roles.rs and `make dev`: test binaries run one after the
@@ -89,28 +89,75 @@ async fn role_passwords_are_sent_only_as_scram_verifiers() {
 
 #[tokio::test]
 async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
-    // Ports with nothing behind them yet: PostgreSQL (or RDS Proxy registering its target)
-    // and the broker are "not accepting connections".
-    let (pg_late, amqp_late) = (free_port(), free_port());
+    // Ports with nothing behind them yet: PostgreSQL (or RDS Proxy registering its target),
+    // the broker and its management API are "not accepting connections".
+    let (pg_late, amqp_late, mgmt_late) = (free_port(), free_port(), free_port());
     let amqp = amqp_url().replace(&format!(":{}/", amqp_port()), &format!(":{amqp_late}/"));
     assert_ne!(amqp, amqp_url());
-    let cfg = config(&env(pg_late, &amqp, &[("SETUP_CONNECT_BUDGET_SECS", "60")])).await;
+    let mgmt_url = format!("http://127.0.0.1:{mgmt_late}");
+    let mgmt_port: u16 = rabbit_management_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port in CRUD_RABBIT_MGMT_URL");
+    let cfg = config(&env(
+        pg_late,
+        &amqp,
+        &[
+            ("SETUP_CONNECT_BUDGET_SECS", "60"),
+            ("RABBITMQ_MANAGEMENT_URL", &mgmt_url),
+            ("AMQP_USER", "guest"),
+            ("AMQP_PASSWORD", "guest"),
+            // The local stack's own users, so this changes nothing for `make dev`.
+            ("BROKER_PUBLISHER_USER", "billing_publisher"),
+            ("BROKER_PUBLISHER_PASSWORD", "publisher-local-password"),
+            ("BROKER_CONSUMER_USER", "billing_consumer"),
+            ("BROKER_CONSUMER_PASSWORD", "consumer-local-password"),
+        ],
+    ))
+    .await;
 
     let started = Instant::now();
     let run = tokio::spawn(async move { setup::run(&cfg).await });
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!run.is_finished(), "setup is waiting, not failing");
-    let _pg = Forwarder::start(pg_late, pg_port()).await;
+    assert!(
+        !run.is_finished(),
+        "setup is waiting for PostgreSQL, not failing"
+    );
+    // Each server opens only once setup has got past the previous one, so every wait is proven.
+    let pg = Forwarder::start(pg_late, pg_port()).await;
+    eventually(
+        Duration::from_secs(15),
+        "setup connects to PostgreSQL",
+        || async { (!pg.sent().is_empty()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!run.is_finished(), "setup is waiting for the broker");
+    let amqp = Forwarder::start(amqp_late, amqp_port()).await;
+    eventually(
+        Duration::from_secs(15),
+        "setup connects to the broker",
+        || async { (!amqp.sent().is_empty()).then_some(()) },
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!run.is_finished(), "still waiting for the broker");
-    let _amqp = Forwarder::start(amqp_late, amqp_port()).await;
+    assert!(
+        !run.is_finished(),
+        "setup is waiting for the management API"
+    );
+    let _mgmt = Forwarder::start(mgmt_late, mgmt_port).await;
     let report = tokio::time::timeout(Duration::from_secs(30), run)
         .await
-        .expect("setup finishes once both accept connections")
+        .expect("setup finishes once all three accept connections")
         .unwrap()
         .unwrap();
     assert_eq!(report.declared_queue.as_deref(), Some("billing_queue"));
-    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(
+        report.broker_users,
+        ["billing_publisher", "billing_consumer"]
+    );
+    assert!(started.elapsed() >= Duration::from_secs(5));
 
     // Bounded: nothing ever listens here, and setup gives up after its budget.
     let never = free_port();
