@@ -636,8 +636,8 @@ async fn cold_starts(ctx: &Ctx, report: &mut Report, all_ok: &mut bool) -> Resul
          (a runtime API per instance, a clean environment): what Lambda bills as Init Duration plus \
          the first invocation. Init here is real: configuration, the pool, and the first request \
          opens the first PostgreSQL connection (inventory: `GET /api/movies/1`; billing-api: a \
-         `POST /api/billing` that connects to RabbitMQ, declares the topology and waits for the \
-         confirm; billing-consumer: a 1-message batch stored in PostgreSQL). The Secrets Manager \
+         `POST /api/billing` that connects to RabbitMQ (the queue is already declared, as setup \
+         does on deploy) and waits for the confirm; billing-consumer: a 1-message batch stored in PostgreSQL). The Secrets Manager \
          row adds fetching the database credentials from Secrets Manager (moto) during init.",
     );
     report.table(&[
