@@ -212,3 +212,32 @@ async fn billing_flows_end_to_end_with_the_least_privilege_users() {
     u.cleanup().await;
     delete_queue(&u.queue).await;
 }
+
+#[tokio::test]
+async fn a_refused_administrator_fails_at_once_and_names_no_password() {
+    let u = BrokerUsers::new("billing_queue").await;
+    let mut wrong = u.management.clone();
+    wrong.admin.password = Secret::new("not-the-admin-Pw-Rt42".into());
+    let started = std::time::Instant::now();
+    let err = wrong
+        .ensure_users(
+            &u.queue,
+            &[setup::broker::BrokerUser {
+                credentials: u.publisher.clone(),
+                role: setup::broker::Role::Publisher,
+            }],
+            &setup::retry::Backoff::new(Duration::from_secs(30)),
+        )
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.to_string().contains("401"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "not retried");
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains("Rt42") && !text.contains("publisher-Pw"),
+        "{text}"
+    );
+    u.cleanup().await;
+    delete_queue(&u.queue).await;
+}
