@@ -57,8 +57,9 @@ data "aws_iam_policy_document" "kms" {
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+      type = "Service"
+      # EventBridge: Inspector findings to the alarm topic (an encrypted topic needs the key policy too).
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
     }
   }
 }
@@ -83,6 +84,7 @@ module "network" {
   cidr_block              = var.vpc_cidr
   create_nat_gateway      = var.create_nat_gateway
   interface_endpoints     = var.interface_endpoints
+  endpoint_az_count       = var.endpoint_az_count
   create_flow_log         = var.create_flow_log
   database_via_proxy      = var.create_db_proxy
   flow_log_retention_days = var.log_retention_days
@@ -248,7 +250,9 @@ module "function" {
   kms_key_arn        = aws_kms_key.this.arn
   log_retention_days = var.function_log_retention_days
 
-  reserved_concurrent_executions = var.functions[each.key].reserved_concurrency
+  # Opt-in: reservations only when the account's quota is known to leave 100 unreserved (see
+  # var.lambda_account_concurrency); otherwise every function draws from the shared pool.
+  reserved_concurrent_executions = var.lambda_account_concurrency == null ? -1 : var.functions[each.key].reserved_concurrency
 
   environment = merge(each.value.environment, {
     RUST_LOG          = var.rust_log
@@ -362,4 +366,27 @@ module "observability" {
   create_budget          = var.create_budget
   budget_limit_usd       = var.budget_limit_usd
   budget_emails          = var.alarm_email == null ? [] : [var.alarm_email]
+}
+
+# ---------------------------------------------------------------- vulnerability scanning
+module "inspector" {
+  source = "./modules/inspector"
+  count  = var.create_inspector ? 1 : 0
+
+  name          = local.prefix
+  sns_topic_arn = module.observability.sns_topic_arn
+}
+
+# ---------------------------------------------------------------- delivery (GitHub Actions OIDC)
+module "github_oidc" {
+  source = "./modules/github_oidc"
+  count  = var.create_github_oidc ? 1 : 0
+
+  name                 = local.prefix
+  repository           = var.github_repository
+  branch               = var.github_branch
+  environment          = var.github_environment
+  create_oidc_provider = var.create_github_oidc_provider
+  state_bucket         = var.tf_state_bucket
+  project_tag          = var.name
 }

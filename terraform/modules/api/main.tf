@@ -51,8 +51,11 @@ locals {
     }
   )
 
-  body = merge(local.spec, {
-    # Import sets the API name from info.title: keep it equal to the resource name (no drift).
+  # Import copies info.title, info.version and info.description onto the API
+  # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-open-api.html), so the
+  # resource sets the same three values, and the root `tags` (documentation groups, which API
+  # Gateway would turn into API tags that fight default_tags) are left out: a second plan is empty.
+  body = merge({ for k, v in local.spec : k => v if k != "tags" }, {
     info       = merge(local.spec.info, { title = var.name })
     paths      = local.paths
     components = merge(try(local.spec.components, {}), { securitySchemes = local.security_schemes })
@@ -84,6 +87,8 @@ resource "aws_apigatewayv2_api" "this" {
   name                         = var.name
   protocol_type                = "HTTP"
   body                         = jsonencode(local.body)
+  version                      = try(tostring(local.spec.info.version), null)
+  description                  = try(local.spec.info.description, null)
   fail_on_warnings             = false
   disable_execute_api_endpoint = false
 

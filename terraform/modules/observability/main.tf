@@ -1,5 +1,6 @@
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   region = data.aws_region.current.name
@@ -184,6 +185,24 @@ data "aws_iam_policy_document" "topic" {
     }
   }
 
+  # EventBridge rules of this stack (named <name>-*), e.g. the Inspector findings rule; the key
+  # policy lets events.amazonaws.com use the topic's KMS key
+  # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions).
+  statement {
+    sid       = "EventBridgeRules"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:events:${local.region}:${data.aws_caller_identity.current.account_id}:rule/${var.name}-*"]
+    }
+  }
+
   statement {
     sid       = "Budgets"
     actions   = ["sns:Publish"]
@@ -269,4 +288,8 @@ resource "aws_budgets_budget" "this" {
     subscriber_sns_topic_arns  = [aws_sns_topic.this.arn]
     subscriber_email_addresses = var.budget_emails
   }
+
+  # Budgets checks that it may publish to the topic when the budget is created: the topic policy
+  # must exist first (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
+  depends_on = [aws_sns_topic_policy.this]
 }
