@@ -36,6 +36,8 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	@$(ENV) set -o pipefail; cargo test --workspace 2>&1 | tee .local/cargo-test.log
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
+	@echo "== GitHub workflows (actionlint)"
+	@scripts/lint-workflows.sh
 	@echo "== README: every make target and quickstart command, against a real make dev"
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
@@ -50,7 +52,7 @@ tf-check: ## terraform fmt + validate (real AWS provider) + checkov
 	@scripts/tf-check.sh
 
 .PHONY: tf-moto
-tf-moto: ## terraform apply + destroy of the whole stack against moto
+tf-moto: ## terraform apply, an empty second plan, then destroy of the whole stack against moto
 	@scripts/tf-moto.sh
 
 .PHONY: fmt
