@@ -358,7 +358,7 @@ variable "create_budget" {
 }
 
 variable "budget_limit_usd" {
-  description = "Monthly cost budget in USD (the idle stack costs about 165 USD/month, see README Deploy)."
+  description = "Monthly cost budget in USD (idle: about 118 USD/month with the defaults, 94 with profiles/dev.tfvars; README Costs)."
   type        = number
   default     = 250
 }
