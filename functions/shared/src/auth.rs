@@ -71,7 +71,10 @@ impl AdminPolicy {
         if client_ids.is_empty() {
             return Err(ConfigError::Missing(Self::CLIENTS_VAR.to_owned()));
         }
-        if client_ids.iter().any(|c| c.chars().any(char::is_whitespace)) {
+        if client_ids
+            .iter()
+            .any(|c| c.chars().any(char::is_whitespace))
+        {
             return Err(invalid(
                 Self::CLIENTS_VAR,
                 "client ids are separated by commas and contain no spaces",
@@ -86,7 +89,10 @@ impl AdminPolicy {
     /// `ADMIN_SCOPE` and `ADMIN_CLIENT_IDS` together, or neither (groups only). One without
     /// the other is a configuration error naming the missing variable.
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        match (env.optional(Self::SCOPE_VAR), env.optional(Self::CLIENTS_VAR)) {
+        match (
+            env.optional(Self::SCOPE_VAR),
+            env.optional(Self::CLIENTS_VAR),
+        ) {
             (None, None) => Ok(Self::groups_only()),
             (Some(scope), Some(clients)) => Self::with_scope(&scope, &clients),
             (Some(_), None) => Err(ConfigError::Missing(Self::CLIENTS_VAR.to_owned())),
@@ -230,7 +236,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const SCOPE: &str = "crud-master/movies.admin";
@@ -259,7 +264,11 @@ mod tests {
     }
 
     fn machine(client_id: &str, scope: &str) -> Principal {
-        principal(&[("sub", client_id), ("client_id", client_id), ("scope", scope)])
+        principal(&[
+            ("sub", client_id),
+            ("client_id", client_id),
+            ("scope", scope),
+        ])
     }
 
     #[test]
@@ -273,7 +282,11 @@ mod tests {
         assert_eq!(parse_groups("[[admin user]"), vec!["[admin", "user"]);
         assert_eq!(parse_groups("[user admin]]"), vec!["user", "admin]"]);
         assert!(parse_groups("admin").is_empty(), "not API Gateway's form");
-        assert!(parse_groups(r#"["admin","user"]"#).iter().all(|g| g != "admin"));
+        assert!(
+            parse_groups(r#"["admin","user"]"#)
+                .iter()
+                .all(|g| g != "admin")
+        );
     }
 
     #[test]
@@ -308,15 +321,35 @@ mod tests {
         assert!(machine(MACHINE, &format!("crud-master/movies.read {SCOPE}")).is_admin());
         let not_admin = [
             (MACHINE, "admin", "a bare admin scope"),
-            (MACHINE, "movies.admin", "the scope without its resource server"),
+            (
+                MACHINE,
+                "movies.admin",
+                "the scope without its resource server",
+            ),
             (MACHINE, "crud-master/admin", "another admin-looking scope"),
-            (MACHINE, "other-server/movies.admin", "another resource server"),
+            (
+                MACHINE,
+                "other-server/movies.admin",
+                "another resource server",
+            ),
             (MACHINE, "x/crud-master/movies.admin", "a suffix match"),
             (MACHINE, "crud-master/movies.admin2", "a prefix match"),
             (MACHINE, "CRUD-MASTER/MOVIES.ADMIN", "another case"),
-            (MACHINE, "crud-master/movies.read crud-master/movies.write", "no admin scope"),
-            (USER_CLIENT, SCOPE, "the user client holding the admin scope"),
-            ("someone-else", SCOPE, "an unknown client holding the admin scope"),
+            (
+                MACHINE,
+                "crud-master/movies.read crud-master/movies.write",
+                "no admin scope",
+            ),
+            (
+                USER_CLIENT,
+                SCOPE,
+                "the user client holding the admin scope",
+            ),
+            (
+                "someone-else",
+                SCOPE,
+                "an unknown client holding the admin scope",
+            ),
         ];
         for (client, scope, why) in not_admin {
             assert!(!machine(client, scope).is_admin(), "{why}");
@@ -334,11 +367,10 @@ mod tests {
 
     #[test]
     fn the_authorizers_scope_list_is_matched_exactly_too() {
-        let claims: HashMap<String, String> =
-            [("sub", MACHINE), ("client_id", MACHINE)]
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect();
+        let claims: HashMap<String, String> = [("sub", MACHINE), ("client_id", MACHINE)]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         let admin = Principal::from_claims(&claims, Some(&[SCOPE.to_owned()]), &policy());
         assert!(admin.unwrap().is_admin());
         let bare = Principal::from_claims(&claims, Some(&["admin".to_owned()]), &policy());
@@ -376,7 +408,12 @@ mod tests {
             AdminPolicy::from_env(&[("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", " , ")]),
             Err(ConfigError::Missing("ADMIN_CLIENT_IDS".into()))
         );
-        for bad in ["admin", "/movies.admin", "crud-master/", "crud-master/movies admin"] {
+        for bad in [
+            "admin",
+            "/movies.admin",
+            "crud-master/",
+            "crud-master/movies admin",
+        ] {
             let err = AdminPolicy::from_env(&[("ADMIN_SCOPE", bad), ("ADMIN_CLIENT_IDS", MACHINE)])
                 .unwrap_err();
             assert!(err.to_string().contains("ADMIN_SCOPE"), "{bad}: {err}");
@@ -397,7 +434,10 @@ mod tests {
         RequestContext::ApiGatewayV2(serde_json::from_value(ctx).unwrap())
     }
 
-    async fn extract(ctx: RequestContext, policy: Option<AdminPolicy>) -> Result<Principal, Problem> {
+    async fn extract(
+        ctx: RequestContext,
+        policy: Option<AdminPolicy>,
+    ) -> Result<Principal, Problem> {
         let (mut parts, ()) = http::Request::new(()).into_parts();
         parts.extensions.insert(ctx);
         if let Some(p) = policy {
@@ -409,10 +449,18 @@ mod tests {
     #[tokio::test]
     async fn the_extractor_uses_the_attached_policy_and_fails_closed_without_one() {
         let claims = serde_json::json!({"sub": MACHINE, "client_id": MACHINE, "scope": SCOPE});
-        assert!(extract(context(claims.clone()), Some(policy())).await.unwrap().is_admin());
+        assert!(
+            extract(context(claims.clone()), Some(policy()))
+                .await
+                .unwrap()
+                .is_admin()
+        );
         assert!(!extract(context(claims), None).await.unwrap().is_admin());
         let (mut parts, ()) = http::Request::new(()).into_parts();
         let refused = Principal::from_request_parts(&mut parts, &()).await;
-        assert_eq!(refused.unwrap_err().status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refused.unwrap_err().status(),
+            http::StatusCode::UNAUTHORIZED
+        );
     }
 }
