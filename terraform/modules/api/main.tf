@@ -13,8 +13,12 @@ locals {
       for method, op in item : method => merge(op, {
         # Explicit per operation: the document-level default is resolved here, not by the importer.
         # The import turns each operation's scope list into the route's authorizationScopes, which
-        # the JWT authorizer enforces (any one of them; 403 otherwise). openapi.yaml writes them
-        # with its own resource-server identifier; this deployment's replaces it.
+        # the JWT authorizer enforces (any one of them; 403 otherwise): this is how SAM's HttpApi
+        # writes AuthorizationScopes into the OpenAPI body it imports (aws/serverless-application-model
+        # tests/translator/input/http_api_existing_openapi.yaml, `security: [{oauth2Auth: [scope4]}]`)
+        # and what "Control access to HTTP APIs with JWT authorizers" describes for route scopes.
+        # openapi.yaml writes them with its own resource-server identifier; this deployment's
+        # replaces it.
         security = [for requirement in try(op.security, try(local.spec.security, [])) : {
           for scheme, scopes in requirement : scheme => [
             for s in scopes : startswith(s, local.spec_scope_prefix) ? "${var.resource_server_identifier}/${trimprefix(s, local.spec_scope_prefix)}" : s
