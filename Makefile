@@ -74,6 +74,11 @@ token: ## print an access token for `user` (make token USER=admin for `admin`), 
 	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
 	@$(ENV) python3 local/localaws.py token $(TOKEN_USER)
 
+.PHONY: machine-token
+machine-token: ## print a client-credentials token of the local machine client (make machine-token SCOPES="movies.read"; default every scope)
+	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
+	@$(ENV) python3 local/localaws.py machine-token $(SCOPES)
+
 .PHONY: billing-pause
 billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda update-event-source-mapping --no-enabled)
 	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/disable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }

@@ -154,6 +154,12 @@ locals {
     DATABASE_POOL_SIZE = "1"
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
+  # The admin scope counts only in tokens of the machine client (shared::auth::AdminPolicy).
+  admin_env = {
+    ADMIN_SCOPE      = module.auth.admin_scope
+    ADMIN_CLIENT_IDS = module.auth.machine_client_id
+  }
+
   amqp_env = {
     AMQP_ENDPOINT   = module.broker.amqp_endpoint
     AMQP_SECRET_ARN = module.broker.secret_arn
@@ -186,7 +192,7 @@ locals {
     inventory = {
       description        = "Movies CRUD behind the HTTP API"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, {
+      environment = merge(local.database_env, local.admin_env, {
         DATABASE_NAME       = "movies"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["movies"]
       })
@@ -195,7 +201,7 @@ locals {
     "billing-api" = {
       description        = "Publishes orders to billing_queue with publisher confirms; reads stored orders"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, local.amqp_env, {
+      environment = merge(local.database_env, local.amqp_env, local.admin_env, {
         DATABASE_NAME       = "orders"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
       })
@@ -347,6 +353,10 @@ module "api" {
   create_custom_domain   = var.create_custom_domain
   domain_name            = var.domain_name
   hosted_zone_id         = var.hosted_zone_id
+
+  # Route scopes: openapi.yaml's, with this pool's resource-server identifier.
+  resource_server_identifier = module.auth.resource_server_identifier
+  allowed_scopes             = module.auth.scopes
 }
 
 # ---------------------------------------------------------------- observability

@@ -145,7 +145,7 @@ async fn delete_all(
 ) -> Result<Response, Problem> {
     if !principal.is_admin() {
         return Err(Problem::forbidden(
-            "deleting every movie needs the admin group (or an admin scope)",
+            "deleting every movie needs the admin group, or the admin scope of the machine client",
         ));
     }
     let deleted = repo::delete_all(&state.db)

@@ -217,6 +217,8 @@ impl GatewayConfig {
                     .collect(),
                 leeway_secs: file.authorizer.leeway_secs,
                 jwks_min_refresh: crate::authorizer::JWKS_MIN_REFRESH,
+                jwks_failure_ttl: crate::authorizer::JWKS_FAILURE_TTL,
+                jwks_timeout: crate::authorizer::JWKS_TIMEOUT,
             },
             functions,
             event_source_mappings: mappings,

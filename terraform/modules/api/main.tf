@@ -1,7 +1,8 @@
 locals {
   http_methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
-  spec = yamldecode(file(var.openapi_path))
+  spec              = yamldecode(file(var.openapi_path))
+  spec_scope_prefix = "${var.openapi_resource_server}/"
 
   # The contract file stays provider-neutral; the AWS extensions are overlaid here. Path-level
   # parameters are copied into each operation (same meaning in OpenAPI) so a path item only holds
@@ -11,7 +12,18 @@ locals {
     for path, item in local.spec.paths : path => {
       for method, op in item : method => merge(op, {
         # Explicit per operation: the document-level default is resolved here, not by the importer.
-        security  = try(op.security, try(local.spec.security, []))
+        # The import turns each operation's scope list into the route's authorizationScopes, which
+        # the JWT authorizer enforces (any one of them; 403 otherwise): this is how SAM's HttpApi
+        # writes AuthorizationScopes into the OpenAPI body it imports (aws/serverless-application-model
+        # tests/translator/input/http_api_existing_openapi.yaml, `security: [{oauth2Auth: [scope4]}]`)
+        # and what "Control access to HTTP APIs with JWT authorizers" describes for route scopes.
+        # openapi.yaml writes them with its own resource-server identifier; this deployment's
+        # replaces it.
+        security = [for requirement in try(op.security, try(local.spec.security, [])) : {
+          for scheme, scopes in requirement : scheme => [
+            for s in scopes : startswith(s, local.spec_scope_prefix) ? "${var.resource_server_identifier}/${trimprefix(s, local.spec_scope_prefix)}" : s
+          ]
+        }]
         responses = { for code, r in try(op.responses, {}) : code => { description = try(r.description, "") } }
         parameters = concat(
           [for p in try(item.parameters, []) : p if !contains([for q in try(op.parameters, []) : "${q.in}:${q.name}"], "${p.in}:${p.name}")],
@@ -26,6 +38,19 @@ locals {
         }
       }) if contains(local.http_methods, method)
     }
+  }
+
+  # Route key => the scopes that may call it ([] for a route without the authorizer).
+  route_scopes = {
+    for route in flatten([
+      for path, item in local.paths : [
+        for method, op in item : {
+          key    = "${upper(method)} ${path}"
+          jwt    = length(op.security) > 0
+          scopes = distinct(flatten([for requirement in op.security : values(requirement)]))
+        }
+      ]
+    ]) : route.key => route
   }
 
   security_schemes = merge(
@@ -93,6 +118,23 @@ resource "aws_apigatewayv2_api" "this" {
   disable_execute_api_endpoint = false
 
   tags = var.tags
+}
+
+# Every route behind the authorizer must list its scopes (otherwise an ID token, which has no
+# scope, would pass), and only scopes the user pool can issue.
+resource "terraform_data" "route_scopes" {
+  input = local.route_scopes
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for r in values(local.route_scopes) : !r.jwt || length(r.scopes) > 0])
+      error_message = "Every operation in openapi.yaml behind the authorizer must list its scopes in security: ${join(", ", [for k, r in local.route_scopes : k if r.jwt && length(r.scopes) == 0])}."
+    }
+    precondition {
+      condition     = length(setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes)) == 0
+      error_message = "openapi.yaml names scopes the user pool does not define: ${join(", ", setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes))}."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "access" {
