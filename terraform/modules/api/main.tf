@@ -130,6 +130,12 @@ resource "terraform_data" "route_scopes" {
       condition     = alltrue([for r in values(local.route_scopes) : !r.jwt || length(r.scopes) > 0])
       error_message = "Every operation in openapi.yaml behind the authorizer must list its scopes in security: ${join(", ", [for k, r in local.route_scopes : k if r.jwt && length(r.scopes) == 0])}."
     }
+    # The import copies info.description onto the API, whose description AWS caps at 1,024
+    # characters (CreateApi/UpdateApi `description`, "Maximum length of 1024").
+    precondition {
+      condition     = length(try(local.spec.info.description, "")) <= 1024
+      error_message = "openapi.yaml info.description has ${length(try(local.spec.info.description, ""))} characters; API Gateway accepts at most 1024."
+    }
     precondition {
       condition     = length(setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes)) == 0
       error_message = "openapi.yaml names scopes the user pool does not define: ${join(", ", setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes))}."
