@@ -19,6 +19,7 @@ use std::future::Future;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use base64::Engine;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 /// The largest letter (body plus attributes) this function sends.
@@ -32,6 +33,8 @@ pub const PREFIX_BYTES: usize = 512;
 /// Attempts for entries SQS refused one by one (throttling, internal errors) before the
 /// invocation fails.
 const SEND_ATTEMPTS: u32 = 3;
+/// SendMessageBatch requests in flight at once.
+pub const CONCURRENT_REQUESTS: usize = 8;
 /// Attribute values are capped; a reason is short anyway.
 const MAX_ATTRIBUTE_CHARS: usize = 1024;
 
@@ -274,6 +277,8 @@ impl BatchSink for SqsSink<'_> {
     }
 }
 
+type SendResult = Result<Vec<EntryFailure>, DlqError>;
+
 /// Groups `pending` (indexes into `letters`) into requests of at most ten entries and
 /// [`MAX_BATCH_BYTES`].
 fn chunks(letters: &[DeadLetter], pending: &[usize]) -> Vec<Vec<usize>> {
@@ -324,14 +329,28 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
     let mut pending: Vec<usize> = (0..letters.len()).collect();
     let mut requests = 0;
     for attempt in 0..SEND_ATTEMPTS {
-        let mut refused: Vec<(usize, EntryFailure)> = Vec::new();
+        let mut requests_out = Vec::new();
         for chunk in chunks(&letters, &pending) {
             let entries = chunk
                 .iter()
                 .map(|&i| letters[i].entry(&format!("m{i}")))
                 .collect::<Result<Vec<_>, _>>()?;
-            requests += 1;
-            for failure in sink.send_batch(entries).await? {
+            requests_out.push((chunk, entries));
+        }
+        requests += requests_out.len();
+        // A few requests in flight: one request's round trip, not a hundred, bounds the time
+        // a batch full of poison spends here.
+        let answers: Vec<(Vec<usize>, SendResult)> = futures::stream::iter(
+            requests_out
+                .into_iter()
+                .map(|(chunk, entries)| async move { (chunk, sink.send_batch(entries).await) }),
+        )
+        .buffer_unordered(CONCURRENT_REQUESTS)
+        .collect()
+        .await;
+        let mut refused: Vec<(usize, EntryFailure)> = Vec::new();
+        for (chunk, answer) in answers {
+            for failure in answer? {
                 let index = failure
                     .id
                     .strip_prefix('m')
@@ -341,6 +360,7 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
                 refused.push((index, failure));
             }
         }
+        refused.sort_by_key(|(i, _)| *i);
         if refused.is_empty() {
             return Ok(requests);
         }
@@ -464,7 +484,11 @@ mod tests {
             .iter()
             .map(|c| c.iter().map(|&i| big[i].wire_bytes()).sum())
             .collect();
-        assert_eq!(sizes.len(), 2, "five ~200 KiB letters per request: {sizes:?}");
+        assert_eq!(
+            sizes.len(),
+            2,
+            "five ~200 KiB letters per request: {sizes:?}"
+        );
         assert!(sizes.iter().all(|&s| s <= MAX_BATCH_BYTES), "{sizes:?}");
     }
 

@@ -100,6 +100,9 @@ pub struct Report {
     pub statements: usize,
     /// SendMessageBatch requests made to the dead-letter queue.
     pub dlq_requests: usize,
+    /// Time spent storing (statements included) and sending dead letters.
+    pub store_time: std::time::Duration,
+    pub dlq_time: std::time::Duration,
 }
 
 /// The body fields; unknown fields are tolerated so a newer publisher does not poison messages.
@@ -202,11 +205,13 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
         }
     }
 
+    let store_started = Instant::now();
     let stored = match store::insert_isolating(&ctx.db, &rows).await {
         Ok(stored) => stored,
         Err(e) => return Err(fail(ctx, batch_size, e)),
     };
     report.statements = stored.statements;
+    report.store_time = store_started.elapsed();
     if !stored.rejected.is_empty() {
         tracing::warn!(
             statements = stored.statements,
@@ -246,7 +251,9 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
     report.duplicates.extend(in_batch_duplicates);
 
     if !report.dead_lettered.is_empty() {
+        let dlq_started = Instant::now();
         report.dlq_requests = dlq::send(&ctx.sqs, &ctx.dlq_url, &report.dead_lettered).await?;
+        report.dlq_time = dlq_started.elapsed();
     }
 
     let dead: Vec<String> = report
@@ -259,6 +266,10 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
         stored = ?report.stored,
         duplicates = ?report.duplicates,
         dead_lettered = ?dead,
+        statements = report.statements,
+        store_ms = report.store_time.as_millis() as u64,
+        dlq_requests = report.dlq_requests,
+        dlq_ms = report.dlq_time.as_millis() as u64,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "batch done"
     );
@@ -308,13 +319,14 @@ mod tests {
         let ok = message(
             serde_json::json!({"messageId": id.to_string(), "priority": null}),
             &format!(
-                r#"{{"message_id":"{id}","user_id":"3","number_of_items":2,"total_amount":"9.9","principal":"bob","extra":1}}"#
+                r#"{{"message_id":"{id}","user_id":"3","number_of_items":2,"total_amount":"9.9","principal":"bob","owner_sub":"s-1","extra":1}}"#
             ),
         );
         let row = decode(&ok).unwrap();
         assert_eq!(row.message_id, id);
         assert_eq!(row.order.total_amount.to_string(), "9.90");
         assert_eq!(row.principal.as_deref(), Some("bob"));
+        assert_eq!(row.owner_sub.as_deref(), Some("s-1"));
 
         let body = r#"{"user_id":1,"number_of_items":1,"total_amount":1}"#;
         assert_eq!(

@@ -88,7 +88,8 @@ pub struct Stored {
 pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbError> {
     let mut out = Stored::default();
     // Ranges still to store, first the whole batch; depth-first keeps the stack short.
-    let mut todo: Vec<std::ops::Range<usize>> = vec![0..rows.len()];
+    let mut todo: Vec<std::ops::Range<usize>> = Vec::new();
+    todo.push(0..rows.len());
     while let Some(range) = todo.pop() {
         if range.is_empty() {
             continue;

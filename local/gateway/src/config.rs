@@ -273,7 +273,9 @@ mod tests {
         };
         assert!(with_batch("1000").is_ok());
         for bad in ["0", "1001", "10000"] {
-            let err = with_batch(bad).err().expect("refused");
+            let Err(err) = with_batch(bad) else {
+                panic!("batch_size {bad} accepted")
+            };
             assert!(err.to_string().contains("batch_size"), "{err}");
         }
     }
