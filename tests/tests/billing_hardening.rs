@@ -400,6 +400,19 @@ async fn the_worst_case_batch_at_the_cap_finishes_within_the_timeout() {
         assert_eq!((report.stored.len(), report.statements), (n, 1));
         eprintln!("clean batch: n={n} -> 1 statement, {:?}", started.elapsed());
     }
+    let mut singles: Vec<Duration> = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        billing_consumer::handle(rmq_event(&h.queue, batch(1, 1)), &h.consumer)
+            .await
+            .unwrap();
+        singles.push(started.elapsed());
+    }
+    singles.sort();
+    eprintln!(
+        "one-row batch (a bisection leaf): median {:?}, p90 {:?}",
+        singles[25], singles[45]
+    );
     h.db.client()
         .await
         .batch_execute(
