@@ -132,8 +132,8 @@ resource "aws_sqs_queue" "billing_dlq" {
   message_retention_seconds = 1209600
   # billing-consumer bounds every letter at 256 KiB (bigger originals become a summary with
   # their size and SHA-256); SQS itself allows up to 1 MiB.
-  max_message_size = 262144
-  sqs_managed_sse_enabled   = true
+  max_message_size        = 262144
+  sqs_managed_sse_enabled = true
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "billing_dlq" {
