@@ -73,8 +73,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// At most `max` characters of `value`, any character SQS refuses replaced (attribute values
+/// follow the body's character rules).
 fn truncate_chars(value: &str, max: usize) -> String {
-    value.chars().take(max).collect()
+    value
+        .chars()
+        .take(max)
+        .map(|c| {
+            if sqs_safe(c.encode_utf8(&mut [0; 4])) {
+                c
+            } else {
+                '\u{FFFD}'
+            }
+        })
+        .collect()
 }
 
 impl DeadLetter {
@@ -433,6 +445,14 @@ mod tests {
         let bin = DeadLetter::new(None, "r".into(), "q::/", Some(&b64(&binary)), &raw);
         let body: serde_json::Value = serde_json::from_str(&bin.body).unwrap();
         assert_eq!(body["prefix_encoding"], "base64");
+    }
+
+    #[test]
+    fn attribute_values_carry_only_characters_sqs_accepts() {
+        let raw = serde_json::json!({});
+        let d = DeadLetter::new(None, "bad \u{0}\u{FFFF} id".into(), "q::/", Some(""), &raw);
+        let (_, reason) = &d.attributes()[0];
+        assert_eq!(reason, "bad \u{FFFD}\u{FFFD} id");
     }
 
     #[test]
