@@ -132,7 +132,10 @@ module "broker" {
 resource "aws_sqs_queue" "billing_dlq" {
   name                      = "${local.prefix}-billing-dlq"
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = true
+  # billing-consumer bounds every letter at 256 KiB (bigger originals become a summary with
+  # their size and SHA-256); SQS itself allows up to 1 MiB.
+  max_message_size        = 262144
+  sqs_managed_sse_enabled = true
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "billing_dlq" {
@@ -303,6 +306,15 @@ resource "aws_lambda_event_source_mapping" "billing" {
   batch_size                         = var.billing_batch_size
   maximum_batching_window_in_seconds = var.billing_batching_window_seconds
   enabled                            = true
+
+  lifecycle {
+    # Worst case per message (README, Billing): two statements of a full bisection and a
+    # dead letter, budgeted at 20 ms each on AWS; the whole batch must fit the timeout.
+    precondition {
+      condition     = var.billing_batch_size * 20 <= var.functions["billing-consumer"].timeout * 1000
+      error_message = "billing_batch_size x 20 ms exceeds billing-consumer's timeout: raise functions[\"billing-consumer\"].timeout or lower the batch size."
+    }
+  }
 
   source_access_configuration {
     type = "BASIC_AUTH"

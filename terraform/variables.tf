@@ -260,9 +260,14 @@ variable "create_event_source_mapping" {
 }
 
 variable "billing_batch_size" {
-  description = "Maximum messages per billing-consumer invocation (one INSERT per batch)."
+  description = "Maximum messages per billing-consumer invocation (one INSERT per batch). Capped at 1000 (shared::MAX_BILLING_BATCH): the worst case, a batch whose every row the database refuses, is a full bisection plus a dead letter per row, and must finish within the consumer's timeout (README, Billing)."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.billing_batch_size >= 1 && var.billing_batch_size <= 1000 && floor(var.billing_batch_size) == var.billing_batch_size
+    error_message = "billing_batch_size must be a whole number from 1 to 1000: a bigger batch can outlast billing-consumer's timeout in the worst case and be redelivered forever (README, Billing)."
+  }
 }
 
 variable "billing_batching_window_seconds" {

@@ -128,6 +128,15 @@ locals {
         description = "billing_queue is not drained (event source mapping or consumer stalled)", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Minimum"
         dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = var.queue_name }, threshold = var.queue_depth_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
       }
+      # Amazon MQ publishes per-queue metrics for RabbitMQ in AWS/AmazonMQ with the dimensions
+      # Broker, VirtualHost and Queue (Amazon MQ Developer Guide, "Available CloudWatch metrics
+      # for Amazon MQ for RabbitMQ brokers"). billing_queue.dead is where the broker dead-letters
+      # billing_queue's expired or rejected messages (billing-api topology.rs): orders that are
+      # safe on the broker but not stored.
+      billing-queue-dead-letters = {
+        description = "Messages in billing_queue.dead: orders the broker dead-lettered (expired or rejected) are not stored; inspect and republish", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Maximum"
+        dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = "${var.queue_name}.dead" }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+      }
       publish-confirm-latency-p99 = {
         description = "Broker publisher confirms are slow", namespace = local.ns, metric = "PublishConfirmLatency", stat = null
         dimensions  = { Service = var.functions["billing-api"] }, threshold = 1000, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
