@@ -388,7 +388,7 @@ async fn bad_rows_are_found_by_bisection_in_logarithmic_statements() {
 /// finish well within the function's 30 s timeout at the cap. Run with `--nocapture` to see
 /// the measurements.
 #[tokio::test]
-async fn the_worst_case_batch_at_the_cap_finishes_within_the_timeout() {
+async fn the_worst_case_batch_at_the_cap_is_bounded_in_statements_and_requests() {
     let h = Harness::new().await;
     let cap = shared::MAX_BILLING_BATCH;
     let batch = |n: usize, items: i32| -> Vec<Value> { (0..n).map(|_| order(items).1).collect() };
@@ -431,14 +431,9 @@ async fn the_worst_case_batch_at_the_cap_finishes_within_the_timeout() {
         "worst case: n={cap}, every row refused -> {} statements in {:?}, {} DLQ requests in {:?}, {elapsed:?} in all",
         report.statements, report.store_time, report.dlq_requests, report.dlq_time
     );
-    // The database part: 2n-1 statements must leave a wide margin under the 30 s timeout even on
-    // a loaded test machine (the README budgets RDS Proxy round trips on top). The dead-letter
-    // part runs against moto, far slower per request than SQS, so it is reported, not asserted.
-    assert!(
-        report.store_time * 3 < Duration::from_secs(30),
-        "the full bisection ({:?}) leaves no 3x margin under the 30 s timeout",
-        report.store_time
-    );
+    // The bound that keeps an invocation within its timeout is structural (2n-1 statements,
+    // n/10 SQS requests); the times are printed for the README's arithmetic, never asserted
+    // (a loaded test machine is no measure of RDS Proxy round trips).
     assert_eq!(report.dlq_requests, cap / 10);
     h.cleanup().await;
 }
