@@ -36,6 +36,8 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	@$(ENV) set -o pipefail; cargo test --workspace 2>&1 | tee .local/cargo-test.log
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
+	@echo "== GitHub workflows (actionlint)"
+	@scripts/lint-workflows.sh
 	@echo "== README: every make target and quickstart command, against a real make dev"
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
@@ -50,7 +52,7 @@ tf-check: ## terraform fmt + validate (real AWS provider) + checkov
 	@scripts/tf-check.sh
 
 .PHONY: tf-moto
-tf-moto: ## terraform apply + destroy of the whole stack against moto
+tf-moto: ## terraform apply, an empty second plan, then destroy of the whole stack against moto
 	@scripts/tf-moto.sh
 
 .PHONY: fmt
@@ -71,6 +73,11 @@ dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migra
 token: ## print an access token for `user` (make token USER=admin for `admin`), and nothing else
 	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
 	@$(ENV) python3 local/localaws.py token $(TOKEN_USER)
+
+.PHONY: machine-token
+machine-token: ## print a client-credentials token of the local machine client (make machine-token SCOPES="movies.read"; default every scope)
+	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
+	@$(ENV) python3 local/localaws.py machine-token $(SCOPES)
 
 .PHONY: billing-pause
 billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda update-event-source-mapping --no-enabled)

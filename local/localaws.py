@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """The AWS resources the local stack needs, created in moto (idempotent), and tokens.
 
-    local/localaws.py setup          user pool, app client, `admin` group, users `user` and
-                                     `admin`, the billing dead-letter SQS queue; writes
+    local/localaws.py setup          user pool, user app client, `admin` group, users `user` and
+                                     `admin`, resource server `crud-master` with its scopes, the
+                                     machine client, the billing dead-letter SQS queue; writes
                                      .local/cognito.env and .local/sqs.env
     local/localaws.py token [USER]   prints an access token for USER (default `user`) and nothing else
     local/localaws.py token USER --id  prints an id token instead
+    local/localaws.py machine-token [SCOPE...]
+                                     prints a client-credentials access token of the machine
+                                     client with SCOPEs (`movies.read` or `crud-master/movies.read`;
+                                     default: every scope the client is allowed)
 
 The same calls with the AWS CLI (against moto):
     aws --endpoint-url http://127.0.0.1:4566 cognito-idp initiate-auth \\
@@ -13,8 +18,16 @@ The same calls with the AWS CLI (against moto):
         --auth-parameters USERNAME=user,PASSWORD="$COGNITO_USER_PASSWORD" \\
         --query AuthenticationResult.AccessToken --output text
 Progress goes to stderr, so `$(local/localaws.py token)` is just the token.
+
+moto has no OAuth2 token endpoint (no client-credentials grant), so `machine-token` mints the
+token Cognito's /oauth2/token would return (same claims: sub = client_id, token_use, scope,
+iss, exp, iat, auth_time, jti, version, client_id), signed with the key moto signs every pool's
+tokens with (it ships inside moto), and refuses scopes the client is not allowed, as Cognito
+answers invalid_scope.
 """
 import os
+import time
+import uuid
 import secrets
 import string
 import sys
@@ -26,6 +39,16 @@ COGNITO_ENV = os.path.join(STATE, "cognito.env")
 SQS_ENV = os.path.join(STATE, "sqs.env")
 POOL_NAME = os.environ.get("LOCALAWS_POOL_NAME") or "crud-master-local"
 CLIENT_NAME = "crud-master-cli"
+MACHINE_CLIENT_NAME = "crud-master-machine"
+# The resource server and its scopes, as terraform/modules/auth creates them.
+RESOURCE_SERVER = "crud-master"
+SCOPES = {
+    "movies.read": "Read movies",
+    "movies.write": "Create, update and delete single movies",
+    "movies.admin": "Delete all movies (machine client only)",
+    "billing.read": "Read the client's orders",
+    "billing.write": "Place orders",
+}
 DLQ_NAME = os.environ.get("LOCALAWS_DLQ_NAME") or "billing-dlq"
 USERS = {"user": [], "admin": ["admin"]}
 
@@ -119,11 +142,38 @@ def setup_cognito():
             IdTokenValidity=60,
             TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes"},
         )["UserPoolClient"]["ClientId"]
+    try:
+        idp.describe_resource_server(UserPoolId=pool_id, Identifier=RESOURCE_SERVER)
+    except idp.exceptions.ResourceNotFoundException:
+        say(f"creating resource server {RESOURCE_SERVER} ({', '.join(SCOPES)})")
+        idp.create_resource_server(
+            UserPoolId=pool_id,
+            Identifier=RESOURCE_SERVER,
+            Name=f"{RESOURCE_SERVER} API",
+            Scopes=[{"ScopeName": k, "ScopeDescription": v} for k, v in SCOPES.items()],
+        )
+    machine_id = next((c["ClientId"] for c in clients if c["ClientName"] == MACHINE_CLIENT_NAME), None)
+    if machine_id is None:
+        say(f"creating app client {MACHINE_CLIENT_NAME} (client credentials, every {RESOURCE_SERVER} scope)")
+        machine_id = idp.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName=MACHINE_CLIENT_NAME,
+            GenerateSecret=True,
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=[f"{RESOURCE_SERVER}/{name}" for name in SCOPES],
+            SupportedIdentityProviders=["COGNITO"],
+        )["UserPoolClient"]["ClientId"]
     groups = [g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id)["Groups"]]
     if "admin" not in groups:
         say("creating group admin")
         idp.create_group(UserPoolId=pool_id, GroupName="admin", Description="may delete every movie")
-    values = {"COGNITO_USER_POOL_ID": pool_id, "COGNITO_CLIENT_ID": client_id}
+    values = {
+        "COGNITO_USER_POOL_ID": pool_id,
+        "COGNITO_CLIENT_ID": client_id,
+        "COGNITO_MACHINE_CLIENT_ID": machine_id,
+        "COGNITO_RESOURCE_SERVER": RESOURCE_SERVER,
+    }
     for username, user_groups in USERS.items():
         key = f"COGNITO_{username.upper()}_PASSWORD"
         password = saved.get(key) or strong_password()
@@ -138,7 +188,7 @@ def setup_cognito():
             idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=g)
         values[key] = password
     write_env(COGNITO_ENV, values, "written by local/localaws.py setup: the local Cognito pool (moto)")
-    say(f"user pool {pool_id}, client {client_id}; users user and admin (in group admin)")
+    say(f"user pool {pool_id}, user client {client_id}, machine client {machine_id}; users user and admin (in group admin)")
     return values
 
 
@@ -149,19 +199,22 @@ def setup_sqs():
     say(f"dead-letter queue {url}")
 
 
-def token(username, kind):
+def current_pool(idp):
+    """The saved pool's settings, setting the pool up again when moto lost it."""
     values = read_env(COGNITO_ENV)
-    idp = client("cognito-idp")
-    pool_ok = False
-    if values.get("COGNITO_USER_POOL_ID"):
+    if values.get("COGNITO_USER_POOL_ID") and values.get("COGNITO_MACHINE_CLIENT_ID"):
         try:
             idp.describe_user_pool(UserPoolId=values["COGNITO_USER_POOL_ID"])
-            pool_ok = True
+            return values
         except idp.exceptions.ResourceNotFoundException:
             pass
-    if not pool_ok:
-        say("the local user pool is missing (moto restarted?): setting it up again")
-        values = setup_cognito()
+    say("the local user pool is missing or older than this script (moto restarted?): setting it up")
+    return setup_cognito()
+
+
+def token(username, kind):
+    idp = client("cognito-idp")
+    values = current_pool(idp)
     password = values.get(f"COGNITO_{username.upper()}_PASSWORD")
     if not password:
         sys.exit(f"unknown user {username!r}: the local pool has {', '.join(USERS)}")
@@ -171,6 +224,39 @@ def token(username, kind):
         AuthParameters={"USERNAME": username, "PASSWORD": password},
     )["AuthenticationResult"]
     print(result["IdToken" if kind == "id" else "AccessToken"])
+
+
+def machine_token(requested):
+    idp = client("cognito-idp")
+    values = current_pool(idp)
+    pool_id, client_id = values["COGNITO_USER_POOL_ID"], values["COGNITO_MACHINE_CLIENT_ID"]
+    allowed = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"].get(
+        "AllowedOAuthScopes", []
+    )
+    scopes = [s if "/" in s else f"{RESOURCE_SERVER}/{s}" for s in requested] or allowed
+    refused = [s for s in scopes if s not in allowed]
+    if refused:
+        sys.exit(f"invalid_scope: the machine client may not request {', '.join(refused)}")
+    from joserfc import jwk, jwt  # moto's own JWT library
+    from moto.utilities.utils import load_resource
+
+    key = jwk.RSAKey.import_key(load_resource("moto.cognitoidp.models", "resources/jwks-private.json"))
+    now = int(time.time())
+    region = pool_id.split("_", 1)[0]
+    claims = {
+        "sub": client_id,
+        "token_use": "access",
+        "scope": " ".join(scopes),
+        "auth_time": now,
+        "iss": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+        "exp": now + 3600,
+        "iat": now,
+        "version": 2,
+        "jti": str(uuid.uuid4()),
+        "client_id": client_id,
+    }
+    # kid "dummy": the key id moto publishes in every pool's JWKS.
+    print(jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, key))
 
 
 def main(argv):
@@ -184,6 +270,9 @@ def main(argv):
     if argv[0] == "token":
         rest = [a for a in argv[1:] if not a.startswith("--")]
         token(rest[0] if rest else "user", "id" if "--id" in argv else "access")
+        return 0
+    if argv[0] == "machine-token":
+        machine_token(argv[1:])
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -3,7 +3,7 @@
 #
 #   1. PostgreSQL, RabbitMQ and moto (scripts/services.sh: started if absent, reused if running)
 #   2. migrations and the least-privilege database roles (cargo run -p setup -- local)
-#   3. local AWS resources in moto: Cognito pool, app client, users, billing dead-letter queue
+#   3. local AWS resources in moto: Cognito pool, user and machine clients, users, billing dead-letter queue
 #   4. release builds of the three functions and the local gateway
 #   5. the gateway on http://127.0.0.1:${LOCAL_GATEWAY_PORT:-3000}: API Gateway + Lambda + the
 #      Amazon MQ event source mapping (local/gateway.yaml)
@@ -39,7 +39,7 @@ set +a
 say "migrations and database roles (cargo run -p setup -- local)"
 cargo run -q -p setup --bin setup -- local >&2
 
-say "local AWS in moto: Cognito user pool, users user/admin, billing dead-letter queue"
+say "local AWS in moto: Cognito user pool, users user/admin, machine client, billing dead-letter queue"
 python3 -c 'import boto3' 2>/dev/null || python3 -m pip install -q boto3
 python3 local/localaws.py setup
 set -a
@@ -86,6 +86,7 @@ else
   ready in $(elapsed): $URL   (Ctrl-C stops it)
 
   a token:      TOKEN=\$(make -s token)              # make -s token USER=admin for the admin
+  a service:    SVC=\$(make -s machine-token SCOPES=movies.read)   # client credentials, scopes you name
   try:          curl -s -H "Authorization: Bearer \$TOKEN" $URL/api/movies
   add a movie:  curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
                      -d '{"title":"Alien","description":"1979"}' $URL/api/movies

@@ -70,6 +70,11 @@ for t in $targets; do
       [[ "$adm" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { say "make token USER=admin printed more than a token"; exit 1; }
       [ "$tok" != "$adm" ] || { say "user and admin got the same token"; exit 1; }
       ran+=("$t") ;;
+    machine-token)
+      rdr=$(make -s machine-token SCOPES=movies.read)
+      [[ "$rdr" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { say "make machine-token printed more than a token: $rdr"; exit 1; }
+      if make -s machine-token SCOPES=no.such.scope >/dev/null 2>&1; then say "make machine-token accepted a scope the client is not allowed"; exit 1; fi
+      ran+=("$t") ;;
     dev|billing-pause|billing-resume) ran+=("$t") ;;  # dev is running; pause/resume run in the README block below
     *)
       if [ -n "${SKIP[$t]+x}" ]; then say "not run here: make $t (${SKIP[$t]})"

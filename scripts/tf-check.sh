@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of terraform/: fmt, init+validate (root and every module, provider from the local
-# mirror), checkov. Idempotent; leaves no .terraform directories in the repo.
+# mirror), the modules' `terraform test` files (plan only, mocked provider), checkov.
+# Idempotent; leaves no .terraform directories in the repo.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +35,10 @@ for d in "${dirs[@]}"; do
   terraform -chdir="${d}" init -backend=false -plugin-dir="${plugin_dir}" -input=false -no-color >"${work}/init.log" 2>&1 \
     || { cat "${work}/init.log"; exit 1; }
   terraform -chdir="${d}" validate -no-color
+  if compgen -G "${d}/tests/*.tftest.hcl" >/dev/null; then
+    step "terraform test: ${rel} (plan only, mocked provider)"
+    terraform -chdir="${d}" test -no-color
+  fi
   # A lock file made from the local mirror only holds this platform's hash: do not leave one behind.
   if [[ "${lock_existed}" == 0 ]]; then rm -f "${d}/.terraform.lock.hcl"; fi
 done

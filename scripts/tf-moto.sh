@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# terraform apply + destroy of terraform/ against moto (python3 -m moto.server) on loopback.
+# terraform apply, a second plan that must be empty, then destroy, of terraform/ against moto (python3 -m moto.server) on loopback.
 # Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
 # Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 480),
 #      TF_PLUGIN_DIR (default /opt/tf-plugins), KEEP_WORKDIR=1 to keep the temp dir for debugging.
@@ -36,7 +36,9 @@ endpoint="http://127.0.0.1:${port}"
 
 step "starting moto on ${endpoint}"
 # AWS managed policies (AmazonRDSEnhancedMonitoringRole) are only known to moto with this switch.
-MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 -m moto.server -H 127.0.0.1 -p "${port}" >"${work}/moto.log" 2>&1 &
+# scripts/moto_server.py is moto.server with three read-back gaps filled (see its docstring), so
+# that the second plan compares against what AWS would return.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 "${repo_root}/scripts/moto_server.py" -H 127.0.0.1 -p "${port}" >"${work}/moto.log" 2>&1 &
 moto_pid=$!
 for _ in $(seq 1 100); do
   if python3 -c "import urllib.request,sys; urllib.request.urlopen('${endpoint}/moto-api/', timeout=1)" 2>/dev/null; then break; fi
@@ -95,6 +97,22 @@ t1=$(date +%s)
 grep -E '^Apply complete' "${work}/apply.log"
 echo "resources and data sources in state: $(terraform -chdir="${work}/tf" state list | wc -l)"
 
+# A second plan right after apply must be empty (exit 0): anything else is drift that a real
+# account would also show on every run (perpetual diffs, replaced resources).
+step "terraform plan -detailed-exitcode (must be empty after apply)"
+set +e
+timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -detailed-exitcode -no-color -compact-warnings "${tf_vars[@]}" >"${work}/plan.log" 2>&1
+plan_rc=$?
+set -e
+t_plan=$(date +%s)
+if [[ "${plan_rc}" != 0 ]]; then
+  sed -n '/Terraform will perform/,$p' "${work}/plan.log" | head -n 200
+  tail -n 20 "${work}/plan.log"
+  if [[ "${plan_rc}" == 2 ]]; then echo "second plan not empty (drift), see above" >&2; else echo "second plan failed" >&2; fi
+  exit 1
+fi
+grep -E '^No changes' "${work}/plan.log"
+
 # moto 5.2.1 creates Cognito resource servers but does not implement DeleteResourceServer; the
 # resource server goes away with its user pool, so only Terraform's bookkeeping is dropped here.
 terraform -chdir="${work}/tf" state rm -no-color module.auth.aws_cognito_resource_server.this >/dev/null
@@ -107,4 +125,4 @@ grep -E '^Destroy complete' "${work}/destroy.log"
 left="$(terraform -chdir="${work}/tf" state list | wc -l)"
 [[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
 
-step "tf-moto passed: apply $((t1 - t0))s, destroy $((t2 - t1))s"
+step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), destroy $((t2 - t_plan))s"

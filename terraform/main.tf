@@ -57,8 +57,9 @@ data "aws_iam_policy_document" "kms" {
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+      type = "Service"
+      # EventBridge: Inspector findings to the alarm topic (an encrypted topic needs the key policy too).
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
     }
   }
 }
@@ -83,6 +84,7 @@ module "network" {
   cidr_block              = var.vpc_cidr
   create_nat_gateway      = var.create_nat_gateway
   interface_endpoints     = var.interface_endpoints
+  endpoint_az_count       = var.endpoint_az_count
   create_flow_log         = var.create_flow_log
   database_via_proxy      = var.create_db_proxy
   flow_log_retention_days = var.log_retention_days
@@ -135,7 +137,10 @@ module "broker" {
 resource "aws_sqs_queue" "billing_dlq" {
   name                      = "${local.prefix}-billing-dlq"
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = true
+  # billing-consumer bounds every letter at 256 KiB (bigger originals become a summary with
+  # their size and SHA-256); SQS itself allows up to 1 MiB.
+  max_message_size        = 262144
+  sqs_managed_sse_enabled = true
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "billing_dlq" {
@@ -156,6 +161,12 @@ locals {
     DATABASE_TLS       = "require"
     DATABASE_POOL_SIZE = "1"
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
+
+  # The admin scope counts only in tokens of the machine client (shared::auth::AdminPolicy).
+  admin_env = {
+    ADMIN_SCOPE      = module.auth.admin_scope
+    ADMIN_CLIENT_IDS = module.auth.machine_client_id
+  }
 
   # billing-api logs in as the publish-only user; only setup holds the administrator secret.
   amqp_env = {
@@ -193,7 +204,7 @@ locals {
     inventory = {
       description        = "Movies CRUD behind the HTTP API"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, {
+      environment = merge(local.database_env, local.admin_env, {
         DATABASE_NAME       = "movies"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["movies"]
       })
@@ -202,7 +213,7 @@ locals {
     "billing-api" = {
       description        = "Publishes orders to billing_queue with publisher confirms; reads stored orders"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, local.amqp_env, {
+      environment = merge(local.database_env, local.amqp_env, local.admin_env, {
         DATABASE_NAME       = "orders"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
       })
@@ -267,7 +278,9 @@ module "function" {
   kms_key_arn        = aws_kms_key.this.arn
   log_retention_days = var.function_log_retention_days
 
-  reserved_concurrent_executions = var.functions[each.key].reserved_concurrency
+  # Opt-in: reservations only when the account's quota is known to leave 100 unreserved (see
+  # var.lambda_account_concurrency); otherwise every function draws from the shared pool.
+  reserved_concurrent_executions = var.lambda_account_concurrency == null ? -1 : var.functions[each.key].reserved_concurrency
 
   environment = merge(each.value.environment, {
     RUST_LOG          = var.rust_log
@@ -320,6 +333,15 @@ resource "aws_lambda_event_source_mapping" "billing" {
   maximum_batching_window_in_seconds = var.billing_batching_window_seconds
   enabled                            = true
 
+  lifecycle {
+    # Worst case per message (README, Billing): two statements of a full bisection and a
+    # dead letter, budgeted at 20 ms each on AWS; the whole batch must fit the timeout.
+    precondition {
+      condition     = var.billing_batch_size * 20 <= var.functions["billing-consumer"].timeout * 1000
+      error_message = "billing_batch_size x 20 ms exceeds billing-consumer's timeout: raise functions[\"billing-consumer\"].timeout or lower the batch size."
+    }
+  }
+
   # The consume-only user (read on billing_queue only), not the administrator.
   source_access_configuration {
     type = "BASIC_AUTH"
@@ -370,6 +392,10 @@ module "api" {
   create_custom_domain   = var.create_custom_domain
   domain_name            = var.domain_name
   hosted_zone_id         = var.hosted_zone_id
+
+  # Route scopes: openapi.yaml's, with this pool's resource-server identifier.
+  resource_server_identifier = module.auth.resource_server_identifier
+  allowed_scopes             = module.auth.scopes
 }
 
 # ---------------------------------------------------------------- observability
@@ -389,4 +415,27 @@ module "observability" {
   create_budget          = var.create_budget
   budget_limit_usd       = var.budget_limit_usd
   budget_emails          = var.alarm_email == null ? [] : [var.alarm_email]
+}
+
+# ---------------------------------------------------------------- vulnerability scanning
+module "inspector" {
+  source = "./modules/inspector"
+  count  = var.create_inspector ? 1 : 0
+
+  name          = local.prefix
+  sns_topic_arn = module.observability.sns_topic_arn
+}
+
+# ---------------------------------------------------------------- delivery (GitHub Actions OIDC)
+module "github_oidc" {
+  source = "./modules/github_oidc"
+  count  = var.create_github_oidc ? 1 : 0
+
+  name                 = local.prefix
+  repository           = var.github_repository
+  branch               = var.github_branch
+  environment          = var.github_environment
+  create_oidc_provider = var.create_github_oidc_provider
+  state_bucket         = var.tf_state_bucket
+  project_tag          = var.name
 }

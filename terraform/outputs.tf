@@ -73,3 +73,18 @@ output "alarm_topic_arn" {
   description = "SNS topic receiving alarms."
   value       = module.observability.sns_topic_arn
 }
+
+output "github_plan_role_arn" {
+  description = "Role assumed by the deploy workflow for terraform plan (GitHub variable AWS_PLAN_ROLE_ARN); null without create_github_oidc."
+  value       = try(module.github_oidc[0].plan_role_arn, null)
+}
+
+output "github_apply_role_arn" {
+  description = "Role assumed by the deploy workflow for terraform apply (GitHub variable AWS_APPLY_ROLE_ARN); null without create_github_oidc."
+  value       = try(module.github_oidc[0].apply_role_arn, null)
+}
+
+output "db_final_snapshot_identifier" {
+  description = "Snapshot RDS takes when the database is destroyed (unique per deployment; null with db_skip_final_snapshot)."
+  value       = module.database.final_snapshot_identifier
+}

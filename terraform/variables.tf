@@ -55,15 +55,21 @@ variable "vpc_cidr" {
 }
 
 variable "create_nat_gateway" {
-  description = "Add a NAT gateway (about 35 USD/month + data); not needed, the functions use VPC endpoints."
+  description = "Add a NAT gateway (about 33 USD/month + 0.048 USD/GB) and let the functions, setup, the mapping ENIs and RDS Proxy reach AWS APIs on 443 through it; then interface_endpoints may be emptied. Off by default: the endpoints cover every call."
   type        = bool
   default     = false
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface VPC endpoints."
+  description = "AWS services reached through interface VPC endpoints: secretsmanager (functions, RDS Proxy, mapping), sqs (billing-consumer DLQ), lambda (the Amazon MQ mapping invokes billing-consumer). See README Security."
   type        = list(string)
-  default     = ["secretsmanager", "sqs", "logs", "xray", "lambda", "sts"]
+  default     = ["secretsmanager", "sqs", "lambda"]
+}
+
+variable "endpoint_az_count" {
+  description = "Availability zones hosting the interface endpoints (1 halves their cost, for dev; 2 for production)."
+  type        = number
+  default     = 2
 }
 
 variable "create_flow_log" {
@@ -207,7 +213,7 @@ variable "rust_log" {
 }
 
 variable "functions" {
-  description = "Per-function sizing. reserved_concurrency caps fan-out toward the database and broker (-1: unreserved)."
+  description = "Per-function sizing. reserved_concurrency caps fan-out toward the database and broker (-1: unreserved); applied only when lambda_account_concurrency is set."
   type = map(object({
     memory_size          = optional(number, 256)
     timeout              = optional(number, 10)
@@ -218,6 +224,18 @@ variable "functions" {
     "billing-api"      = { memory_size = 256, timeout = 10, reserved_concurrency = 20 }
     "billing-consumer" = { memory_size = 256, timeout = 30, reserved_concurrency = 2 }
     setup              = { memory_size = 256, timeout = 120, reserved_concurrency = 1 }
+  }
+}
+
+variable "lambda_account_concurrency" {
+  description = "The account's Lambda concurrency quota in this region (aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions), minus what other functions of the account already reserve. null (default): no function gets reserved concurrency. Set: each function reserves functions.<name>.reserved_concurrency; Lambda refuses reservations that leave fewer than 100 unreserved, so the sum must fit in this value - 100."
+  type        = number
+  default     = null
+
+  validation {
+    # HCL's || evaluates both sides: coalesce keeps null (no reservations) from failing the sum.
+    condition     = sum([for f in values(var.functions) : max(f.reserved_concurrency, 0)]) <= coalesce(var.lambda_account_concurrency, 1000000) - 100
+    error_message = "The reservations in var.functions exceed lambda_account_concurrency - 100: Lambda keeps at least 100 unreserved (PutFunctionConcurrency would fail). Lower them, ask for a quota increase, or leave lambda_account_concurrency null."
   }
 }
 
@@ -253,9 +271,14 @@ variable "create_event_source_mapping" {
 }
 
 variable "billing_batch_size" {
-  description = "Maximum messages per billing-consumer invocation (one INSERT per batch)."
+  description = "Maximum messages per billing-consumer invocation (one INSERT per batch). Capped at 1000 (shared::MAX_BILLING_BATCH): the worst case, a batch whose every row the database refuses, is a full bisection plus a dead letter per row, and must finish within the consumer's timeout (README, Billing)."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.billing_batch_size >= 1 && var.billing_batch_size <= 1000 && floor(var.billing_batch_size) == var.billing_batch_size
+    error_message = "billing_batch_size must be a whole number from 1 to 1000: a bigger batch can outlast billing-consumer's timeout in the worst case and be redelivered forever (README, Billing)."
+  }
 }
 
 variable "billing_batching_window_seconds" {
@@ -351,7 +374,51 @@ variable "create_budget" {
 }
 
 variable "budget_limit_usd" {
-  description = "Monthly cost budget in USD (the idle stack costs about 165 USD/month, see README Deploy)."
+  description = "Monthly cost budget in USD (idle: about 118 USD/month with the defaults, 94 with profiles/dev.tfvars; README Costs)."
   type        = number
   default     = 250
+}
+
+# ---------------------------------------------------------------- security scanning
+variable "create_inspector" {
+  description = "Enable Amazon Inspector for Lambda functions, Lambda code and ECR in this account and region, and send HIGH/CRITICAL findings to the alarm topic. Account-wide: destroy turns these scan types off for the account; set false if an organisation's delegated administrator manages Inspector."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------- delivery
+variable "create_github_oidc" {
+  description = "Create the GitHub Actions OIDC roles used by .github/workflows/deploy.yml (plan: pull requests and the branch; apply: the protected environment)."
+  type        = bool
+  default     = false
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC identity provider (false when the account already has one)."
+  type        = bool
+  default     = true
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository trusted by the OIDC roles (with create_github_oidc)."
+  type        = string
+  default     = "example/crud-master"
+}
+
+variable "github_branch" {
+  description = "Branch trusted by the plan role."
+  type        = string
+  default     = "main"
+}
+
+variable "github_environment" {
+  description = "GitHub environment trusted by the apply role (configure required reviewers on it)."
+  type        = string
+  default     = "production"
+}
+
+variable "tf_state_bucket" {
+  description = "S3 bucket holding the Terraform state (backend.tf), read by the plan role."
+  type        = string
+  default     = "my-tfstate-bucket"
 }

@@ -19,8 +19,10 @@ provider "aws" {
 
   # Only for emulators such as moto: no real credentials, no account lookup, no instance metadata.
   skip_credentials_validation = local.emulated
-  skip_requesting_account_id  = local.emulated
-  skip_metadata_api_check     = local.emulated
+  # The account id is asked for even on moto (its STS answers 123456789012): without it the provider
+  # writes referenced security groups as "<account>/sg-..." and every rule drifts.
+  skip_requesting_account_id = false
+  skip_metadata_api_check    = local.emulated
 
   dynamic "endpoints" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
@@ -33,7 +35,9 @@ provider "aws" {
       cognitoidp     = endpoints.value
       ec2            = endpoints.value
       ecr            = endpoints.value
+      events         = endpoints.value
       iam            = endpoints.value
+      inspector2     = endpoints.value
       kms            = endpoints.value
       lambda         = endpoints.value
       logs           = endpoints.value

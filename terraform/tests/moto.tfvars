@@ -27,3 +27,7 @@ create_setup_invocation = false
 # - Amazon MQ event source mapping: moto only maps SQS, DynamoDB and Kinesis sources
 #   (CreateEventSourceMapping: "Invalid EventSourceArn" for a broker ARN).
 create_event_source_mapping = false
+# - RDS: moto neither stores nor returns MonitoringInterval and the Performance Insights settings,
+#   so the plan after apply would always want to set them again (the empty-second-plan check).
+db_monitoring_interval  = 0
+db_performance_insights = false

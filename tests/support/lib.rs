@@ -187,6 +187,16 @@ impl Cuttable {
 /// The request context API Gateway's JWT authorizer attaches for `username` with
 /// `cognito:groups` = `groups` (as the flattened string API Gateway sends, e.g. "[admin user]").
 pub fn request_context(username: &str, groups: &str) -> lambda_http::request::RequestContext {
+    request_context_for(&format!("sub-{username}"), username, groups)
+}
+
+/// Like [`request_context`], with the token subject `sub` given: two users may share a
+/// username (one deleted and re-created) but never a `sub`.
+pub fn request_context_for(
+    sub: &str,
+    username: &str,
+    groups: &str,
+) -> lambda_http::request::RequestContext {
     let ctx = serde_json::json!({
         "routeKey": "$default",
         "accountId": "123456789012",
@@ -197,7 +207,7 @@ pub fn request_context(username: &str, groups: &str) -> lambda_http::request::Re
         "timeEpoch": 0,
         "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
         "authorizer": {"jwt": {"claims": {
-            "sub": format!("sub-{username}"),
+            "sub": sub,
             "username": username,
             "client_id": "test-client",
             "token_use": "access",
@@ -261,18 +271,35 @@ pub async fn call(
     body: Option<&str>,
     as_user: Option<(&str, &str)>,
 ) -> Reply {
+    let context = as_user.map(|(user, groups)| request_context(user, groups));
+    call_with(router, method, uri, body, &[], context).await
+}
+
+/// Like [`call`], with extra request headers and the authorizer's request context given.
+pub async fn call_with(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    headers: &[(&str, &[u8])],
+    context: Option<lambda_http::request::RequestContext>,
+) -> Reply {
     use tower::ServiceExt;
     let mut builder = http::Request::builder().method(method).uri(uri);
     if body.is_some() {
         builder = builder.header(http::header::CONTENT_TYPE, "application/json");
     }
+    for (name, value) in headers {
+        builder = builder.header(
+            *name,
+            http::HeaderValue::from_bytes(value).expect("a header value"),
+        );
+    }
     let mut request = builder
         .body(axum::body::Body::from(body.unwrap_or_default().to_owned()))
         .expect("request");
-    if let Some((user, groups)) = as_user {
-        request
-            .extensions_mut()
-            .insert(request_context(user, groups));
+    if let Some(context) = context {
+        request.extensions_mut().insert(context);
     }
     let response = router
         .clone()

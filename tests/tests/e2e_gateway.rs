@@ -147,6 +147,10 @@ impl Stack {
             .env("OPENAPI", root().join("openapi.yaml"))
             .env("COGNITO_USER_POOL_ID", &cognito["COGNITO_USER_POOL_ID"])
             .env("COGNITO_CLIENT_ID", &cognito["COGNITO_CLIENT_ID"])
+            .env(
+                "COGNITO_MACHINE_CLIENT_ID",
+                &cognito["COGNITO_MACHINE_CLIENT_ID"],
+            )
             .env("BILLING_DLQ_URL", &dlq["BILLING_DLQ_URL"])
             .env("BILLING_QUEUE", &queue)
             .env("AMQP_PUBLISHER_URL", broker.publisher_url())
@@ -198,6 +202,31 @@ impl Stack {
 
     fn token(&self, user: &str) -> String {
         localaws(&self.state, &self.pool, &["token", user])
+    }
+
+    /// A client-credentials token of the local machine client, as `make machine-token` gives.
+    fn machine_token(&self, scopes: &[&str]) -> String {
+        let mut args = vec!["machine-token"];
+        args.extend_from_slice(scopes);
+        localaws(&self.state, &self.pool, &args)
+    }
+
+    /// moto signs every pool's tokens with one key that ships inside moto: with it we can make
+    /// tokens whose signature is right and whose claims are whatever a test needs.
+    fn moto_key(&self) -> PathBuf {
+        let path = self.state.join("moto-key.pem");
+        let pem = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "from moto.utilities.utils import load_resource\nfrom joserfc import jwk\n\
+                 k = jwk.RSAKey.import_key(load_resource('moto.cognitoidp.models', 'resources/jwks-private.json'))\n\
+                 print(k.as_pem(private=True).decode())",
+            ])
+            .output()
+            .unwrap();
+        assert!(pem.status.success());
+        std::fs::write(&path, pem.stdout).unwrap();
+        path
     }
 
     async fn call(
@@ -400,20 +429,8 @@ async fn every_kind_of_bad_token_is_a_401_with_www_authenticate() {
     let header: Value =
         serde_json::from_slice(&B64URL.decode(real.split('.').next().unwrap()).unwrap()).unwrap();
 
-    // moto signs every pool's tokens with one key that ships inside moto: with it we can make
-    // tokens whose signature is right and whose claims are wrong.
-    let moto_key = s.state.join("moto-key.pem");
-    let pem = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "from moto.utilities.utils import load_resource\nfrom joserfc import jwk\n\
-             k = jwk.RSAKey.import_key(load_resource('moto.cognitoidp.models', 'resources/jwks-private.json'))\n\
-             print(k.as_pem(private=True).decode())",
-        ])
-        .output()
-        .unwrap();
-    assert!(pem.status.success());
-    std::fs::write(&moto_key, pem.stdout).unwrap();
+    // Validly signed tokens with wrong claims.
+    let moto_key = s.moto_key();
     let other_key = s.state.join("other-key.pem");
     let status = std::process::Command::new("openssl")
         .args(["genrsa", "-out"])
@@ -544,4 +561,137 @@ async fn billing_survives_a_paused_consumer() {
     )
     .await;
     assert_eq!(stored["message_id"], message_id);
+}
+
+fn claims_of(token: &str) -> (Value, Value) {
+    let part = |i: usize| -> Value {
+        serde_json::from_slice(&B64URL.decode(token.split('.').nth(i).unwrap()).unwrap()).unwrap()
+    };
+    (part(0), part(1))
+}
+
+/// The route's scopes are the gateway's business (403 `{"message":"Forbidden"}`, as API
+/// Gateway answers); the admin rule is the function's (403 problem+json).
+#[tokio::test]
+async fn admin_is_the_admin_group_or_the_machine_clients_exact_admin_scope() {
+    let s = Stack::start().await;
+    let user = s.token("user");
+    let add = |token: String| {
+        let s = &s;
+        async move {
+            let (status, body) = s
+                .call(
+                    "POST",
+                    "/api/movies",
+                    Some(&token),
+                    Some(json!({"title": "X"})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+
+    // A machine token with only the read scope reads, and cannot write.
+    let reader = s.machine_token(&["movies.read"]);
+    let (status, _) = s.call("GET", "/api/movies", Some(&reader), None).await;
+    assert_eq!(status, 200);
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/movies",
+            Some(&reader),
+            Some(json!({"title": "X"})),
+        )
+        .await;
+    assert_eq!((status, body), (403, json!({"message": "Forbidden"})));
+    let (status, _) = s.call("DELETE", "/api/movies", Some(&reader), None).await;
+    assert_eq!(status, 403);
+
+    // An id token has no scope: refused as API Gateway refuses a token without the route's scopes.
+    let id = localaws(&s.state, &s.pool, &["token", "admin", "--id"]);
+    for (method, path) in [("GET", "/api/movies"), ("DELETE", "/api/movies")] {
+        let resp = s
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", s.url))
+            .header("authorization", format!("Bearer {id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{method} {path}");
+        let challenge = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            challenge.contains(r#"error="insufficient_scope""#),
+            "{challenge}"
+        );
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"message": "Forbidden"})
+        );
+    }
+
+    // Tokens Cognito would never issue, validly signed with the pool's key: each passes the
+    // gateway (it carries one of the route's scopes) and the function refuses it.
+    let key = s.moto_key();
+    let (header, user_claims) = claims_of(&user);
+    let machine_id = s.cognito["COGNITO_MACHINE_CLIENT_ID"].clone();
+    let (_, machine_claims) = claims_of(&s.machine_token(&["movies.admin"]));
+    let forged = |base: &Value, scope: &str| {
+        let mut c = base.clone();
+        c["scope"] = json!(scope);
+        forge(&header, &c, Sig::Rsa(&key))
+    };
+    add(user.clone()).await;
+    for (why, token) in [
+        (
+            "the user client with the admin scope",
+            forged(
+                &user_claims,
+                "aws.cognito.signin.user.admin crud-master/movies.admin",
+            ),
+        ),
+        (
+            "a bare admin scope",
+            forged(&machine_claims, "aws.cognito.signin.user.admin admin"),
+        ),
+        (
+            "a suffix of the admin scope",
+            forged(
+                &machine_claims,
+                "aws.cognito.signin.user.admin movies.admin",
+            ),
+        ),
+        (
+            "another resource server's admin scope",
+            forged(
+                &machine_claims,
+                "aws.cognito.signin.user.admin other/movies.admin",
+            ),
+        ),
+    ] {
+        let (status, body) = s.call("DELETE", "/api/movies", Some(&token), None).await;
+        assert_eq!(status, 403, "{why}: {body}");
+        assert_eq!(
+            body["type"], "/problems/forbidden",
+            "{why}: the function refused it"
+        );
+    }
+    let (status, list) = s.call("GET", "/api/movies", Some(&user), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing was deleted");
+
+    // The machine client with the exact admin scope, and a member of the admin group.
+    let machine_admin = s.machine_token(&["movies.admin"]);
+    assert_eq!(claims_of(&machine_admin).1["client_id"], machine_id);
+    let (status, body) = s
+        .call("DELETE", "/api/movies", Some(&machine_admin), None)
+        .await;
+    assert_eq!((status, body), (200, json!({"deleted": 1})));
+    add(user.clone()).await;
+    let (status, body) = s
+        .call("DELETE", "/api/movies", Some(&s.token("admin")), None)
+        .await;
+    assert_eq!((status, body), (200, json!({"deleted": 1})));
 }

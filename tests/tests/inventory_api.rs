@@ -240,6 +240,18 @@ async fn bad_input_is_a_clear_4xx_never_a_500() {
         (
             "POST",
             "/api/movies".into(),
+            Some(r#"{"title": "a", "title": "b"}"#.into()),
+            400,
+        ),
+        (
+            "PUT",
+            "/api/movies/1".into(),
+            Some(r#"{"description": "a", "description": "b"}"#.into()),
+            400,
+        ),
+        (
+            "POST",
+            "/api/movies".into(),
             Some(format!(r#"{{"title":"{}"}}"#, "y".repeat(70_000))),
             413,
         ),

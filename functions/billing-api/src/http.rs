@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::HeaderMap;
@@ -14,11 +15,14 @@ use shared::Problem;
 use shared::auth::Principal;
 use shared::db::{Db, DbError};
 use shared::metrics::{Metrics, Unit};
-use shared::problem::parse_json;
+use shared::problem::{BODY_LIMIT, body_bytes, parse_json};
 use uuid::Uuid;
 
 use crate::amqp::{PublishError, Publisher};
-use crate::domain::{Order, OrderMessage, OrderRequest, StoredOrder};
+use crate::domain::{IdempotencyKey, Order, OrderMessage, OrderRequest, StoredOrder};
+
+/// The optional request header naming a retriable order.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Everything a request needs, built once per cold start.
 #[derive(Clone)]
@@ -34,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/billing/orders/{message_id}", get(get_order))
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(Arc::new(state))
 }
 
@@ -48,8 +53,10 @@ async fn create_order(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
+    let body = body_bytes(body)?;
+    let key = idempotency_key(&headers)?;
     let value: serde_json::Value = parse_json(&headers, &body)?;
     if !value.is_object() {
         return Err(Problem::bad_request(
@@ -59,9 +66,15 @@ async fn create_order(
     let request: OrderRequest = serde_json::from_value(value)
         .map_err(|e| Problem::bad_request(format!("invalid field: {e}")))?;
     let order = Order::try_from(&request).map_err(|e| Problem::bad_request(e.to_string()))?;
-    let message_id = Uuid::new_v4();
+    // With a key, a retry (after a 503 or a lost 200) is the same message_id, so the consumer
+    // stores the order once; without one, every request is a new order.
+    let message_id = match &key {
+        Some(key) => key.message_id(&principal.subject),
+        None => Uuid::new_v4(),
+    };
     tracing::Span::current().record("message_id", tracing::field::display(message_id));
-    let message = OrderMessage::new(message_id, &order, Some(principal.label().to_owned()));
+    let message = OrderMessage::new(message_id, &order, Some(principal.label().to_owned()))
+        .owned_by(&principal.subject);
     let payload = serde_json::to_vec(&message).map_err(|e| {
         tracing::error!(error = %e, "serializing the order");
         Problem::internal()
@@ -102,8 +115,26 @@ async fn create_order(
     }
 }
 
-/// An order is visible to whoever placed it and to admins; to anyone else it does not exist
-/// (a 404, not a 403, so a message_id's existence does not leak).
+/// The `Idempotency-Key` header, when given (once, valid).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Problem::bad_request(
+            "Idempotency-Key: given more than once",
+        ));
+    }
+    IdempotencyKey::try_from(first.as_bytes())
+        .map(Some)
+        .map_err(|e| Problem::bad_request(e.to_string()))
+}
+
+/// An order is visible to its owner (the token `sub` that placed it, not the username, which
+/// can be re-created for someone else) and to admins; to anyone else it does not exist (a 404,
+/// not a 403, so a message_id's existence does not leak). Orders stored before ownership by
+/// `sub` have no owner and are visible to admins only.
 #[tracing::instrument(skip(state, principal))]
 async fn get_order(
     State(state): State<Arc<AppState>>,
@@ -112,8 +143,9 @@ async fn get_order(
 ) -> Result<Response, Problem> {
     let id = Uuid::parse_str(&message_id)
         .map_err(|_| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
-    let visible =
-        |o: &StoredOrder| principal.is_admin() || o.principal.as_deref() == Some(principal.label());
+    let visible = |o: &StoredOrder| {
+        principal.is_admin() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
+    };
     match find_order(&state.db, id).await {
         Ok(Some(order)) if visible(&order) => Ok(axum::Json(order).into_response()),
         Ok(_) => Err(Problem::not_found(format!(
@@ -139,7 +171,8 @@ pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>
         let stmt = client
             .prepare_cached(
                 "SELECT message_id, user_id, number_of_items, total_amount::text, principal,
-                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                        owner_sub
                    FROM orders WHERE message_id = $1",
             )
             .await?;
@@ -151,6 +184,7 @@ pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>
             total_amount: r.get(3),
             principal: r.get(4),
             created_at: r.get(5),
+            owner_sub: r.get(6),
         }))
     })
     .await

@@ -8,5 +8,7 @@ pub mod http;
 pub mod topology;
 
 pub use amqp::{AmqpSettings, PublishError, Publisher};
-pub use domain::{Amount, Order, OrderMessage, OrderRequest, StoredOrder, ValidationError};
+pub use domain::{
+    Amount, IdempotencyKey, Order, OrderMessage, OrderRequest, StoredOrder, ValidationError,
+};
 pub use http::{AppState, router};

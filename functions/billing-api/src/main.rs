@@ -1,6 +1,7 @@
 //! Wiring only: telemetry, config, the broker publisher and the pool (once per cold start).
 //! One thread: Lambda sends one request at a time per environment.
 
+use shared::auth::AdminPolicy;
 use shared::config::ProcessEnv;
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
@@ -10,6 +11,7 @@ use shared::secrets::SecretSource;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::install_crypto_provider();
     shared::telemetry::init();
+    let admin = AdminPolicy::from_env(&ProcessEnv)?;
     let secrets = SecretSource::new();
     let amqp = billing_api::AmqpSettings::from_env(&ProcessEnv, &secrets).await?;
     let db = Db::new(&DbSettings::from_env(&ProcessEnv, &secrets).await?)?;
@@ -18,5 +20,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         db,
         metrics: Metrics::from_env("billing-api"),
     };
-    lambda_http::run(billing_api::router(state)).await
+    lambda_http::run(admin.attach(billing_api::router(state))).await
 }

@@ -19,7 +19,7 @@ use shared::metrics::Metrics;
 use crate::domain::{CreateBody, Invalid, ListQuery, MovieId, MoviePatch, NewMovie, UpdateBody};
 use crate::repo::{self, Movie};
 
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use shared::problem::BODY_LIMIT;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -67,13 +67,6 @@ fn bad(e: Invalid) -> Problem {
 fn id_from(path: Result<Path<String>, PathRejection>) -> Result<MovieId, Problem> {
     let Path(raw) = path.map_err(|_| Problem::bad_request("id: is not a positive integer"))?;
     MovieId::try_from(raw.as_str()).map_err(bad)
-}
-
-fn body_from(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
-    body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::payload_too_large(BODY_LIMIT),
-        _ => Problem::bad_request("the body could not be read"),
-    })
 }
 
 fn not_found(id: MovieId) -> Problem {
@@ -127,7 +120,7 @@ async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Movie>, Problem> {
-    let body = body_from(body)?;
+    let body = shared::problem::body_bytes(body)?;
     let raw: CreateBody = shared::problem::parse_json(&headers, &body)?;
     let movie = NewMovie::try_from(raw).map_err(bad)?;
     let created = repo::create(&state.db, &movie)
@@ -145,7 +138,7 @@ async fn delete_all(
 ) -> Result<Response, Problem> {
     if !principal.is_admin() {
         return Err(Problem::forbidden(
-            "deleting every movie needs the admin group (or an admin scope)",
+            "deleting every movie needs the admin group, or the admin scope of the machine client",
         ));
     }
     let deleted = repo::delete_all(&state.db)
@@ -176,7 +169,7 @@ async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Movie>, Problem> {
     let id = id_from(path)?;
-    let body = body_from(body)?;
+    let body = shared::problem::body_bytes(body)?;
     let raw: UpdateBody = shared::problem::parse_json(&headers, &body)?;
     let patch = MoviePatch::try_from(raw).map_err(bad)?;
     let movie = repo::update(&state.db, id, &patch)

@@ -13,6 +13,12 @@ pub mod telemetry;
 pub use config::Secret;
 pub use problem::Problem;
 
+/// The largest batch the billing event source mapping may deliver: the most billing-consumer
+/// stores within its 30 s timeout even when the database refuses every row (a full bisection
+/// plus a dead letter per row). The arithmetic and the measurements are in the README
+/// ("Billing"); Terraform's `billing_batch_size` and the local gateway enforce the same cap.
+pub const MAX_BILLING_BATCH: usize = 1000;
+
 /// Installs the process-wide rustls crypto provider. Several dependencies enable different
 /// providers, so rustls cannot pick one by itself; call this first thing in `main` and in tests.
 pub fn install_crypto_provider() {

@@ -24,10 +24,16 @@ impl Database {
                 "0001_create_movies",
                 include_str!("../../../migrations/movies/0001_create_movies.sql"),
             )],
-            Self::Orders => &[(
-                "0001_create_orders",
-                include_str!("../../../migrations/orders/0001_create_orders.sql"),
-            )],
+            Self::Orders => &[
+                (
+                    "0001_create_orders",
+                    include_str!("../../../migrations/orders/0001_create_orders.sql"),
+                ),
+                (
+                    "0002_orders_owner_sub",
+                    include_str!("../../../migrations/orders/0002_orders_owner_sub.sql"),
+                ),
+            ],
         }
     }
 }

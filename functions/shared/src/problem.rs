@@ -9,6 +9,10 @@ use serde::Serialize;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// The largest request body a function reads (with `DefaultBodyLimit::max(BODY_LIMIT)` on the
+/// router); larger is a 413 problem.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -152,7 +156,81 @@ impl IntoResponse for Problem {
     }
 }
 
+/// The request body, read under the router's `DefaultBodyLimit::max(BODY_LIMIT)`: too large is a
+/// 413 problem, unreadable a 400.
+pub fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, Problem> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::payload_too_large(BODY_LIMIT),
+        _ => Problem::bad_request("the body could not be read"),
+    })
+}
+
+/// A JSON value parsed with duplicate object keys refused: serde_json keeps the last of
+/// `{"a":1,"a":2}` silently, so two parsers (a WAF, a log pipeline, us) could disagree on what
+/// a request says.
+struct UniqueKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(serde_json::Value::Null))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(UniqueKeys(serde_json::Value::Array(items)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key {key:?} in a JSON object"
+                )));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(UniqueKeys(serde_json::Value::Object(object)))
+    }
+}
+
 /// Parses a JSON request body, turning every failure into a 400 that names the problem.
+/// Duplicate keys in any object are refused.
 pub fn parse_json<T: serde::de::DeserializeOwned>(
     headers: &http::HeaderMap,
     body: &[u8],
@@ -169,15 +247,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
             "the request body is empty; send a JSON object",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let UniqueKeys(value) = serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => Problem::bad_request(format!("invalid field: {e}")),
+            Category::Data => Problem::bad_request(format!("invalid JSON: {e}")),
             Category::Syntax | Category::Eof | Category::Io => {
                 Problem::bad_request(format!("malformed JSON: {e}"))
             }
         }
-    })
+    })?;
+    serde_json::from_value(value).map_err(|e| Problem::bad_request(format!("invalid field: {e}")))
 }
 
 /// Strictly parses a raw query string: percent-decoding must yield UTF-8 and only `allowed`
@@ -262,6 +341,21 @@ mod tests {
                 .unwrap_err()
                 .status,
             400
+        );
+        for dup in [
+            &br#"{"a":1,"a":2}"#[..],
+            br#"{"a":{"b":1,"b":1}}"#,
+            br#"[{"x":[{"y":1,"y":2}]}]"#,
+        ] {
+            let p = parse_json::<serde_json::Value>(&h, dup).unwrap_err();
+            assert_eq!(p.status, 400);
+            assert!(p.detail.unwrap().contains("duplicate key"));
+        }
+        let v: serde_json::Value =
+            parse_json(&h, br#"{"a":[1,-2,3.5,"s",null,true],"b":{"a":1}}"#).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"a":[1,-2,3.5,"s",null,true],"b":{"a":1}})
         );
         let mut h = http::HeaderMap::new();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));

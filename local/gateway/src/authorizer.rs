@@ -5,16 +5,27 @@
 //! `iss` must equal the pool's issuer; `aud` (id tokens) or, when there is no `aud`,
 //! `client_id` (access tokens) must be an allowed client; `exp` and `nbf` are checked with a
 //! small leeway. Any failure is a 401 whose `WWW-Authenticate` says why, as API Gateway does.
+//! Then the route's scopes: the token's `scope` claim must hold one of them, else 403.
+//!
+//! JWKS fetches never hold the key cache's lock and run one at a time (single flight: requests
+//! that need the keys while a fetch is under way wait for that fetch instead of starting
+//! their own); a failed fetch is remembered for [`JWKS_FAILURE_TTL`], during which tokens
+//! that need a fetch are refused at once. Tokens whose key is cached never wait for a fetch, so
+//! a slow or down JWKS endpoint cannot stall them.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
-use tokio::sync::RwLock;
 
 pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(5);
+/// How long a failed JWKS fetch is remembered (no new fetch, immediate 401s).
+pub const JWKS_FAILURE_TTL: Duration = Duration::from_secs(5);
+/// A JWKS fetch that takes longer fails.
+pub const JWKS_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct AuthorizerConfig {
@@ -28,6 +39,10 @@ pub struct AuthorizerConfig {
     pub leeway_secs: u64,
     /// How often an unknown `kid` may trigger a JWKS fetch.
     pub jwks_min_refresh: Duration,
+    /// How long a failed fetch is remembered.
+    pub jwks_failure_ttl: Duration,
+    /// The time budget of one fetch.
+    pub jwks_timeout: Duration,
 }
 
 impl AuthorizerConfig {
@@ -42,6 +57,8 @@ impl AuthorizerConfig {
             audiences: clients,
             leeway_secs: 30,
             jwks_min_refresh: JWKS_MIN_REFRESH,
+            jwks_failure_ttl: JWKS_FAILURE_TTL,
+            jwks_timeout: JWKS_TIMEOUT,
         }
     }
 }
@@ -53,27 +70,39 @@ pub enum AuthError {
     Missing,
     #[error("{0}")]
     Invalid(String),
-    #[error("the token lacks a required scope")]
-    InsufficientScope,
+    /// A valid token without any of the route's scopes (an ID token has none at all).
+    #[error("the token has none of the route's scopes {0:?}")]
+    InsufficientScope(Vec<String>),
 }
 
 impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::InsufficientScope => 403,
+            Self::InsufficientScope(_) => 403,
             _ => 401,
         }
     }
 
-    /// The `WWW-Authenticate` value (RFC 6750 section 3), in API Gateway's wording.
+    /// The `WWW-Authenticate` value (RFC 6750 section 3), as API Gateway's HTTP API words it:
+    /// a bare `Bearer` without a token; `scope="" error="invalid_token"` and a description for
+    /// a bad one (the AWS guide "Troubleshooting issues with HTTP API JWT authorizers",
+    /// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-jwt.html>);
+    /// the route's scopes and `error="insufficient_scope"` for a token without them, as a
+    /// deployed HTTP API answers (403 `{"message":"Forbidden"}`, recorded in
+    /// <https://github.com/LeonardSchuler/aws-secure-serverless-api> README).
     pub fn www_authenticate(&self) -> String {
         match self {
-            Self::Missing => r#"Bearer realm="crud-master""#.into(),
+            Self::Missing => "Bearer".into(),
             Self::Invalid(reason) => format!(
                 r#"Bearer scope="" error="invalid_token" error_description="{}""#,
                 reason.replace('"', "'")
             ),
-            Self::InsufficientScope => r#"Bearer error="insufficient_scope""#.into(),
+            Self::InsufficientScope(required) => {
+                let scopes = required.join(" ").replace('"', "'");
+                format!(
+                    r#"Bearer scope="{scopes}" error="insufficient_scope" error_description="expected scopes: [{scopes}]""#
+                )
+            }
         }
     }
 }
@@ -88,7 +117,10 @@ pub struct Verified {
 pub struct Authorizer {
     cfg: AuthorizerConfig,
     http: reqwest::Client,
+    /// Held only to read or swap the cache, never across an await.
     keys: RwLock<Keys>,
+    /// Held for the whole of a JWKS fetch: one fetch at a time.
+    fetching: tokio::sync::Mutex<()>,
     /// Tokens whose signature, issuer and client already checked out, so a client sending the
     /// same token again costs a map lookup instead of an RSA verification. Time-based rules
     /// (`exp`, `nbf`) and the signing key's presence are checked again on every hit.
@@ -109,6 +141,18 @@ const REMEMBERED_MAX: usize = 4096;
 struct Keys {
     by_kid: HashMap<String, DecodingKey>,
     fetched: Option<Instant>,
+    /// When the last fetch failed, if it did (cleared by a successful one).
+    failed: Option<Instant>,
+}
+
+/// What the cache says about a `kid`.
+enum Cached {
+    Key(DecodingKey),
+    /// Unknown, and a fetch is allowed now.
+    Fetch,
+    /// Refused without a fetch: the keys were fetched too recently, or the last fetch failed
+    /// moments ago.
+    Refuse(AuthError),
 }
 
 fn invalid(reason: impl Into<String>) -> AuthError {
@@ -117,13 +161,16 @@ fn invalid(reason: impl Into<String>) -> AuthError {
 
 impl Authorizer {
     pub fn new(cfg: AuthorizerConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.jwks_timeout)
+            .connect_timeout(cfg.jwks_timeout)
+            .build()
+            .unwrap_or_default();
         Self {
             cfg,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+            http,
             keys: RwLock::new(Keys::default()),
+            fetching: tokio::sync::Mutex::new(()),
             verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -142,7 +189,11 @@ impl Authorizer {
         let leeway = self.cfg.leeway_secs as f64;
         let in_time =
             exp.is_some_and(|e| now <= e + leeway) && nbf.is_none_or(|n| now + leeway >= n);
-        if !in_time || !self.keys.read().await.by_kid.contains_key(&kid) {
+        let key_published = self
+            .keys
+            .read()
+            .is_ok_and(|keys| keys.by_kid.contains_key(&kid));
+        if !in_time || !key_published {
             if let Ok(mut map) = self.verified.lock() {
                 map.remove(token);
             }
@@ -193,7 +244,7 @@ impl Authorizer {
         if !required_scopes.is_empty()
             && !required_scopes.iter().any(|s| verified.scopes.contains(s))
         {
-            return Err(AuthError::InsufficientScope);
+            return Err(AuthError::InsufficientScope(required_scopes.to_vec()));
         }
         Ok(verified)
     }
@@ -263,29 +314,57 @@ impl Authorizer {
         }
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        if let Some(k) = self.keys.read().await.by_kid.get(kid) {
-            return Ok(k.clone());
-        }
-        let mut keys = self.keys.write().await;
+    fn cached(&self, kid: &str) -> Cached {
+        let Ok(keys) = self.keys.read() else {
+            return Cached::Refuse(invalid("the signing keys are unavailable"));
+        };
         if let Some(k) = keys.by_kid.get(kid) {
-            return Ok(k.clone());
+            return Cached::Key(k.clone());
+        }
+        if keys
+            .failed
+            .is_some_and(|t| t.elapsed() < self.cfg.jwks_failure_ttl)
+        {
+            return Cached::Refuse(invalid("the signing keys could not be fetched"));
         }
         // An unknown kid may mean the pool rotated its keys: fetch again, but not on every
         // request that carries a made-up kid.
         if keys
             .fetched
-            .is_none_or(|t| t.elapsed() >= self.cfg.jwks_min_refresh)
+            .is_some_and(|t| t.elapsed() < self.cfg.jwks_min_refresh)
         {
-            match self.fetch().await {
-                Ok(fresh) => {
-                    keys.by_kid = fresh;
-                    keys.fetched = Some(Instant::now());
-                }
-                Err(e) => {
-                    tracing::error!(url = %self.cfg.jwks_url, error = %e, "could not fetch the JWKS");
-                    return Err(invalid("the signing keys could not be fetched"));
-                }
+            return Cached::Refuse(invalid("the token was signed by an unknown key"));
+        }
+        Cached::Fetch
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        match self.cached(kid) {
+            Cached::Key(k) => return Ok(k),
+            Cached::Refuse(e) => return Err(e),
+            Cached::Fetch => {}
+        }
+        let _flight = self.fetching.lock().await;
+        // The fetch we waited for may have brought the key, or failed.
+        match self.cached(kid) {
+            Cached::Key(k) => return Ok(k),
+            Cached::Refuse(e) => return Err(e),
+            Cached::Fetch => {}
+        }
+        let fetched = self.fetch().await;
+        let Ok(mut keys) = self.keys.write() else {
+            return Err(invalid("the signing keys are unavailable"));
+        };
+        match fetched {
+            Ok(fresh) => {
+                keys.by_kid = fresh;
+                keys.fetched = Some(Instant::now());
+                keys.failed = None;
+            }
+            Err(e) => {
+                keys.failed = Some(Instant::now());
+                tracing::error!(url = %self.cfg.jwks_url, error = %e, "could not fetch the JWKS");
+                return Err(invalid("the signing keys could not be fetched"));
             }
         }
         keys.by_kid
@@ -377,7 +456,7 @@ mod tests {
         };
         auth.keys
             .write()
-            .await
+            .unwrap()
             .by_kid
             .insert("k1".into(), DecodingKey::from_secret(b"placeholder"));
 
@@ -423,6 +502,12 @@ mod tests {
             e.www_authenticate(),
             r#"Bearer scope="" error="invalid_token" error_description="the token has expired""#
         );
-        assert_eq!(AuthError::InsufficientScope.status(), 403);
+        let e = AuthError::InsufficientScope(vec!["a/read".into(), "b".into()]);
+        assert_eq!(e.status(), 403);
+        assert_eq!(
+            e.www_authenticate(),
+            r#"Bearer scope="a/read b" error="insufficient_scope" error_description="expected scopes: [a/read b]""#
+        );
+        assert_eq!(AuthError::Missing.www_authenticate(), "Bearer");
     }
 }

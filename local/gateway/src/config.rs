@@ -196,8 +196,17 @@ impl GatewayConfig {
                     m.function
                 )));
             }
+            // Capped like Terraform's billing_batch_size: a bigger batch could outlast the
+            // consumer's timeout and be redelivered forever (README, "Billing").
+            if m.batch_size == 0 || usize::from(m.batch_size) > shared::MAX_BILLING_BATCH {
+                return Err(ConfigError::Invalid(format!(
+                    "event source mapping batch_size {} is outside 1..={}",
+                    m.batch_size,
+                    shared::MAX_BILLING_BATCH
+                )));
+            }
             let mut cfg = EsmConfig::new(&m.function, &m.amqp_url, &m.queue);
-            cfg.batch_size = m.batch_size.max(1);
+            cfg.batch_size = m.batch_size;
             cfg.batching_window = Duration::from_millis(m.batching_window_ms);
             cfg.enabled = m.enabled;
             mappings.push(cfg);
@@ -217,6 +226,8 @@ impl GatewayConfig {
                     .collect(),
                 leeway_secs: file.authorizer.leeway_secs,
                 jwks_min_refresh: crate::authorizer::JWKS_MIN_REFRESH,
+                jwks_failure_ttl: crate::authorizer::JWKS_FAILURE_TTL,
+                jwks_timeout: crate::authorizer::JWKS_TIMEOUT,
             },
             functions,
             event_source_mappings: mappings,
@@ -249,5 +260,25 @@ mod tests {
         let names: Vec<_> = cfg.functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["billing-api", "billing-consumer", "inventory"]);
         assert_eq!(cfg.event_source_mappings.len(), 1);
+    }
+
+    #[test]
+    fn the_batch_size_is_capped() {
+        let text = include_str!("../../gateway.yaml");
+        let with_batch = |size: &'static str| {
+            GatewayConfig::parse(text, move |n| match n {
+                "ESM_BATCH_SIZE" => Some(size.to_owned()),
+                "LOCAL_GATEWAY_PORT" => None,
+                n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") => None,
+                n => Some(format!("v-{n}")),
+            })
+        };
+        assert!(with_batch("1000").is_ok());
+        for bad in ["0", "1001", "10000"] {
+            let Err(err) = with_batch(bad) else {
+                panic!("batch_size {bad} accepted")
+            };
+            assert!(err.to_string().contains("batch_size"), "{err}");
+        }
     }
 }

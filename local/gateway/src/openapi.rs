@@ -262,4 +262,38 @@ paths:
             Auth::Jwt { scopes: vec![] }
         );
     }
+
+    /// The contract: every operation of the shipped openapi.yaml lists who may call it. User
+    /// access tokens carry `aws.cognito.signin.user.admin`; the machine client gets one
+    /// resource-server scope per kind of access. An ID token (no scope) passes none of them.
+    #[test]
+    fn every_shipped_operation_lists_its_scopes() {
+        let routes = Routes::parse(include_str!("../../../openapi.yaml")).unwrap();
+        let user = "aws.cognito.signin.user.admin";
+        let expected = [
+            ("GET /health", None),
+            ("GET /api/movies", Some("crud-master/movies.read")),
+            ("GET /api/movies/{id}", Some("crud-master/movies.read")),
+            ("POST /api/movies", Some("crud-master/movies.write")),
+            ("PUT /api/movies/{id}", Some("crud-master/movies.write")),
+            ("DELETE /api/movies/{id}", Some("crud-master/movies.write")),
+            ("DELETE /api/movies", Some("crud-master/movies.admin")),
+            ("POST /api/billing", Some("crud-master/billing.write")),
+            (
+                "GET /api/billing/orders/{message_id}",
+                Some("crud-master/billing.read"),
+            ),
+        ];
+        assert_eq!(routes.all().len(), expected.len());
+        for (key, machine_scope) in expected {
+            let route = routes.all().iter().find(|r| r.key() == key).unwrap();
+            let want = match machine_scope {
+                None => Auth::None,
+                Some(scope) => Auth::Jwt {
+                    scopes: vec![user.to_owned(), scope.to_owned()],
+                },
+            };
+            assert_eq!(route.auth, want, "{key}");
+        }
+    }
 }

@@ -164,6 +164,9 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<B
 async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/2015-03-31/functions/") {
+        if let Some(refused) = refuse_unless_local_tool(&req) {
+            return refused;
+        }
         let name = rest
             .strip_suffix("/invocations")
             .unwrap_or_default()
@@ -171,9 +174,64 @@ async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Respo
         return invoke_api(gw, req, &name).await;
     }
     if let Some(rest) = path.strip_prefix("/_local/") {
+        if let Some(refused) = refuse_unless_local_tool(&req) {
+            return refused;
+        }
         return admin(gw, req.method(), rest);
     }
     http_api(gw, req, peer).await
+}
+
+/// The Lambda Invoke API and `/_local/*` change state and have no authorizer: only a tool on
+/// this machine (curl, the AWS CLI, make) may call them. A web page open in the developer's
+/// browser could otherwise reach them, with a simple cross-origin POST (browsers always send
+/// `Origin` then; curl and the AWS CLI never do) or by DNS rebinding (its own name resolving to
+/// 127.0.0.1, which the browser sends as `Host`). So: no `Origin`, and a loopback `Host`.
+fn refuse_unless_local_tool(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+    let refuse = |why: &str| {
+        tracing::warn!(path = %req.uri().path(), why, "refused a request to the local control API");
+        let mut resp = apigw::gateway_error(StatusCode::FORBIDDEN, "Forbidden");
+        resp.headers_mut().insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static("AccessDeniedException"),
+        );
+        Some(resp)
+    };
+    if req.headers().contains_key(http::header::ORIGIN) {
+        return refuse("the request has an Origin header (sent by a browser)");
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    match host {
+        Some(host) if is_loopback_host(&host) => None,
+        Some(_) => refuse("the Host header is not a loopback name"),
+        None => refuse("the request has no Host header"),
+    }
+}
+
+/// `127.0.0.1`, `localhost` or `[::1]`, each with an optional `:port`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, port)) => (ip, port),
+            None => return false,
+        },
+        None => host.find(':').map_or((host, ""), |i| host.split_at(i)),
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    let name_ok = if host.starts_with('[') {
+        name == "::1"
+    } else {
+        name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+    };
+    port_ok && name_ok
 }
 
 fn admin(gw: &Gateway, method: &Method, path: &str) -> Response<Full<Bytes>> {
@@ -423,6 +481,42 @@ async fn http_api_inner(
         Err(e) => {
             tracing::error!(%request_id, %function, error = %e, "the invocation failed");
             apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_local() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "localhost",
+            "LOCALHOST:3000",
+            "[::1]",
+            "[::1]:3000",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:3000",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:3000",
+            "127.0.0.2:3000",
+            "0.0.0.0:3000",
+            "[::1",
+            "[::2]:3000",
+            "127.0.0.1:",
+            "127.0.0.1:30a0",
+            "127.0.0.1:3000:1",
+            "localhost:3000@evil.example",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
         }
     }
 }

@@ -4,16 +4,16 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use bytes::Bytes;
 use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use local_gateway::authorizer::AuthorizerConfig;
+use local_gateway::authorizer::{AuthError, Authorizer, AuthorizerConfig};
 use local_gateway::{FunctionConfig, GatewayConfig, RunningGateway};
 use serde_json::{Value, json};
 
@@ -68,24 +68,39 @@ struct Jwks {
     url: String,
     body: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
+    /// [`SERVE`], [`HANG`] (never answers) or [`FAIL`] (500).
+    mode: Arc<AtomicU8>,
 }
+
+const SERVE: u8 = 0;
+const HANG: u8 = 1;
+const FAIL: u8 = 2;
 
 async fn serve_jwks(initial: Value) -> Jwks {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let body = Arc::new(Mutex::new(initial));
     let fetches = Arc::new(AtomicUsize::new(0));
-    let (b, f) = (body.clone(), fetches.clone());
+    let mode = Arc::new(AtomicU8::new(SERVE));
+    let (b, f, m) = (body.clone(), fetches.clone(), mode.clone());
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let (b, f) = (b.clone(), f.clone());
+            let (b, f, m) = (b.clone(), f.clone(), m.clone());
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |_req| {
                     f.fetch_add(1, Ordering::SeqCst);
                     let text = b.lock().unwrap().to_string();
+                    let mode = m.load(Ordering::SeqCst);
                     async move {
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(text))))
+                        if mode == HANG {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
+                        let mut resp = hyper::Response::new(Full::new(Bytes::from(text)));
+                        if mode == FAIL {
+                            *resp.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                        Ok::<_, Infallible>(resp)
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -98,6 +113,7 @@ async fn serve_jwks(initial: Value) -> Jwks {
         url: format!("http://{addr}/{POOL}/.well-known/jwks.json"),
         body,
         fetches,
+        mode,
     }
 }
 
@@ -130,6 +146,8 @@ async fn stack() -> Stack {
             audiences: vec![CLIENT.into(), "second-client".into()],
             leeway_secs: 30,
             jwks_min_refresh: Duration::from_millis(0),
+            jwks_failure_ttl: Duration::from_secs(5),
+            jwks_timeout: Duration::from_secs(3),
         },
         functions: vec![echo],
         event_source_mappings: vec![],
@@ -327,18 +345,66 @@ async fn every_bad_token_is_a_401_with_www_authenticate() {
     let recent = sign("k1", &s.key, &with(good.clone(), "exp", json!(now() - 5)));
     assert_eq!(s.get("/api/movies", Some(&recent)).await.status(), 200);
 
-    // A route that requires a scope the token lacks: 403.
-    let token = sign("k1", &s.key, &good);
-    let resp = s.get("/api/scoped", Some(&token)).await;
-    assert_eq!(resp.status(), 403);
-    assert!(
-        resp.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("insufficient_scope")
+    s.gw.shutdown().await;
+}
+
+/// API Gateway's answer to a valid token without any of the route's scopes.
+async fn assert_insufficient_scope(s: &Stack, token: &str, why: &str) {
+    let resp = s.get("/api/scoped", Some(token)).await;
+    assert_eq!(resp.status(), 403, "{why}");
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Bearer scope="crud/read crud/admin" error="insufficient_scope" error_description="expected scopes: [crud/read crud/admin]""#,
+        "{why}"
     );
-    let scoped = sign("k1", &s.key, &with(good, "scope", json!("crud/admin")));
-    assert_eq!(s.get("/api/scoped", Some(&scoped)).await.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"message": "Forbidden"}),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn a_route_with_scopes_needs_one_of_them_in_the_scope_claim() {
+    let s = stack().await;
+    let user = access_claims();
+    let scoped = |scope: &str| sign("k1", &s.key, &with(user.clone(), "scope", json!(scope)));
+
+    assert_insufficient_scope(&s, &sign("k1", &s.key, &user), "a user token").await;
+    // An id token names its client in `aud` and has no `scope` at all: API Gateway cannot
+    // tell it from an access token except by the route's scopes.
+    let id = with(
+        with(
+            with(user.clone(), "client_id", Value::Null),
+            "scope",
+            Value::Null,
+        ),
+        "aud",
+        json!(CLIENT),
+    );
+    assert_eq!(
+        s.get("/api/movies", Some(&sign("k1", &s.key, &id)))
+            .await
+            .status(),
+        200
+    );
+    assert_insufficient_scope(&s, &sign("k1", &s.key, &id), "an id token").await;
+    for scope in [
+        "crud/write",
+        "admin",
+        "crud/read2",
+        "crud/readcrud/admin",
+        "CRUD/READ",
+    ] {
+        assert_insufficient_scope(&s, &scoped(scope), scope).await;
+    }
+    for scope in ["crud/read", "crud/admin", "crud/write crud/read"] {
+        assert_eq!(
+            s.get("/api/scoped", Some(&scoped(scope))).await.status(),
+            200,
+            "{scope}"
+        );
+    }
     s.gw.shutdown().await;
 }
 
@@ -460,5 +526,191 @@ async fn unmatched_routes_failures_and_the_invoke_api() {
         .await
         .unwrap();
     assert_eq!(esm["EventSourceMappings"], json!([]));
+    s.gw.shutdown().await;
+}
+
+fn authorizer(jwks: &Jwks, failure_ttl: Duration) -> Arc<Authorizer> {
+    Arc::new(Authorizer::new(AuthorizerConfig {
+        issuer: issuer(),
+        jwks_url: jwks.url.clone(),
+        audiences: vec![CLIENT.into()],
+        leeway_secs: 30,
+        jwks_min_refresh: Duration::ZERO,
+        jwks_failure_ttl: failure_ttl,
+        jwks_timeout: Duration::from_millis(1500),
+    }))
+}
+
+/// A token of its own (a distinct `jti`), so no verification is served from memory.
+fn fresh_token(kid: &str, key: &Rsa) -> String {
+    sign(
+        kid,
+        key,
+        &with(
+            access_claims(),
+            "jti",
+            json!(uuid::Uuid::new_v4().to_string()),
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_hanging_jwks_endpoint_is_fetched_once_and_stalls_no_cached_key() {
+    let key = rsa();
+    let jwks = serve_jwks(json!({"keys": [jwk("k1", &key)]})).await;
+    let auth = authorizer(&jwks, Duration::from_secs(30));
+    auth.verify(&fresh_token("k1", &key)).await.unwrap();
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+
+    // The endpoint now accepts connections and never answers. Eight tokens name a kid the
+    // cache does not know, at once: one fetch between them, outside the cache's lock.
+    jwks.mode.store(HANG, Ordering::SeqCst);
+    let rotated = rsa();
+    let started = Instant::now();
+    let waiting: Vec<_> = (0..8)
+        .map(|_| {
+            let (auth, token) = (auth.clone(), fresh_token("k2", &rotated));
+            tokio::spawn(async move { auth.verify(&token).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cached = tokio::time::timeout(
+        Duration::from_millis(500),
+        auth.verify(&fresh_token("k1", &key)),
+    )
+    .await
+    .expect("a token whose key is cached does not wait for the hanging fetch");
+    assert!(cached.is_ok());
+    for w in waiting {
+        let refused = w.await.unwrap().unwrap_err();
+        assert!(matches!(refused, AuthError::Invalid(_)), "{refused:?}");
+    }
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        2,
+        "one fetch for the eight"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the eight waited for one fetch's timeout, not one each: {:?}",
+        started.elapsed()
+    );
+
+    // The failure is remembered: refused at once, without a new fetch.
+    let t = Instant::now();
+    assert!(auth.verify(&fresh_token("k2", &rotated)).await.is_err());
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_failed_jwks_fetch_is_remembered_for_a_few_seconds_then_retried() {
+    let key = rsa();
+    let jwks = serve_jwks(json!({"keys": [jwk("k1", &key)]})).await;
+    jwks.mode.store(FAIL, Ordering::SeqCst);
+    let auth = authorizer(&jwks, Duration::from_millis(500));
+    for _ in 0..5 {
+        let refused = auth.verify(&fresh_token("k1", &key)).await.unwrap_err();
+        assert_eq!(
+            refused,
+            AuthError::Invalid("the signing keys could not be fetched".into())
+        );
+    }
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch, then the failure is remembered"
+    );
+
+    jwks.mode.store(SERVE, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(auth.verify(&fresh_token("k1", &key)).await.is_ok());
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 2);
+
+    // A JWKS endpoint that is down (connection refused) fails the same way.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", closed.local_addr().unwrap());
+    drop(closed);
+    let down = Jwks {
+        url,
+        ..serve_jwks(json!({"keys": []})).await
+    };
+    let auth = authorizer(&down, Duration::from_secs(30));
+    let t = Instant::now();
+    for _ in 0..3 {
+        assert!(auth.verify(&fresh_token("k1", &key)).await.is_err());
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn the_local_control_apis_answer_only_local_tools() {
+    let s = stack().await;
+    let port = s.gw.addr.port();
+    let send = |path: &str, host: Option<String>, origin: Option<String>| {
+        let mut req = if path.starts_with("/_local") {
+            s.http.get(format!("{}{path}", s.gw.url()))
+        } else {
+            s.http.post(format!("{}{path}", s.gw.url())).body("{}")
+        };
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    for path in ["/_local/esm", "/2015-03-31/functions/echo/invocations"] {
+        for host in [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+        ] {
+            let resp = send(path, Some(host.clone()), None).await.unwrap();
+            assert_eq!(resp.status(), 200, "{path} with Host {host}");
+        }
+        for (host, origin) in [
+            (format!("evil.example:{port}"), None),
+            (format!("127.0.0.1.nip.io:{port}"), None),
+            (
+                format!("127.0.0.1:{port}"),
+                Some("http://evil.example".to_owned()),
+            ),
+            (format!("127.0.0.1:{port}"), Some("null".to_owned())),
+            (
+                format!("127.0.0.1:{port}"),
+                Some(format!("http://127.0.0.1:{port}")),
+            ),
+        ] {
+            let resp = send(path, Some(host.clone()), origin.clone())
+                .await
+                .unwrap();
+            assert_eq!(
+                resp.status(),
+                403,
+                "{path} with Host {host}, Origin {origin:?}"
+            );
+            assert_eq!(resp.headers()["x-amzn-errortype"], "AccessDeniedException");
+            assert_eq!(
+                resp.json::<Value>().await.unwrap(),
+                json!({"message": "Forbidden"})
+            );
+        }
+    }
+    // The HTTP API itself is for anyone, browsers included.
+    let resp = s
+        .http
+        .get(format!("{}/health", s.gw.url()))
+        .header("origin", "http://evil.example")
+        .header("host", "api.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     s.gw.shutdown().await;
 }

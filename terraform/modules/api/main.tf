@@ -1,7 +1,8 @@
 locals {
   http_methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
-  spec = yamldecode(file(var.openapi_path))
+  spec              = yamldecode(file(var.openapi_path))
+  spec_scope_prefix = "${var.openapi_resource_server}/"
 
   # The contract file stays provider-neutral; the AWS extensions are overlaid here. Path-level
   # parameters are copied into each operation (same meaning in OpenAPI) so a path item only holds
@@ -11,7 +12,18 @@ locals {
     for path, item in local.spec.paths : path => {
       for method, op in item : method => merge(op, {
         # Explicit per operation: the document-level default is resolved here, not by the importer.
-        security  = try(op.security, try(local.spec.security, []))
+        # The import turns each operation's scope list into the route's authorizationScopes, which
+        # the JWT authorizer enforces (any one of them; 403 otherwise): this is how SAM's HttpApi
+        # writes AuthorizationScopes into the OpenAPI body it imports (aws/serverless-application-model
+        # tests/translator/input/http_api_existing_openapi.yaml, `security: [{oauth2Auth: [scope4]}]`)
+        # and what "Control access to HTTP APIs with JWT authorizers" describes for route scopes.
+        # openapi.yaml writes them with its own resource-server identifier; this deployment's
+        # replaces it.
+        security = [for requirement in try(op.security, try(local.spec.security, [])) : {
+          for scheme, scopes in requirement : scheme => [
+            for s in scopes : startswith(s, local.spec_scope_prefix) ? "${var.resource_server_identifier}/${trimprefix(s, local.spec_scope_prefix)}" : s
+          ]
+        }]
         responses = { for code, r in try(op.responses, {}) : code => { description = try(r.description, "") } }
         parameters = concat(
           [for p in try(item.parameters, []) : p if !contains([for q in try(op.parameters, []) : "${q.in}:${q.name}"], "${p.in}:${p.name}")],
@@ -26,6 +38,19 @@ locals {
         }
       }) if contains(local.http_methods, method)
     }
+  }
+
+  # Route key => the scopes that may call it ([] for a route without the authorizer).
+  route_scopes = {
+    for route in flatten([
+      for path, item in local.paths : [
+        for method, op in item : {
+          key    = "${upper(method)} ${path}"
+          jwt    = length(op.security) > 0
+          scopes = distinct(flatten([for requirement in op.security : values(requirement)]))
+        }
+      ]
+    ]) : route.key => route
   }
 
   security_schemes = merge(
@@ -51,8 +76,11 @@ locals {
     }
   )
 
-  body = merge(local.spec, {
-    # Import sets the API name from info.title: keep it equal to the resource name (no drift).
+  # Import copies info.title, info.version and info.description onto the API
+  # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-open-api.html), so the
+  # resource sets the same three values, and the root `tags` (documentation groups, which API
+  # Gateway would turn into API tags that fight default_tags) are left out: a second plan is empty.
+  body = merge({ for k, v in local.spec : k => v if k != "tags" }, {
     info       = merge(local.spec.info, { title = var.name })
     paths      = local.paths
     components = merge(try(local.spec.components, {}), { securitySchemes = local.security_schemes })
@@ -84,10 +112,35 @@ resource "aws_apigatewayv2_api" "this" {
   name                         = var.name
   protocol_type                = "HTTP"
   body                         = jsonencode(local.body)
+  version                      = try(tostring(local.spec.info.version), null)
+  description                  = try(local.spec.info.description, null)
   fail_on_warnings             = false
   disable_execute_api_endpoint = false
 
   tags = var.tags
+}
+
+# Every route behind the authorizer must list its scopes (otherwise an ID token, which has no
+# scope, would pass), and only scopes the user pool can issue.
+resource "terraform_data" "route_scopes" {
+  input = local.route_scopes
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for r in values(local.route_scopes) : !r.jwt || length(r.scopes) > 0])
+      error_message = "Every operation in openapi.yaml behind the authorizer must list its scopes in security: ${join(", ", [for k, r in local.route_scopes : k if r.jwt && length(r.scopes) == 0])}."
+    }
+    # The import copies info.description onto the API, whose description AWS caps at 1,024
+    # characters (CreateApi/UpdateApi `description`, "Maximum length of 1024").
+    precondition {
+      condition     = length(try(local.spec.info.description, "")) <= 1024
+      error_message = "openapi.yaml info.description has ${length(try(local.spec.info.description, ""))} characters; API Gateway accepts at most 1024."
+    }
+    precondition {
+      condition     = length(setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes)) == 0
+      error_message = "openapi.yaml names scopes the user pool does not define: ${join(", ", setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes))}."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -33,6 +33,23 @@ variable "jwt_audience" {
   type        = list(string)
 }
 
+variable "resource_server_identifier" {
+  description = "Identifier of this deployment's Cognito resource server: the scopes of the routes become <identifier>/<name>."
+  type        = string
+  default     = "crud-master"
+}
+
+variable "openapi_resource_server" {
+  description = "The resource-server identifier openapi.yaml writes its scopes with (<identifier>/<name>); replaced by resource_server_identifier."
+  type        = string
+  default     = "crud-master"
+}
+
+variable "allowed_scopes" {
+  description = "Every scope the user pool can put in a token (full names); a route naming another one is an error."
+  type        = list(string)
+}
+
 variable "token_url" {
   description = "OAuth2 token endpoint advertised in the security scheme (documentation only)."
   type        = string

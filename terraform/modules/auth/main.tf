@@ -88,10 +88,14 @@ resource "aws_cognito_user_pool_client" "user" {
 
   allowed_oauth_flows_user_pool_client = true
   allowed_oauth_flows                  = ["code"]
-  allowed_oauth_scopes                 = concat(["openid", "email"], [for s in keys(var.scopes) : "${var.resource_server_identifier}/${s}"])
-  supported_identity_providers         = ["COGNITO"]
-  callback_urls                        = var.callback_urls
-  logout_urls                          = var.logout_urls
+  # No resource-server scope, above all not the admin one: a person's rights come from their
+  # groups, checked in the function. aws.cognito.signin.user.admin is what every user access
+  # token carries (InitiateAuth puts it in; the hosted UI when it is requested), and what the
+  # routes in openapi.yaml accept from people.
+  allowed_oauth_scopes         = ["openid", "email", "aws.cognito.signin.user.admin"]
+  supported_identity_providers = ["COGNITO"]
+  callback_urls                = var.callback_urls
+  logout_urls                  = var.logout_urls
 
   access_token_validity  = var.access_token_validity_minutes
   id_token_validity      = var.access_token_validity_minutes

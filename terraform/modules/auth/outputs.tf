@@ -38,3 +38,18 @@ output "token_endpoint" {
   description = "OAuth2 token endpoint of the hosted domain."
   value       = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.name}.amazoncognito.com/oauth2/token"
 }
+
+output "resource_server_identifier" {
+  description = "Identifier of the resource server: its scopes are <identifier>/<name>."
+  value       = aws_cognito_resource_server.this.identifier
+}
+
+output "admin_scope" {
+  description = "The full admin scope (<identifier>/<admin_scope>), valid only from the machine client."
+  value       = "${aws_cognito_resource_server.this.identifier}/${var.admin_scope}"
+}
+
+output "scopes" {
+  description = "Every scope a token of this pool can carry for the API: the resource-server scopes and aws.cognito.signin.user.admin."
+  value       = concat(["aws.cognito.signin.user.admin"], [for s in keys(var.scopes) : "${aws_cognito_resource_server.this.identifier}/${s}"])
+}

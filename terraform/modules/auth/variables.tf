@@ -38,20 +38,37 @@ variable "resource_server_identifier" {
 }
 
 variable "scopes" {
-  description = "Resource-server scopes and their descriptions."
+  description = "Resource-server scopes and their descriptions. openapi.yaml names, per operation, the scopes that may call it."
   type        = map(string)
   default = {
     "movies.read"   = "Read movies"
-    "movies.write"  = "Create and update movies"
-    "movies.admin"  = "Delete all movies"
+    "movies.write"  = "Create, update and delete single movies"
+    "movies.admin"  = "Delete all movies (machine client only)"
+    "billing.read"  = "Read the client's orders"
     "billing.write" = "Place orders"
   }
 }
 
+variable "admin_scope" {
+  description = "The scope (a key of scopes) that makes a machine-client token an administrator. No user client may request it."
+  type        = string
+  default     = "movies.admin"
+
+  validation {
+    condition     = contains(keys(var.scopes), var.admin_scope)
+    error_message = "admin_scope must be one of the keys of scopes."
+  }
+}
+
 variable "machine_client_scopes" {
-  description = "Scopes granted to the machine (client credentials) client."
+  description = "Scopes granted to the machine (client credentials) client; drop admin_scope to keep it from deleting every movie."
   type        = list(string)
-  default     = ["movies.read", "movies.write", "billing.write"]
+  default     = ["movies.read", "movies.write", "movies.admin", "billing.read", "billing.write"]
+
+  validation {
+    condition     = alltrue([for s in var.machine_client_scopes : contains(keys(var.scopes), s)])
+    error_message = "Every machine_client_scopes entry must be a key of scopes."
+  }
 }
 
 variable "callback_urls" {

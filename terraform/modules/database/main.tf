@@ -1,5 +1,24 @@
 data "aws_region" "current" {}
 
+locals {
+  # RDS names PostgreSQL parameter group families "postgres<major>" from version 10 on
+  # (aws rds describe-db-engine-versions --engine postgres --query 'DBEngineVersions[].DBParameterGroupFamily';
+  # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html).
+  # "16" and "16.4" both give postgres16, so a major upgrade brings its own parameter group.
+  engine_major     = split(".", var.engine_version)[0]
+  parameter_family = "postgres${local.engine_major}"
+}
+
+# A final snapshot name must be unique in the account and region: a fixed "<name>-final" makes the
+# second destroy of the stack fail with DBSnapshotAlreadyExists. terraform_data's id is a UUID that
+# Terraform generates when the resource is created and keeps in the state until it is replaced
+# (https://developer.hashicorp.com/terraform/language/resources/terraform-data), so each
+# deployment (and each replacement of the instance: same ForceNew inputs below) gets its own name
+# without the random provider or a timestamp that would change on every plan.
+resource "terraform_data" "final_snapshot_suffix" {
+  triggers_replace = [var.name, var.kms_key_arn, var.master_username]
+}
+
 resource "aws_db_subnet_group" "this" {
   name_prefix = "${var.name}-"
   description = "Private subnets of ${var.name}"
@@ -8,8 +27,8 @@ resource "aws_db_subnet_group" "this" {
 }
 
 resource "aws_db_parameter_group" "this" {
-  name_prefix = "${var.name}-pg16-"
-  family      = "postgres16"
+  name_prefix = "${var.name}-pg${local.engine_major}-"
+  family      = local.parameter_family
   description = "TLS only, slow query and connection logging"
 
   parameter {
@@ -105,7 +124,7 @@ resource "aws_db_instance" "this" {
   copy_tags_to_snapshot     = true
   deletion_protection       = var.deletion_protection
   skip_final_snapshot       = var.skip_final_snapshot
-  final_snapshot_identifier = var.skip_final_snapshot ? null : "${var.name}-final"
+  final_snapshot_identifier = var.skip_final_snapshot ? null : "${var.name}-final-${terraform_data.final_snapshot_suffix.id}"
   delete_automated_backups  = false
 
   auto_minor_version_upgrade      = true

@@ -42,3 +42,8 @@ output "app_user_secret_arns" {
   description = "ARN of each app-user secret, by database name."
   value       = { for k, s in aws_secretsmanager_secret.app_user : k => s.arn }
 }
+
+output "final_snapshot_identifier" {
+  description = "Name of the snapshot taken when the instance is destroyed (null with skip_final_snapshot)."
+  value       = aws_db_instance.this.final_snapshot_identifier
+}

@@ -4,6 +4,8 @@ data "aws_availability_zones" "available" {
 }
 
 data "aws_region" "current" {}
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
@@ -40,6 +42,17 @@ locals {
     broker_to_broker        = { from = "broker", to = "broker", port = 5671 }
     broker_to_endpoints     = { from = "broker", to = "endpoints", port = 443 }
   })
+
+  # With the NAT gateway, the hops that call AWS APIs may also leave the VPC on 443 (through the
+  # NAT; the route table sends 0.0.0.0/0 there): functions and setup (Secrets Manager, SQS), the
+  # mapping ENIs in the broker group (Lambda, Secrets Manager) and RDS Proxy (Secrets Manager).
+  # Nothing else gets an internet route or port. Without these rules the security groups only
+  # allow the endpoint hops, and a NAT alone would carry no traffic.
+  internet_https = var.create_nat_gateway ? toset(["app", "setup", "broker", "proxy"]) : toset([])
+
+  # Interface endpoints live in the first endpoint_az_count private subnets; every subnet of the
+  # VPC reaches them (private DNS, local routing), at 0.01 USD/GB cross-AZ.
+  endpoint_subnet_ids = slice(aws_subnet.private[*].id, 0, min(var.endpoint_az_count, var.az_count))
 }
 
 resource "aws_vpc" "this" {
@@ -183,6 +196,18 @@ resource "aws_vpc_security_group_ingress_rule" "hop" {
   description                  = "${each.value.from} to ${each.value.to} on ${each.value.port}"
 }
 
+resource "aws_vpc_security_group_egress_rule" "internet_https" {
+  #checkov:skip=CKV_AWS_382:Only port 443, only with create_nat_gateway, only for the groups that call AWS APIs; the NAT is the one way out.
+  for_each = local.internet_https
+
+  security_group_id = aws_security_group.this[each.value].id
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  description       = "${each.value} to AWS APIs over HTTPS through the NAT gateway"
+}
+
 # ---------------------------------------------------------------- VPC endpoints
 resource "aws_vpc_endpoint" "interface" {
   for_each = toset(var.interface_endpoints)
@@ -191,7 +216,7 @@ resource "aws_vpc_endpoint" "interface" {
   service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.value}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
-  subnet_ids          = aws_subnet.private[*].id
+  subnet_ids          = local.endpoint_subnet_ids
   security_group_ids  = [aws_security_group.this["endpoints"].id]
 
   tags = merge(var.tags, { Name = "${var.name}-${each.value}" })
@@ -208,12 +233,27 @@ resource "aws_cloudwatch_log_group" "flow_log" {
   tags = var.tags
 }
 
+# Role and policy as documented in "IAM role for publishing flow logs to CloudWatch Logs"
+# (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html): the five logs
+# actions, and a trust policy limited to flow logs of this account and region (confused deputy:
+# aws:SourceAccount and aws:SourceArn). The documented Resource "*" is narrowed to our log group;
+# CreateLogGroup/DescribeLogGroups are kept because the service calls them before writing.
 data "aws_iam_policy_document" "flow_log_assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
     }
   }
 }
@@ -222,8 +262,15 @@ data "aws_iam_policy_document" "flow_log" {
   count = var.create_flow_log ? 1 : 0
 
   statement {
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["${aws_cloudwatch_log_group.flow_log[0].arn}:*"]
+    sid       = "WriteFlowLogGroup"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = [aws_cloudwatch_log_group.flow_log[0].arn, "${aws_cloudwatch_log_group.flow_log[0].arn}:*"]
+  }
+
+  statement {
+    sid       = "FindFlowLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:*"]
   }
 }
 

@@ -21,15 +21,26 @@ variable "az_count" {
 }
 
 variable "create_nat_gateway" {
-  description = "Create public subnets, an internet gateway and one NAT gateway for outbound internet access. Off by default: the functions only talk to AWS APIs, reached through VPC endpoints."
+  description = "Create one public subnet, an internet gateway and one NAT gateway, route the private subnets' 0.0.0.0/0 to it, and allow egress 443 to the internet for the functions, setup, the broker group (event source mapping ENIs) and RDS Proxy. Off by default: the interface endpoints cover every AWS API the stack calls."
   type        = bool
   default     = false
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface VPC endpoints (short service names). secretsmanager/sqs/logs/xray are called by the functions; lambda and sts are needed by the Amazon MQ event source mapping of a private broker."
+  description = "AWS services reached through interface VPC endpoints (short service names). secretsmanager: every function, RDS Proxy and the event source mapping read secrets; sqs: billing-consumer dead-letters; lambda: the Amazon MQ event source mapping invokes billing-consumer from the broker's VPC. Logs and traces need none (Lambda ships them outside the VPC); sts is only needed by ActiveMQ mappings."
   type        = list(string)
-  default     = ["secretsmanager", "sqs", "logs", "xray", "lambda", "sts"]
+  default     = ["secretsmanager", "sqs", "lambda"]
+}
+
+variable "endpoint_az_count" {
+  description = "Number of availability zones that host an ENI of each interface endpoint (1 halves their cost, for dev; an outage of that zone then cuts the AWS APIs)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.endpoint_az_count >= 1 && var.endpoint_az_count <= 3
+    error_message = "endpoint_az_count must be 1, 2 or 3."
+  }
 }
 
 variable "database_via_proxy" {

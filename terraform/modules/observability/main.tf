@@ -1,5 +1,6 @@
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   region = data.aws_region.current.name
@@ -127,6 +128,15 @@ locals {
         description = "billing_queue is not drained (event source mapping or consumer stalled)", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Minimum"
         dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = var.queue_name }, threshold = var.queue_depth_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
       }
+      # Amazon MQ publishes per-queue metrics for RabbitMQ in AWS/AmazonMQ with the dimensions
+      # Broker, VirtualHost and Queue (Amazon MQ Developer Guide, "Available CloudWatch metrics
+      # for Amazon MQ for RabbitMQ brokers"). billing_queue.dead is where the broker dead-letters
+      # billing_queue's expired or rejected messages (billing-api topology.rs): orders that are
+      # safe on the broker but not stored.
+      billing-queue-dead-letters = {
+        description = "Messages in billing_queue.dead: orders the broker dead-lettered (expired or rejected) are not stored; inspect and republish", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Maximum"
+        dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = "${var.queue_name}.dead" }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
+      }
       publish-confirm-latency-p99 = {
         description = "Broker publisher confirms are slow", namespace = local.ns, metric = "PublishConfirmLatency", stat = null
         dimensions  = { Service = var.functions["billing-api"] }, threshold = 1000, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
@@ -181,6 +191,24 @@ data "aws_iam_policy_document" "topic" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
+  # EventBridge rules of this stack (named <name>-*), e.g. the Inspector findings rule; the key
+  # policy lets events.amazonaws.com use the topic's KMS key
+  # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions).
+  statement {
+    sid       = "EventBridgeRules"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:events:${local.region}:${data.aws_caller_identity.current.account_id}:rule/${var.name}-*"]
     }
   }
 
@@ -269,4 +297,8 @@ resource "aws_budgets_budget" "this" {
     subscriber_sns_topic_arns  = [aws_sns_topic.this.arn]
     subscriber_email_addresses = var.budget_emails
   }
+
+  # Budgets checks that it may publish to the topic when the budget is created: the topic policy
+  # must exist first (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html).
+  depends_on = [aws_sns_topic_policy.this]
 }

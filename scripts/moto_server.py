@@ -1,0 +1,88 @@
+"""moto server for scripts/tf-moto.sh, with the read-back gaps of moto 5.2.x filled in.
+
+tf-moto requires the plan right after apply to be empty. moto accepts these attributes on create but
+does not return them on read, so the AWS provider would see drift that real AWS does not have:
+
+- Lambda GetFunction omits KMSKeyArn and LoggingConfig (they are returned by AWS:
+  https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html).
+- RDS DescribeDBParameters omits Source, and the provider keeps only Source=user parameters
+  (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html).
+- EC2 security group rules referencing a group lose their Description
+  (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRule.html).
+
+Each patch only makes moto echo back what it was given; nothing here changes what Terraform sends.
+Usage: python3 scripts/moto_server.py -H 127.0.0.1 -p PORT (same arguments as moto.server).
+"""
+
+import sys
+
+import moto
+from moto.awslambda import models as lambda_models
+from moto.ec2.models import security_groups as sg_models
+from moto.rds import models as rds_models
+
+
+def patch_lambda() -> None:
+    cls = lambda_models.LambdaFunction
+    init, get_configuration, update_configuration = cls.__init__, cls.get_configuration, cls.update_configuration
+
+    def __init__(self, account_id, spec, region, version=1):  # noqa: N807
+        init(self, account_id, spec, region, version)
+        self.kms_key_arn = spec.get("KMSKeyArn")
+        self.logging_config = spec.get("LoggingConfig")
+
+    def get_configuration_(self, on_create=False):
+        config = get_configuration(self, on_create)
+        if getattr(self, "kms_key_arn", None):
+            config["KMSKeyArn"] = self.kms_key_arn
+        if getattr(self, "logging_config", None):
+            config["LoggingConfig"] = self.logging_config
+        return config
+
+    def update_configuration_(self, config_updates):
+        if "KMSKeyArn" in config_updates:
+            self.kms_key_arn = config_updates["KMSKeyArn"] or None
+        if "LoggingConfig" in config_updates:
+            self.logging_config = config_updates["LoggingConfig"]
+        return update_configuration_orig(self, config_updates)
+
+    update_configuration_orig = update_configuration
+    cls.__init__ = __init__
+    cls.get_configuration = get_configuration_
+    cls.update_configuration = update_configuration_
+
+
+def patch_rds() -> None:
+    cls = rds_models.DBParameterGroup
+    update_parameters = cls.update_parameters
+
+    def update_parameters_(self, new_parameters):
+        new_parameters = list(new_parameters)
+        update_parameters(self, new_parameters)
+        for p in new_parameters:
+            self.parameters[p["ParameterName"]].setdefault("Source", "user")
+
+    cls.update_parameters = update_parameters_
+
+
+def patch_ec2() -> None:
+    cls = sg_models.SecurityGroupRule
+
+    def description(self):
+        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+    cls.description = property(description)
+
+
+def main() -> None:
+    patch_lambda()
+    patch_rds()
+    patch_ec2()
+    from moto.server import main as server_main
+
+    print(f"moto {moto.__version__} with tf-moto read-back patches", flush=True)
+    server_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
