@@ -6,7 +6,8 @@
 #   2. `make dev` is started on a free port, and every shell block of the README marked
 #      `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port) with
 #      `set -euo pipefail`: a curl line that fails, fails the check;
-#   3. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
+#   3. scripts/contract-check.sh runs newman and schemathesis against that same `make dev`;
+#   4. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
 # Set READMECHECK_SKIP_BUILD=1 to skip the arm64 cross build (e.g. when iterating locally).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -95,6 +96,11 @@ for block in "$WORK"/block*.sh; do
     cat "$block.out" >&2; say "a README command failed (above)"; exit 1
   fi
 done
+
+say "the HTTP contract on the same make dev: newman (postman/) and schemathesis (openapi.yaml)"
+contract_started=$SECONDS
+scripts/contract-check.sh "http://127.0.0.1:$PORT"
+say "contract check took $((SECONDS - contract_started)) s"
 
 say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (README Local development)"
 WATCH_PORT=$(free_port)

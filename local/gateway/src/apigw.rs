@@ -140,7 +140,7 @@ pub fn build_event(req: &IncomingRequest, ctx: &EventContext) -> Value {
         "domainPrefix": domain_prefix,
         "http": {
             "method": req.method,
-            "path": req.raw_path,
+            "path": crate::openapi::route_path(&req.raw_path),
             "protocol": req.protocol,
             "sourceIp": req.source_ip,
             "userAgent": user_agent,
