@@ -466,6 +466,16 @@ mod tests {
     }
 
     #[test]
+    fn a_trailing_slash_stays_in_raw_path_only() {
+        let req = request("POST", "/api/movies/", "", Some("application/json"), b"{}");
+        let event = build_event(&req, &context(true));
+        assert_eq!(event["rawPath"], "/api/movies/");
+        assert_eq!(event["requestContext"]["http"]["path"], "/api/movies");
+        let root = build_event(&request("GET", "/", "", None, b""), &context(false));
+        assert_eq!(root["requestContext"]["http"]["path"], "/");
+    }
+
+    #[test]
     fn lambda_http_reads_our_event() {
         // lambda_http is what the functions use; the shared fixture shows it parses events
         // with JWT claims, and ours carry the same fields.
