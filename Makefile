@@ -38,7 +38,7 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	@$(MAKE) --no-print-directory tf-check tf-moto
 	@echo "== GitHub workflows (actionlint)"
 	@scripts/lint-workflows.sh
-	@echo "== README: every make target and quickstart command, against a real make dev"
+	@echo "== README and HTTP contract: every make target, the quickstart, newman and schemathesis, against a real make dev"
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
 

@@ -6,7 +6,8 @@
 #   2. `make dev` is started on a free port, and every shell block of the README marked
 #      `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port) with
 #      `set -euo pipefail`: a curl line that fails, fails the check;
-#   3. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
+#   3. scripts/contract-check.sh runs newman and schemathesis against that same `make dev`;
+#   4. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
 # Set READMECHECK_SKIP_BUILD=1 to skip the arm64 cross build (e.g. when iterating locally).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -101,6 +102,11 @@ for block in "$WORK"/block*.sh; do
   fi
 done
 
+say "the HTTP contract on the same make dev: newman (postman/) and schemathesis (openapi.yaml)"
+contract_started=$SECONDS
+scripts/contract-check.sh "http://127.0.0.1:$PORT"
+say "contract check took $((SECONDS - contract_started)) s"
+
 say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (README Local development)"
 WATCH_PORT=$(free_port)
 (
@@ -119,15 +125,22 @@ for f in events/inventory-health.json events/inventory-create.json events/invent
   echo "$out" | grep -q '"statusCode":200' || { cat "$WORK/watch.log" >&2; say "cargo lambda invoke inventory -F $f did not answer 200: $out"; kill -- "-$WATCH_PID" 2>/dev/null; exit 1; }
 done
 kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true
-pkill -f "target/debug/inventory" 2>/dev/null || true
+# Only this checkout's processes (by working directory): other checkouts may run theirs.
+ours() {
+  for pid in $(pgrep -f "$1" || true); do
+    case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in "$ROOT" | "$ROOT"/*) echo "$pid" ;; esac
+  done
+}
+for pid in $(ours "target/debug/inventory"); do kill "$pid" 2>/dev/null || true; done
 
 say "Ctrl-C stops make dev and its function processes"
 kill -INT -- "-$DEV_PID" 2>/dev/null || kill -INT "$DEV_PID"
 for _ in $(seq 1 40); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.25; done
 if kill -0 "$DEV_PID" 2>/dev/null; then say "make dev did not stop on SIGINT"; exit 1; fi
 DEV_PID=
-if pgrep -f "target/release/(inventory|billing-api|billing-consumer|local-gateway)( |$)" >/dev/null; then
-  pgrep -af "target/release/(inventory|billing-api|billing-consumer|local-gateway)" >&2
+survivors=$(ours "target/release/(inventory|billing-api|billing-consumer|local-gateway)( |$)")
+if [ -n "$survivors" ]; then
+  ps -o pid,args -p $survivors >&2
   say "function processes survived Ctrl-C"; exit 1
 fi
 echo "readme-check: ${#ran[@]} targets run, README blocks ran clean"

@@ -77,6 +77,43 @@ async fn crud_round_trip() {
     .assert_problem(404);
 }
 
+/// The function's router itself ignores ONE trailing slash (API Gateway keeps it in `rawPath`),
+/// so each route answers the same with it; two slashes are no route.
+#[tokio::test]
+async fn every_route_answers_the_same_with_one_trailing_slash() {
+    let (_db, app) = app().await;
+    let body = r#"{"title": "A new movie", "description": "Very short description"}"#;
+    let created = call(&app, "POST", "/api/movies/", Some(body), USER).await;
+    assert_eq!(created.status, 200, "{}", created.json);
+    let id = created.json["id"].as_i64().unwrap();
+    let list = call(&app, "GET", "/api/movies/?title=new", None, USER).await;
+    assert_eq!((list.status, &list.json), (200, &json!([created.json])));
+    let one = call(&app, "GET", &format!("/api/movies/{id}/"), None, USER).await;
+    assert_eq!(one.json, created.json);
+    let put = call(
+        &app,
+        "PUT",
+        &format!("/api/movies/{id}/"),
+        Some(r#"{"description":"x"}"#),
+        USER,
+    )
+    .await;
+    assert_eq!((put.status, &put.json["description"]), (200, &json!("x")));
+    let del = call(&app, "DELETE", &format!("/api/movies/{id}/"), None, USER).await;
+    assert_eq!(del.status, 200);
+    let health = call(&app, "GET", "/health/", None, None).await;
+    assert_eq!(health.status, 200, "{}", health.json);
+    let wiped = call(&app, "DELETE", "/api/movies/", None, ADMIN).await;
+    assert_eq!((wiped.status, &wiped.json), (200, &json!({"deleted": 0})));
+    for uri in ["/api/movies//", "/api/movies/1//"] {
+        assert_eq!(
+            call(&app, "GET", uri, None, USER).await.status,
+            404,
+            "{uri}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn description_defaults_to_empty() {
     let (_db, app) = app().await;

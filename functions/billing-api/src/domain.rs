@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// The largest integer a JSON number carries exactly (2^53), so a `user_id` round-trips through
-/// any JSON client.
-pub const MAX_USER_ID: i64 = 1 << 53;
+/// 15 digits: below 2^53, so a `user_id` round-trips exactly through any JSON client, and a
+/// bound `openapi.yaml` states as a plain pattern for the numeric-string form.
+pub const MAX_USER_ID: i64 = 999_999_999_999_999;
 pub const MAX_ITEMS: i32 = 10_000;
 /// 1,000,000.00 in cents; `numeric(12,2)` holds ten times more, so the column never overflows.
 pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
@@ -48,7 +48,6 @@ impl Amount {
 
     /// Parses `"12"`, `"12.5"`, `"12.50"`: a positive decimal with at most two decimals.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
         if text.starts_with('-') {
             return Err("must be greater than 0".into());
@@ -121,11 +120,12 @@ impl Order {
 }
 
 /// The text of a JSON number or numeric string. Floats print in their shortest exact form
-/// (`12.5`, `0.1`), so the decimal count of `12.345` is still visible.
+/// (`12.5`, `0.1`), so the decimal count of `12.345` is still visible. A string is taken as it
+/// is (no trimming, no sign): exactly what the patterns in `openapi.yaml` accept.
 fn numeric_text(field: &'static str, v: &Value) -> Result<String, ValidationError> {
     match v {
         Value::Number(n) => Ok(n.to_string()),
-        Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
         Value::String(_) => Err(ValidationError::new(field, "must not be empty")),
         Value::Null => Err(ValidationError::new(field, "is required")),
         _ => Err(ValidationError::new(
@@ -137,25 +137,20 @@ fn numeric_text(field: &'static str, v: &Value) -> Result<String, ValidationErro
 
 fn integer(field: &'static str, v: &Value, min: i64, max: i64) -> Result<i64, ValidationError> {
     let text = numeric_text(field, v)?;
-    // A JSON float with no fraction (`3.0`) prints as `3`; anything else with a dot is not whole.
+    // A JSON number must be an integer literal (`3`, not `3.0` or `3e0`: OpenAPI 3.0's
+    // `type: integer`); a string must be decimal digits (leading zeros allowed).
     let parsed: Option<i64> = match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_USER_ID as f64)
-                .map(|f| f as i64)
-        }),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX)),
         _ => {
-            let digits = text.strip_prefix('+').unwrap_or(&text);
-            let (neg, digits) = match digits.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, digits),
-            };
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            let significant = text.trim_start_matches('0');
+            if !text.bytes().all(|b| b.is_ascii_digit()) {
                 None
-            } else if digits.len() > 18 {
-                Some(if neg { i64::MIN } else { i64::MAX })
+            } else if significant.len() > 18 {
+                Some(i64::MAX)
+            } else if significant.is_empty() {
+                Some(0)
             } else {
-                digits.parse::<i64>().ok().map(|n| if neg { -n } else { n })
+                significant.parse::<i64>().ok()
             }
         }
     };
@@ -335,7 +330,7 @@ mod tests {
             MAX_USER_ID
         );
         assert_eq!(
-            order(json!(2.0), json!(1), json!("007.00"))
+            order(json!("0002"), json!(1), json!("007.00"))
                 .unwrap()
                 .total_amount
                 .cents(),
@@ -353,6 +348,32 @@ mod tests {
             "user_id"
         );
         assert_eq!(field(order(json!("1.5"), json!(1), json!(1))), "user_id");
+        // Exactly the forms openapi.yaml states: integer literals, digit strings.
+        for bad in [
+            json!(2.0),
+            json!(1e3),
+            json!(" 5"),
+            json!("5 "),
+            json!("+5"),
+            json!("-0"),
+            json!("0"),
+            json!("0000"),
+            json!("1000000000000000"),
+            json!(u64::MAX),
+        ] {
+            assert_eq!(
+                field(order(bad.clone(), json!(1), json!(1))),
+                "user_id",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            order(json!("0000000000000000000000007"), json!(1), json!(1))
+                .unwrap()
+                .user_id,
+            7,
+            "leading zeros are not significant"
+        );
         assert_eq!(field(order(json!(true), json!(1), json!(1))), "user_id");
         assert_eq!(field(order(Value::Null, json!(1), json!(1))), "user_id");
         assert_eq!(
@@ -379,6 +400,9 @@ mod tests {
             json!("12."),
             json!(".5"),
             json!("99999999999999999999"),
+            json!(" 5"),
+            json!("5\n"),
+            json!(0.001),
         ] {
             assert_eq!(
                 field(order(json!(1), json!(1), bad.clone())),

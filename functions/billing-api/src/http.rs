@@ -32,14 +32,17 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
+/// The function's routes; one trailing slash is ignored (`shared::trailing_slash`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/billing", post(create_order))
-        .route("/api/billing/orders/{message_id}", get(get_order))
-        .fallback(|| async { Problem::not_found("no such route") })
-        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(Arc::new(state))
+    shared::trailing_slash::normalize(
+        Router::new()
+            .route("/api/billing", post(create_order))
+            .route("/api/billing/orders/{message_id}", get(get_order))
+            .fallback(|| async { Problem::not_found("no such route") })
+            .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(Arc::new(state)),
+    )
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -141,8 +144,12 @@ async fn get_order(
     principal: Principal,
     Path(message_id): Path<String>,
 ) -> Result<Response, Problem> {
-    let id = Uuid::parse_str(&message_id)
-        .map_err(|_| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
+    // Only the hyphenated form this API hands out (and openapi.yaml's pattern states);
+    // `Uuid::parse_str` alone would also take the simple, braced and URN forms.
+    let id = Some(&message_id)
+        .filter(|m| m.len() == 36)
+        .and_then(|m| Uuid::parse_str(m).ok())
+        .ok_or_else(|| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
     let visible = |o: &StoredOrder| {
         principal.is_admin() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
     };

@@ -48,19 +48,22 @@ impl Title {
 
 impl TryFrom<String> for Title {
     type Error = Invalid;
+    /// The rules `openapi.yaml` states (`maxLength` on the text as sent, then a pattern): at most
+    /// 200 characters, no control character (Unicode `Cc`), at least one that is not white
+    /// space. The stored title is trimmed.
     fn try_from(raw: String) -> Result<Self, Invalid> {
-        let t = raw.trim();
-        if t.is_empty() {
-            return Err(invalid("title", "must not be blank"));
-        }
-        if t.chars().count() > TITLE_MAX {
+        if raw.chars().count() > TITLE_MAX {
             return Err(invalid(
                 "title",
                 format!("must be at most {TITLE_MAX} characters"),
             ));
         }
-        if t.chars().any(char::is_control) {
+        if raw.chars().any(char::is_control) {
             return Err(invalid("title", "must not contain control characters"));
+        }
+        let t = raw.trim();
+        if t.is_empty() {
+            return Err(invalid("title", "must not be blank"));
         }
         Ok(Self(t.to_owned()))
     }
@@ -92,12 +95,15 @@ impl TryFrom<String> for Description {
     }
 }
 
-/// `POST /api/movies` body as sent.
+/// `POST /api/movies` body as sent: `title` required, `description` absent or a string (`null`
+/// is refused, as the schema's `type: string` says).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    pub title: Option<String>,
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,10 +115,19 @@ pub struct NewMovie {
 impl TryFrom<CreateBody> for NewMovie {
     type Error = Invalid;
     fn try_from(body: CreateBody) -> Result<Self, Invalid> {
-        let title = body.title.ok_or_else(|| invalid("title", "is required"))?;
+        let title = match body.title {
+            None => return Err(invalid("title", "is required")),
+            Some(None) => return Err(invalid("title", "must not be null")),
+            Some(Some(t)) => t,
+        };
+        let description = match body.description {
+            None => String::new(),
+            Some(None) => return Err(invalid("description", "must not be null")),
+            Some(Some(d)) => d,
+        };
         Ok(Self {
             title: title.try_into()?,
-            description: body.description.unwrap_or_default().try_into()?,
+            description: description.try_into()?,
         })
     }
 }
@@ -193,8 +208,9 @@ impl TryFrom<Vec<(String, String)>> for ListQuery {
                     q.title = Some(v);
                 }
                 "limit" => {
+                    let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
                     q.limit = match v.parse::<i64>() {
-                        Ok(n) if (1..=LIMIT_MAX).contains(&n) => n,
+                        Ok(n) if digits && (1..=LIMIT_MAX).contains(&n) => n,
                         _ => {
                             return Err(invalid(
                                 "limit",
@@ -203,16 +219,28 @@ impl TryFrom<Vec<(String, String)>> for ListQuery {
                         }
                     }
                 }
+                // `cursor=` (empty) is the first page, as if absent: a client that builds
+                // `?cursor={next}` with no next yet gets the start, not a 400.
+                "cursor" if v.is_empty() => q.after = 0,
                 "cursor" => {
-                    q.after = MovieId::try_from(v.as_str())
-                        .map_err(|_| invalid("cursor", "is not a cursor this API returned"))?
-                        .0
+                    q.after = cursor(&v)
+                        .ok_or_else(|| invalid("cursor", "is not a cursor this API returned"))?
                 }
                 _ => {}
             }
         }
         Ok(q)
     }
+}
+
+/// A cursor is a movie id in decimal: digits, at most 18 significant (the pattern in
+/// `openapi.yaml`), greater than 0.
+fn cursor(v: &str) -> Option<i64> {
+    let significant = v.trim_start_matches('0');
+    if !v.bytes().all(|b| b.is_ascii_digit()) || significant.is_empty() || significant.len() > 18 {
+        return None;
+    }
+    significant.parse().ok()
 }
 
 /// Escapes LIKE metacharacters so user text matches literally (with `ESCAPE '\'`).
@@ -262,19 +290,34 @@ mod tests {
             "limit counts characters"
         );
         assert!(Title::try_from("a\0b".to_owned()).is_err());
+        // The length counts the text as sent (openapi.yaml's maxLength), blanks included.
+        assert!(Title::try_from(format!(" {} ", "a".repeat(TITLE_MAX - 1))).is_err());
+        for bad in ["\t", "\u{85}", "a\nb", "\u{3000}\u{a0} "] {
+            assert!(Title::try_from(bad.to_owned()).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Title::try_from("\u{a0}Ève\u{3000}".to_owned())
+                .unwrap()
+                .as_str(),
+            "Ève"
+        );
         assert!(Description::try_from("x".repeat(DESCRIPTION_MAX + 1)).is_err());
         assert!(Description::try_from("line\nline".to_owned()).is_ok());
         assert!(Description::try_from("nul\0".to_owned()).is_err());
     }
 
     #[test]
-    fn create_requires_title() {
-        let err = NewMovie::try_from(CreateBody {
-            title: None,
-            description: Some("d".into()),
-        })
-        .unwrap_err();
-        assert_eq!(err.field, "title");
+    fn create_requires_title_and_refuses_null() {
+        let parse = |s: &str| NewMovie::try_from(serde_json::from_str::<CreateBody>(s).unwrap());
+        assert_eq!(parse(r#"{"description":"d"}"#).unwrap_err().field, "title");
+        assert_eq!(parse(r#"{"title":null}"#).unwrap_err().field, "title");
+        assert_eq!(
+            parse(r#"{"title":"t","description":null}"#)
+                .unwrap_err()
+                .field,
+            "description"
+        );
+        assert_eq!(parse(r#"{"title":"t"}"#).unwrap().description.as_str(), "");
     }
 
     #[test]
@@ -302,12 +345,27 @@ mod tests {
         assert_eq!(ok.title_pattern.as_deref(), Some("%100\\%\\_a\\\\b%"));
         assert_eq!((ok.limit, ok.after), (5, 7));
         assert_eq!(q(&[]).unwrap().limit, LIMIT_DEFAULT);
+        assert_eq!(
+            q(&[("cursor", "")]).unwrap().after,
+            0,
+            "empty cursor: first page"
+        );
+        assert_eq!(q(&[("cursor", "007")]).unwrap().after, 7);
+        assert_eq!(
+            q(&[("cursor", "999999999999999999")]).unwrap().after,
+            999_999_999_999_999_999
+        );
         for bad in [
             ("limit", "0"),
             ("limit", "-1"),
             ("limit", "501"),
             ("limit", "x"),
             ("cursor", "-3"),
+            ("cursor", "0"),
+            ("cursor", "+3"),
+            ("cursor", "1000000000000000000"),
+            ("limit", "+5"),
+            ("limit", ""),
         ] {
             assert!(q(&[bad]).is_err(), "{bad:?}");
         }

@@ -46,7 +46,12 @@ impl AppState {
     }
 }
 
+/// The function's routes; one trailing slash is ignored (`shared::trailing_slash`).
 pub fn router(state: AppState) -> Router {
+    shared::trailing_slash::normalize(routes(state))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/movies", get(list).post(create).delete(delete_all))

@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod problem;
 pub mod secrets;
 pub mod telemetry;
+pub mod trailing_slash;
 
 pub use config::Secret;
 pub use problem::Problem;

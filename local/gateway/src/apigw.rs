@@ -140,7 +140,7 @@ pub fn build_event(req: &IncomingRequest, ctx: &EventContext) -> Value {
         "domainPrefix": domain_prefix,
         "http": {
             "method": req.method,
-            "path": req.raw_path,
+            "path": crate::openapi::route_path(&req.raw_path),
             "protocol": req.protocol,
             "sourceIp": req.source_ip,
             "userAgent": user_agent,
@@ -463,6 +463,16 @@ mod tests {
         );
         assert_eq!(json_body["isBase64Encoded"], false);
         assert_eq!(json_body["body"], r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn a_trailing_slash_stays_in_raw_path_only() {
+        let req = request("POST", "/api/movies/", "", Some("application/json"), b"{}");
+        let event = build_event(&req, &context(true));
+        assert_eq!(event["rawPath"], "/api/movies/");
+        assert_eq!(event["requestContext"]["http"]["path"], "/api/movies");
+        let root = build_event(&request("GET", "/", "", None, b""), &context(false));
+        assert_eq!(root["requestContext"]["http"]["path"], "/");
     }
 
     #[test]

@@ -5,6 +5,18 @@
 //! greedy parameter. When several routes match, the one with the most literal segments wins
 //! (API Gateway: "the most specific match"). A request that matches no route, including a known
 //! path with another method, gets API Gateway's `404 {"message":"Not Found"}`.
+//!
+//! One trailing slash is not significant: `/api/movies/` matches the `/api/movies` route and
+//! `/api/movies/7/` matches `/api/movies/{id}`, while `/api/movies//` and `/api/movies/` (as an
+//! empty `{id}`) match nothing. AWS's route guide does not spell this out; the rule is the one
+//! API Gateway is observed to apply and that AWS's own tools copy: aws-sam-cli made its local API
+//! "match AWS APIG slashes behavior" (`/foo/` answered by the `/foo` route, aws/aws-sam-cli#1495),
+//! Powertools' resolvers ignore a trailing slash because "AWS API Gateway routes `/my/path` and
+//! `/my/path/` in the same way" (aws-powertools/powertools-lambda-python#1552, #1609), and a
+//! path variable is never matched by an empty segment (aws/chalice#588). The payload-2.0 event
+//! keeps the slash in `rawPath` and drops it from `requestContext.http.path`
+//! (adamchainz/apig-wsgi#376, floci-io/floci#2136), so the functions normalise the path they
+//! get (`shared::trailing_slash`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -156,7 +168,10 @@ impl Routes {
     /// The route for `method` and `path` (the raw, still percent-encoded path) and its path
     /// parameters (decoded).
     pub fn find(&self, method: &str, path: &str) -> Option<(&Route, BTreeMap<String, String>)> {
-        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let parts: Vec<&str> = route_path(path)
+            .trim_start_matches('/')
+            .split('/')
+            .collect();
         self.routes
             .iter()
             .filter(|r| r.method == method)
@@ -165,6 +180,15 @@ impl Routes {
                 let greedy = r.segments.iter().any(|s| matches!(s, Segment::Greedy(_)));
                 (!greedy, r.literal_count())
             })
+    }
+}
+
+/// The path routes are matched against: `path` without ONE trailing slash (not the root's).
+/// It is also the event's `requestContext.http.path`; `rawPath` keeps the slash.
+pub fn route_path(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() && !p.ends_with('/') => p,
+        _ => path,
     }
 }
 
@@ -250,9 +274,39 @@ paths:
     }
 
     #[test]
+    fn one_trailing_slash_is_ignored_as_api_gateway_does() {
+        let routes = Routes::parse(DOC).unwrap();
+        let key = |m: &str, p: &str| routes.find(m, p).map(|(r, _)| r.key());
+        assert_eq!(
+            key("GET", "/api/movies/").as_deref(),
+            Some("GET /api/movies")
+        );
+        assert_eq!(
+            key("DELETE", "/api/movies/").as_deref(),
+            Some("DELETE /api/movies")
+        );
+        assert_eq!(key("GET", "/health/").as_deref(), Some("GET /health"));
+        let (r, p) = routes.find("GET", "/api/movies/42/").unwrap();
+        assert_eq!(
+            (r.key().as_str(), p["id"].as_str()),
+            ("GET /api/movies/{id}", "42")
+        );
+        assert_eq!(
+            key("GET", "/api/movies/search/").as_deref(),
+            Some("GET /api/movies/search")
+        );
+        // One slash only, and never an empty path variable.
+        for path in ["/api/movies//", "/api//movies", "/api/movies/42//"] {
+            assert_eq!(key("GET", path), None, "{path}");
+        }
+        assert_eq!(route_path("/api/movies/"), "/api/movies");
+        assert_eq!(route_path("/"), "/");
+        assert_eq!(route_path("/api/movies//"), "/api/movies//");
+    }
+
+    #[test]
     fn unknown_paths_and_methods_do_not_match() {
         let routes = Routes::parse(DOC).unwrap();
-        assert!(routes.find("GET", "/api/movies/").is_none());
         assert!(routes.find("PATCH", "/api/movies/1").is_none());
         assert!(routes.find("GET", "/nope").is_none());
         assert!(routes.find("GET", "/files/").is_none());
