@@ -13,18 +13,7 @@ use shared::migrate::Database;
 use shared::secrets::SecretSource;
 
 async fn secret(value: serde_json::Value) -> String {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    client
-        .create_secret()
-        .name(unique("crud-master/test"))
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .expect("create the secret in moto")
-        .arn()
-        .expect("arn")
-        .to_owned()
+    integration_tests::create_secret(&value.to_string()).await
 }
 
 #[tokio::test]

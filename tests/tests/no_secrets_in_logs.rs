@@ -117,12 +117,14 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     // Secrets Manager (moto): a good secret, and a malformed one whose error is logged the way a
     // failed cold start is.
     let sm_password = "sm-secret-Jw55";
-    let good = secret(&format!(
+    let good = integration_tests::create_secret(&format!(
         r#"{{"username":"app","password":"{sm_password}"}}"#
     ))
     .await;
-    let malformed = secret(r#"{"username":"app","password": Malformed-Pw-Vq63}"#).await;
-    let not_object = secret(r#""Quoted-Pw-Hx19""#).await;
+    let malformed =
+        integration_tests::create_secret(r#"{"username":"app","password": Malformed-Pw-Vq63}"#)
+            .await;
+    let not_object = integration_tests::create_secret(r#""Quoted-Pw-Hx19""#).await;
     let secrets = shared::secrets::SecretSource::new();
     let creds = secrets
         .credentials(&[("ARN", good.as_str())], "ARN", "U", "P")
@@ -208,19 +210,4 @@ async fn credentials_and_tokens_never_appear_in_logs() {
             "{secret:?} leaked into the logs:\n{logged}"
         );
     }
-}
-
-/// A secret in moto holding `value`; returns its ARN.
-async fn secret(value: &str) -> String {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(integration_tests::unique("crud-master/logs-test"))
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create the secret in moto")
-        .arn()
-        .expect("arn")
-        .to_owned()
 }
