@@ -154,6 +154,11 @@ locals {
     DATABASE_POOL_SIZE = "1"
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
+  # With the CDN on, the HTTP functions refuse requests without CloudFront's secret origin header
+  # (functions/shared/src/origin.rs); they read the expected value once per cold start.
+  origin_verify_secret_arns = var.create_cdn ? [module.cdn[0].origin_verify_secret_arn] : []
+  origin_verify_env         = var.create_cdn ? { ORIGIN_VERIFY_SECRET_ARN = module.cdn[0].origin_verify_secret_arn } : {}
+
   amqp_env = {
     AMQP_ENDPOINT   = module.broker.amqp_endpoint
     AMQP_SECRET_ARN = module.broker.secret_arn
@@ -162,8 +167,8 @@ locals {
 
   read_secrets = {
     for k, arns in {
-      inventory          = [module.database.app_user_secret_arns["movies"]]
-      "billing-api"      = [module.database.app_user_secret_arns["orders"], module.broker.secret_arn]
+      inventory          = concat([module.database.app_user_secret_arns["movies"]], local.origin_verify_secret_arns)
+      "billing-api"      = concat([module.database.app_user_secret_arns["orders"], module.broker.secret_arn], local.origin_verify_secret_arns)
       "billing-consumer" = [module.database.app_user_secret_arns["orders"], module.broker.secret_arn]
       setup = compact([
         module.database.master_secret_arn,
@@ -186,7 +191,7 @@ locals {
     inventory = {
       description        = "Movies CRUD behind the HTTP API"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, {
+      environment = merge(local.database_env, local.origin_verify_env, {
         DATABASE_NAME       = "movies"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["movies"]
       })
@@ -195,7 +200,7 @@ locals {
     "billing-api" = {
       description        = "Publishes orders to billing_queue with publisher confirms; reads stored orders"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, local.amqp_env, {
+      environment = merge(local.database_env, local.amqp_env, local.origin_verify_env, {
         DATABASE_NAME       = "orders"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
       })
@@ -347,6 +352,27 @@ module "api" {
   create_custom_domain   = var.create_custom_domain
   domain_name            = var.domain_name
   hosted_zone_id         = var.hosted_zone_id
+}
+
+# ---------------------------------------------------------------- CDN and edge protection (optional)
+module "cdn" {
+  source = "./modules/cdn"
+  count  = var.create_cdn ? 1 : 0
+
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  name                        = local.prefix
+  origin_domain_name          = trimprefix(module.api.api_endpoint, "https://")
+  domain_name                 = var.cdn_domain_name
+  hosted_zone_id              = var.cdn_hosted_zone_id
+  price_class                 = var.cdn_price_class
+  rate_limit                  = var.cdn_rate_limit
+  log_retention_days          = var.log_retention_days
+  kms_key_arn                 = aws_kms_key.this.arn
+  secret_recovery_window_days = var.secret_recovery_window_days
 }
 
 # ---------------------------------------------------------------- observability
