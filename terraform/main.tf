@@ -157,7 +157,11 @@ locals {
   # With the CDN on, the HTTP functions refuse requests without CloudFront's secret origin header
   # (functions/shared/src/origin.rs); they read the expected value once per cold start.
   origin_verify_secret_arns = var.create_cdn ? [module.cdn[0].origin_verify_secret_arn] : []
-  origin_verify_env         = var.create_cdn ? { ORIGIN_VERIFY_SECRET_ARN = module.cdn[0].origin_verify_secret_arn } : {}
+  # The version only changes the configuration after a rotation, so new environments read the new value.
+  origin_verify_env = var.create_cdn ? {
+    ORIGIN_VERIFY_SECRET_ARN     = module.cdn[0].origin_verify_secret_arn
+    ORIGIN_VERIFY_SECRET_VERSION = module.cdn[0].origin_verify_secret_version_id
+  } : {}
 
   amqp_env = {
     AMQP_ENDPOINT   = module.broker.amqp_endpoint

@@ -17,7 +17,9 @@
 //! Configuration, read once per cold start by [`OriginVerify::from_env`]:
 //! `ORIGIN_VERIFY_SECRET_ARN` (a Secrets Manager secret whose string is the value, what Terraform
 //! sets) or `ORIGIN_VERIFY_SECRET` (the value itself, for local runs). Neither set: the check is
-//! off, which is the local stack and a deployment without the CDN.
+//! off, which is the local stack and a deployment without the CDN. Terraform also sets
+//! `ORIGIN_VERIFY_SECRET_VERSION`, which is not read: it changes the function configuration after a
+//! rotation so that new environments read the new value.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -14,9 +14,10 @@ locals {
 }
 
 # ---------------------------------------------------------------- origin verification secret
-# Generated once: the data source yields a new value on every plan, the secret version keeps the
-# first one (ignore_changes), and CloudFront reads the stored value back from the version's state.
-# No `random` provider is needed (only the aws provider is in the local mirror).
+# Generated once: the random data source yields a new value on every plan, the secret version
+# keeps the first one (ignore_changes). CloudFront then takes the secret's AWSCURRENT value, the
+# same one the functions read (GetSecretValue without a stage), so a rotation by hand
+# (put-secret-value, then apply) moves both. No `random` provider is needed.
 data "aws_secretsmanager_random_password" "this" {
   password_length     = 48
   exclude_punctuation = true
@@ -38,6 +39,11 @@ resource "aws_secretsmanager_secret_version" "this" {
   lifecycle {
     ignore_changes = [secret_string]
   }
+}
+
+# AWSCURRENT, read after the version above exists (its secret_id is only known once it does).
+data "aws_secretsmanager_secret_version" "this" {
+  secret_id = aws_secretsmanager_secret_version.this.secret_id
 }
 
 # ---------------------------------------------------------------- managed CloudFront policies
@@ -319,8 +325,8 @@ resource "aws_cloudfront_distribution" "this" {
 
     custom_header {
       name = var.origin_verify_header
-      # The stored value (ignore_changes keeps it), not the data source's new one.
-      value = aws_secretsmanager_secret_version.this.secret_string
+      # The stored value, not the random data source's new one.
+      value = data.aws_secretsmanager_secret_version.this.secret_string
     }
   }
 

@@ -37,3 +37,8 @@ output "origin_verify_secret_arn" {
   description = "Secrets Manager secret holding the origin header's value: give it to the HTTP functions as ORIGIN_VERIFY_SECRET_ARN."
   value       = aws_secretsmanager_secret.this.arn
 }
+
+output "origin_verify_secret_version_id" {
+  description = "Version of the secret CloudFront uses now: in the functions' environment, so that a rotation also starts fresh function environments."
+  value       = data.aws_secretsmanager_secret_version.this.version_id
+}
