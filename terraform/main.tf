@@ -168,6 +168,15 @@ locals {
     ADMIN_CLIENT_IDS = module.auth.machine_client_id
   }
 
+  # With the CDN on, the HTTP functions refuse requests without CloudFront's secret origin header
+  # (functions/shared/src/origin.rs); they read the expected value once per cold start.
+  origin_verify_secret_arns = var.create_cdn ? [module.cdn[0].origin_verify_secret_arn] : []
+  # The version only changes the configuration after a rotation, so new environments read the new value.
+  origin_verify_env = var.create_cdn ? {
+    ORIGIN_VERIFY_SECRET_ARN     = module.cdn[0].origin_verify_secret_arn
+    ORIGIN_VERIFY_SECRET_VERSION = module.cdn[0].origin_verify_secret_version_id
+  } : {}
+
   # billing-api logs in as the publish-only user; only setup holds the administrator secret.
   amqp_env = {
     AMQP_ENDPOINT   = module.broker.amqp_endpoint
@@ -177,8 +186,8 @@ locals {
 
   read_secrets = {
     for k, arns in {
-      inventory     = [module.database.app_user_secret_arns["movies"]]
-      "billing-api" = [module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["publisher"]]
+      inventory     = concat([module.database.app_user_secret_arns["movies"]], local.origin_verify_secret_arns)
+      "billing-api" = concat([module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["publisher"]], local.origin_verify_secret_arns)
       # The event source mapping reads its BASIC_AUTH secret with this function's role.
       "billing-consumer" = [module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["consumer"]]
       setup = compact([
@@ -204,7 +213,7 @@ locals {
     inventory = {
       description        = "Movies CRUD behind the HTTP API"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, local.admin_env, {
+      environment = merge(local.database_env, local.admin_env, local.origin_verify_env, {
         DATABASE_NAME       = "movies"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["movies"]
       })
@@ -213,7 +222,7 @@ locals {
     "billing-api" = {
       description        = "Publishes orders to billing_queue with publisher confirms; reads stored orders"
       security_group_ids = [module.network.security_group_ids["app"]]
-      environment = merge(local.database_env, local.amqp_env, local.admin_env, {
+      environment = merge(local.database_env, local.amqp_env, local.admin_env, local.origin_verify_env, {
         DATABASE_NAME       = "orders"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
       })
@@ -396,6 +405,27 @@ module "api" {
   # Route scopes: openapi.yaml's, with this pool's resource-server identifier.
   resource_server_identifier = module.auth.resource_server_identifier
   allowed_scopes             = module.auth.scopes
+}
+
+# ---------------------------------------------------------------- CDN and edge protection (optional)
+module "cdn" {
+  source = "./modules/cdn"
+  count  = var.create_cdn ? 1 : 0
+
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
+  name                        = local.prefix
+  origin_domain_name          = trimprefix(module.api.api_endpoint, "https://")
+  domain_name                 = var.cdn_domain_name
+  hosted_zone_id              = var.cdn_hosted_zone_id
+  price_class                 = var.cdn_price_class
+  rate_limit                  = var.cdn_rate_limit
+  log_retention_days          = var.log_retention_days
+  kms_key_arn                 = aws_kms_key.this.arn
+  secret_recovery_window_days = var.secret_recovery_window_days
 }
 
 # ---------------------------------------------------------------- observability

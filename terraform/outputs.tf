@@ -1,6 +1,26 @@
 output "api_url" {
-  description = "Base URL of the HTTP API."
+  description = "Base URL clients call: the CDN when create_cdn (the API then refuses direct calls), else the HTTP API."
+  value       = var.create_cdn ? module.cdn[0].url : module.api.url
+}
+
+output "api_direct_url" {
+  description = "The HTTP API's own URL (with create_cdn it answers 403 to anything that did not come through CloudFront)."
   value       = module.api.url
+}
+
+output "cdn_distribution_id" {
+  description = "CloudFront distribution ID (null without create_cdn)."
+  value       = var.create_cdn ? module.cdn[0].distribution_id : null
+}
+
+output "waf_web_acl_arn" {
+  description = "ARN of the CloudFront web ACL in us-east-1 (null without create_cdn)."
+  value       = var.create_cdn ? module.cdn[0].web_acl_arn : null
+}
+
+output "waf_log_group_name" {
+  description = "Log group in us-east-1 with the requests the web ACL blocked or counted (null without create_cdn)."
+  value       = var.create_cdn ? module.cdn[0].waf_log_group_name : null
 }
 
 output "region" {

@@ -342,6 +342,42 @@ variable "hosted_zone_id" {
   default     = null
 }
 
+# ---------------------------------------------------------------- CDN and edge protection
+variable "create_cdn" {
+  description = "Put CloudFront (no caching) with a WAFv2 web ACL (per-IP rate limit, AWS managed common rules) in front of the API; the functions then refuse requests that go around it (README Deploy, CDN and edge protection). About 8 USD/month idle."
+  type        = bool
+  default     = false
+}
+
+variable "cdn_domain_name" {
+  description = "Custom domain for the CDN (ACM certificate in us-east-1, TLSv1.2_2021). Null: the distribution's *.cloudfront.net name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cdn_domain_name == null || !var.create_custom_domain || var.cdn_domain_name != var.domain_name
+    error_message = "cdn_domain_name must differ from the API Gateway custom domain (domain_name): one name can point at one of them."
+  }
+}
+
+variable "cdn_hosted_zone_id" {
+  description = "Route 53 public hosted zone of cdn_domain_name."
+  type        = string
+  default     = null
+}
+
+variable "cdn_price_class" {
+  description = "CloudFront price class (edge locations used): PriceClass_100 is North America, Europe and Israel, the cheapest."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "cdn_rate_limit" {
+  description = "Requests one client IP may send in 5 minutes before the web ACL answers 429."
+  type        = number
+  default     = 1000
+}
+
 variable "cognito_domain_prefix" {
   description = "Hosted UI domain prefix (globally unique). Null: <name>-<environment>-<account id>."
   type        = string

@@ -12,6 +12,11 @@ terraform {
 
 locals {
   emulated = var.aws_endpoint_url != null
+  default_tags = merge(var.tags, {
+    Project     = var.name
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  })
 }
 
 provider "aws" {
@@ -52,10 +57,33 @@ provider "aws" {
   }
 
   default_tags {
-    tags = merge(var.tags, {
-      Project     = var.name
-      Environment = var.environment
-      ManagedBy   = "terraform"
-    })
+    tags = local.default_tags
+  }
+}
+
+# CloudFront's ACM certificate, its CLOUDFRONT-scope web ACL and the web ACL's log group exist only
+# in us-east-1 (modules/cdn); unused unless create_cdn.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  skip_credentials_validation = local.emulated
+  skip_requesting_account_id  = false
+  skip_metadata_api_check     = local.emulated
+
+  dynamic "endpoints" {
+    for_each = local.emulated ? [var.aws_endpoint_url] : []
+    content {
+      acm        = endpoints.value
+      cloudfront = endpoints.value
+      logs       = endpoints.value
+      route53    = endpoints.value
+      sts        = endpoints.value
+      wafv2      = endpoints.value
+    }
+  }
+
+  default_tags {
+    tags = local.default_tags
   }
 }

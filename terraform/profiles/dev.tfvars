@@ -24,6 +24,9 @@ secret_recovery_window_days = 0
 # New accounts often have a concurrency quota of 10 or 50: reserve nothing (README Deploy).
 lambda_account_concurrency = null
 
+# No CloudFront/WAF in dev (5 USD web ACL + 3 USD rules a month idle): the API is called directly.
+create_cdn = false
+
 create_inspector = true
 create_budget    = true
 budget_limit_usd = 120

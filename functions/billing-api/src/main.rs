@@ -5,6 +5,7 @@ use shared::auth::AdminPolicy;
 use shared::config::ProcessEnv;
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
+use shared::origin::OriginVerify;
 use shared::secrets::SecretSource;
 
 #[tokio::main(flavor = "current_thread")]
@@ -20,5 +21,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         db,
         metrics: Metrics::from_env("billing-api"),
     };
-    lambda_http::run(admin.attach(billing_api::router(state))).await
+    let origin = OriginVerify::from_env(&ProcessEnv, &secrets).await?;
+    lambda_http::run(origin.around(admin.attach(billing_api::router(state)))).await
 }

@@ -4,6 +4,7 @@ use shared::auth::AdminPolicy;
 use shared::config::ProcessEnv;
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
+use shared::origin::OriginVerify;
 use shared::secrets::SecretSource;
 
 #[tokio::main(flavor = "current_thread")]
@@ -11,8 +12,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     shared::install_crypto_provider();
     shared::telemetry::init();
     let admin = AdminPolicy::from_env(&ProcessEnv)?;
-    let settings = DbSettings::from_env(&ProcessEnv, &SecretSource::new()).await?;
+    let secrets = SecretSource::new();
+    let settings = DbSettings::from_env(&ProcessEnv, &secrets).await?;
     let db = Db::new(&settings)?;
     let state = inventory::AppState::new(db, Metrics::from_env("inventory"));
-    lambda_http::run(admin.attach(inventory::router(state))).await
+    let origin = OriginVerify::from_env(&ProcessEnv, &secrets).await?;
+    lambda_http::run(origin.around(admin.attach(inventory::router(state)))).await
 }

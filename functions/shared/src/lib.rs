@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod metrics;
 pub mod migrate;
+pub mod origin;
 pub mod problem;
 pub mod secrets;
 pub mod telemetry;

@@ -1,0 +1,295 @@
+//! Origin verification: when the API sits behind CloudFront (Terraform `create_cdn`), only
+//! requests that carry CloudFront's secret origin header reach the handlers.
+//!
+//! An HTTP API has no resource policy and AWS WAF cannot be attached to it, so nothing in API
+//! Gateway stops a client from calling the `execute-api` URL directly and skipping the web ACL.
+//! CloudFront adds the custom origin header [`HEADER`] to every request it forwards, overwriting a
+//! header of the same name sent by the viewer
+//! (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html>,
+//! "Control access to content" / "If the header exists, CloudFront overwrites it"); this layer
+//! answers 403 problem+json to anything without the right value.
+//!
+//! Every path is checked, `/health` included: through the CDN the header is always there, so a
+//! health probe calls the CDN URL like any client, and around it `/health` (the only route the JWT
+//! authorizer lets through unauthenticated) would otherwise tell an outsider whether the database
+//! is up.
+//!
+//! Configuration, read once per cold start by [`OriginVerify::from_env`]:
+//! `ORIGIN_VERIFY_SECRET_ARN` (a Secrets Manager secret whose string is the value, what Terraform
+//! sets) or `ORIGIN_VERIFY_SECRET` (the value itself, for local runs). Neither set: the check is
+//! off, which is the local stack and a deployment without the CDN. Terraform also sets
+//! `ORIGIN_VERIFY_SECRET_VERSION`, which is not read: it changes the function configuration after a
+//! rotation so that new environments read the new value.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::response::{IntoResponse, Response};
+use http::Request;
+
+use crate::config::{ConfigError, Env, Secret};
+use crate::problem::Problem;
+use crate::secrets::SecretSource;
+
+/// The custom origin header CloudFront adds (Terraform `modules/cdn`, `origin_verify_header`).
+pub const HEADER: &str = "x-origin-verify";
+
+/// Environment variable naming the Secrets Manager secret that holds the expected value.
+pub const SECRET_ARN_VAR: &str = "ORIGIN_VERIFY_SECRET_ARN";
+/// Environment variable holding the expected value itself (local runs, tests).
+pub const SECRET_VAR: &str = "ORIGIN_VERIFY_SECRET";
+
+/// The tower layer. Cheap to clone; the value is shared.
+#[derive(Clone, Default)]
+pub struct OriginVerify {
+    expected: Option<Arc<Secret<String>>>,
+}
+
+impl std::fmt::Debug for OriginVerify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OriginVerify")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
+impl OriginVerify {
+    /// No check: every request passes.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Requests must carry [`HEADER`] equal to `value`.
+    pub fn new(value: Secret<String>) -> Result<Self, ConfigError> {
+        if value.expose().trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                name: HEADER.into(),
+                reason: "the expected origin header value is empty".into(),
+            });
+        }
+        Ok(Self {
+            expected: Some(Arc::new(value)),
+        })
+    }
+
+    /// From `ORIGIN_VERIFY_SECRET_ARN` (Secrets Manager), else `ORIGIN_VERIFY_SECRET`, else off.
+    pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, ConfigError> {
+        if let Some(arn) = env.optional(SECRET_ARN_VAR) {
+            let value = secrets.get(&arn).await?;
+            return Self::new(value).map_err(|_| ConfigError::Secret {
+                arn,
+                reason: "the origin verification secret is empty".into(),
+            });
+        }
+        match env.optional(SECRET_VAR) {
+            Some(value) => Self::new(Secret::new(value)),
+            None => Ok(Self::disabled()),
+        }
+    }
+
+    /// Wraps a router (or any service): the same as `tower::Layer::layer`, without the import.
+    pub fn around<S>(&self, inner: S) -> OriginVerifyService<S> {
+        tower::Layer::layer(self, inner)
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.expected.is_some()
+    }
+
+    fn admits(&self, headers: &http::HeaderMap) -> bool {
+        let Some(expected) = &self.expected else {
+            return true;
+        };
+        // One value exactly: a repeated header is refused rather than guessed at.
+        let mut values = headers.get_all(HEADER).iter();
+        match (values.next(), values.next()) {
+            (Some(got), None) => constant_time_eq(got.as_bytes(), expected.expose().as_bytes()),
+            _ => false,
+        }
+    }
+}
+
+/// Compares without an early exit on the first differing byte, so the response time does not
+/// tell an attacker how much of a guess was right. Only the length (fixed by Terraform) leaks.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+impl<S> tower::Layer<S> for OriginVerify {
+    type Service = OriginVerifyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OriginVerifyService {
+            inner,
+            check: self.clone(),
+        }
+    }
+}
+
+/// The service [`OriginVerify`] wraps around a router.
+#[derive(Clone, Debug)]
+pub struct OriginVerifyService<S> {
+    inner: S,
+    check: OriginVerify,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> tower::Service<Request<B>> for OriginVerifyService<S>
+where
+    S: tower::Service<Request<B>, Response = Response>,
+    S::Error: Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        if self.check.admits(request.headers()) {
+            return Box::pin(self.inner.call(request));
+        }
+        // No value in the log: a wrong guess may be a near miss.
+        tracing::info!(
+            path = request.uri().path(),
+            present = request.headers().contains_key(HEADER),
+            "refused: request did not come through the CDN"
+        );
+        let refusal = Problem::forbidden(
+            "this API is served through its CDN; call the CDN's URL (terraform output api_url)",
+        )
+        .into_response();
+        Box::pin(std::future::ready(Ok(refusal)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use http::StatusCode;
+    use http_body_util::BodyExt;
+    use tower::{Layer, ServiceExt};
+
+    const VALUE: &str = "s3cr3t-origin-value-0123456789ab";
+
+    fn app(check: OriginVerify) -> OriginVerifyService<Router> {
+        let router = Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/api/movies", get(|| async { "[]" }));
+        check.layer(router)
+    }
+
+    fn request(path: &str, header: Option<&str>) -> Request<Body> {
+        let mut b = Request::builder().uri(path);
+        if let Some(v) = header {
+            b = b.header(HEADER, v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    async fn call(check: &OriginVerify, req: Request<Body>) -> (StatusCode, String, String) {
+        let response = app(check.clone()).oneshot(req).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    fn enabled() -> OriginVerify {
+        OriginVerify::new(Secret::new(VALUE.to_owned())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_right_header_passes() {
+        let (status, _, body) = call(&enabled(), request("/api/movies", Some(VALUE))).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "[]"));
+        let (status, _, _) = call(&enabled(), request("/health", Some(VALUE))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_missing_header_is_403_problem_json_on_every_path() {
+        for path in ["/api/movies", "/health", "/no/such/route"] {
+            let (status, content_type, body) = call(&enabled(), request(path, None)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(content_type, crate::problem::CONTENT_TYPE, "{path}");
+            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["status"], 403);
+            assert_eq!(json["type"], "/problems/forbidden");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_value_is_refused_and_not_echoed() {
+        let near_miss = format!("{}X", &VALUE[..VALUE.len() - 1]);
+        for wrong in ["", "nope", near_miss.as_str(), &format!("{VALUE}0")] {
+            let (status, _, body) = call(&enabled(), request("/api/movies", Some(wrong))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{wrong:?}");
+            assert!(!body.contains(VALUE), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_header_is_refused() {
+        let mut req = request("/api/movies", Some(VALUE));
+        req.headers_mut()
+            .append(HEADER, http::HeaderValue::from_static(VALUE));
+        let (status, _, _) = call(&enabled(), req).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn disabled_lets_everything_through() {
+        let off = OriginVerify::disabled();
+        let (status, _, _) = call(&off, request("/api/movies", None)).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = call(&off, request("/health", Some("anything"))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn configuration_from_the_environment() {
+        let secrets = SecretSource::new();
+        let off = OriginVerify::from_env(&[("OTHER", "x")], &secrets)
+            .await
+            .unwrap();
+        assert!(!off.is_enabled());
+        let on = OriginVerify::from_env(&[(SECRET_VAR, VALUE)], &secrets)
+            .await
+            .unwrap();
+        assert!(on.is_enabled());
+        assert!(!format!("{on:?}").contains(VALUE));
+        let (status, _, _) = call(&on, request("/health", Some(VALUE))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(OriginVerify::new(Secret::new("  ".to_owned())).is_err());
+    }
+
+    #[test]
+    fn comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}
