@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::authorizer::AuthorizerConfig;
 use crate::esm::EsmConfig;
 use crate::lambda::FunctionConfig;
+use crate::watch::WatchConfig;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -23,6 +24,9 @@ pub struct GatewayConfig {
     pub authorizer: AuthorizerConfig,
     pub functions: Vec<FunctionConfig>,
     pub event_source_mappings: Vec<EsmConfig>,
+    /// `Some`: the functions run under `cargo lambda watch` (rebuild on save), not as their
+    /// built `bootstrap`s.
+    pub watch: Option<WatchConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,17 @@ struct File {
     functions: BTreeMap<String, FunctionFile>,
     #[serde(default)]
     event_source_mappings: Vec<EsmFile>,
+    #[serde(default)]
+    watch: Option<WatchFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchFile {
+    enabled: bool,
+    workspace: PathBuf,
+    base_port: u16,
+    build_budget_secs: u64,
 }
 
 fn default_api_id() -> String {
@@ -222,6 +237,11 @@ impl GatewayConfig {
             },
             functions,
             event_source_mappings: mappings,
+            watch: file.watch.filter(|w| w.enabled).map(|w| WatchConfig {
+                workspace: w.workspace,
+                base_port: w.base_port,
+                build_budget: Duration::from_secs(w.build_budget_secs),
+            }),
         })
     }
 }
@@ -243,13 +263,17 @@ mod tests {
         let text = include_str!("../../gateway.yaml");
         let cfg = GatewayConfig::parse(text, |n| {
             // Numeric settings have defaults; leave them unset.
-            let numeric =
-                n == "LOCAL_GATEWAY_PORT" || n.starts_with("ESM_") || n.ends_with("_CONCURRENCY");
+            let numeric = n == "LOCAL_GATEWAY_PORT"
+                || n.starts_with("ESM_")
+                || n.starts_with("WATCH_")
+                || n.ends_with("_CONCURRENCY")
+                || n == "FUNCTIONS_WATCH";
             (!numeric).then(|| format!("v-{n}"))
         })
         .unwrap_or_else(|e| panic!("{e}"));
         let names: Vec<_> = cfg.functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["billing-api", "billing-consumer", "inventory"]);
         assert_eq!(cfg.event_source_mappings.len(), 1);
+        assert!(cfg.watch.is_none(), "release binaries unless FUNCTIONS_WATCH=true");
     }
 }
