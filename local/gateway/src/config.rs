@@ -274,6 +274,9 @@ mod tests {
         let names: Vec<_> = cfg.functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["billing-api", "billing-consumer", "inventory"]);
         assert_eq!(cfg.event_source_mappings.len(), 1);
-        assert!(cfg.watch.is_none(), "release binaries unless FUNCTIONS_WATCH=true");
+        assert!(
+            cfg.watch.is_none(),
+            "release binaries unless FUNCTIONS_WATCH=true"
+        );
     }
 }

@@ -52,7 +52,10 @@ fn toolchain_env() -> impl Iterator<Item = (String, String)> {
 }
 
 /// A [`LambdaService`] whose functions run under one `cargo lambda watch` each.
-pub fn service(functions: &[FunctionConfig], watch: &WatchConfig) -> std::io::Result<LambdaService> {
+pub fn service(
+    functions: &[FunctionConfig],
+    watch: &WatchConfig,
+) -> std::io::Result<LambdaService> {
     let mut sorted: Vec<&FunctionConfig> = functions.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut invokers = Vec::new();
@@ -92,17 +95,25 @@ impl WatchedFunction {
         }
         env.extend(cfg.env.clone());
         let mut cmd = Command::new("cargo");
-        cmd.args(["lambda", "watch", "--bin", &cfg.name, "-A", "127.0.0.1", "-P"])
-            .arg(port.to_string())
-            .arg("--concurrency")
-            .arg(cfg.max_concurrency.max(1).to_string())
-            .current_dir(&watch.workspace)
-            .env_clear()
-            .envs(&env)
-            .stdin(Stdio::null())
-            // Its own process group: stopping the gateway stops cargo and the function with it.
-            .process_group(0)
-            .kill_on_drop(true);
+        cmd.args([
+            "lambda",
+            "watch",
+            "--bin",
+            &cfg.name,
+            "-A",
+            "127.0.0.1",
+            "-P",
+        ])
+        .arg(port.to_string())
+        .arg("--concurrency")
+        .arg(cfg.max_concurrency.max(1).to_string())
+        .current_dir(&watch.workspace)
+        .env_clear()
+        .envs(&env)
+        .stdin(Stdio::null())
+        // Its own process group: stopping the gateway stops cargo and the function with it.
+        .process_group(0)
+        .kill_on_drop(true);
         if cfg.forward_logs {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         } else {
