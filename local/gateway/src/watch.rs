@@ -8,7 +8,7 @@
 //! environment (<https://www.cargo-lambda.info/commands/watch.html#environment-variables>) and
 //! our functions need different ones (each its database, user and password). The function's
 //! `env` from the gateway config is therefore the watcher's environment, with only what cargo
-//! and rustup need added (PATH, HOME, `CARGO_*`, `RUSTUP_*`, `RUSTFLAGS`): nothing else of the
+//! and rustup need added (PATH, HOME, `CARGO_HOME`, `CARGO_TARGET_DIR`, `RUSTUP_*`, `RUSTFLAGS`): nothing else of the
 //! gateway's environment leaks in.
 //!
 //! While a function rebuilds, `cargo lambda watch` holds the invocation until the new build asks
@@ -41,14 +41,22 @@ pub struct WatchConfig {
 }
 
 /// Variables the watcher (cargo, rustup, the linker) needs from the gateway's environment.
+/// Only these: any other variable a build script watches would, when it differs from one run
+/// to the next (under `cargo test` cargo sets many `CARGO_*`), rebuild dependencies.
 fn toolchain_env() -> impl Iterator<Item = (String, String)> {
-    std::env::vars().filter(|(k, _)| {
-        matches!(
-            k.as_str(),
-            "PATH" | "HOME" | "USER" | "TMPDIR" | "RUSTFLAGS" | "RUSTC_WRAPPER"
-        ) || k.starts_with("CARGO_")
-            || k.starts_with("RUSTUP_")
-    })
+    const KEEP: [&str; 10] = [
+        "PATH",
+        "HOME",
+        "USER",
+        "TMPDIR",
+        "RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ];
+    std::env::vars().filter(|(k, _)| KEEP.contains(&k.as_str()))
 }
 
 /// A [`LambdaService`] whose functions run under one `cargo lambda watch` each.
