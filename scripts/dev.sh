@@ -61,7 +61,7 @@ if [ "$WATCH" = 1 ]; then
   say "building the functions (debug, as cargo lambda watch does) and the gateway (release)"
   for f in inventory billing-api billing-consumer; do cargo build -q --bin "$f"; done
   cargo build --release -p local-gateway
-  MODE="watch: functions under cargo lambda watch, rebuilt on save (a one-line change is live in ~${WATCH_LIVE_HINT:-15}s)"
+  MODE="watch: functions under cargo lambda watch (debug builds), rebuilt on save; a one-line change is live ~5 s after the save (README: Rebuild on save)"
 else
   say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
   cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
