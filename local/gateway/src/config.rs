@@ -63,6 +63,12 @@ struct WatchFile {
     workspace: PathBuf,
     base_port: u16,
     build_budget_secs: u64,
+    #[serde(default = "default_cargo")]
+    cargo: PathBuf,
+}
+
+fn default_cargo() -> PathBuf {
+    "cargo".into()
 }
 
 fn default_api_id() -> String {
@@ -241,6 +247,7 @@ impl GatewayConfig {
                 workspace: w.workspace,
                 base_port: w.base_port,
                 build_budget: Duration::from_secs(w.build_budget_secs),
+                cargo: w.cargo,
             }),
         })
     }

@@ -38,6 +38,8 @@ pub struct WatchConfig {
     /// How long an invocation may wait for a build (cold or after a save), on top of the
     /// function's timeout.
     pub build_budget: Duration,
+    /// The `cargo` to run (`cargo lambda watch ...`); tests put a fake in its place.
+    pub cargo: PathBuf,
 }
 
 /// Variables the watcher (cargo, rustup, the linker) needs from the gateway's environment.
@@ -102,7 +104,7 @@ impl WatchedFunction {
             }
         }
         env.extend(cfg.env.clone());
-        let mut cmd = Command::new("cargo");
+        let mut cmd = Command::new(&watch.cargo);
         cmd.args([
             "lambda",
             "watch",
