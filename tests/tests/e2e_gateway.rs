@@ -781,6 +781,8 @@ async fn watch_mode_rebuilds_a_saved_change_and_billing_still_delivers() {
         ("WATCH_WORKSPACE", scratch.display().to_string()),
         ("WATCH_BASE_PORT", free_port_run().to_string()),
         ("CARGO_TARGET_DIR", watch_target_dir().display().to_string()),
+        // The first run on a machine may build every dependency in debug (2 cores: minutes).
+        ("WATCH_BUILD_BUDGET_SECS", "900".into()),
     ])
     .await;
     let user = s.token("user");
