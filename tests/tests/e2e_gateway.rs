@@ -831,4 +831,3 @@ async fn admin_is_the_admin_group_or_the_machine_clients_exact_admin_scope() {
         .await;
     assert_eq!((status, body), (200, json!({"deleted": 1})));
 }
-
