@@ -66,8 +66,8 @@ LOCAL_GATEWAY_PORT ?= 3000
 TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),user)
 
 .PHONY: dev
-dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migrations, Cognito, functions, gateway); Ctrl-C stops it
-	@scripts/dev.sh
+dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migrations, Cognito, functions, gateway); WATCH=1 rebuilds a function on save (cargo lambda watch); Ctrl-C stops it
+	@WATCH=$(WATCH) scripts/dev.sh
 
 .PHONY: token
 token: ## print an access token for `user` (make token USER=admin for `admin`), and nothing else

@@ -5,6 +5,7 @@
 #   2. migrations and the least-privilege database roles (cargo run -p setup -- local)
 #   3. local AWS resources in moto: Cognito pool, user and machine clients, users, billing dead-letter queue
 #   4. release builds of the three functions and the local gateway
+#      (WATCH=1: debug builds, each function under its own `cargo lambda watch`, rebuilt on save)
 #   5. the gateway on http://127.0.0.1:${LOCAL_GATEWAY_PORT:-3000}: API Gateway + Lambda + the
 #      Amazon MQ event source mapping (local/gateway.yaml)
 #
@@ -49,8 +50,23 @@ source .local/cognito.env
 source .local/sqs.env
 set +a
 
-say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
-cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
+case "${WATCH:-0}" in
+  1 | true | yes) WATCH=1 ;;
+  *) WATCH=0 ;;
+esac
+if [ "$WATCH" = 1 ]; then
+  command -v cargo-lambda >/dev/null || { say "installing cargo-lambda (PyPI)"; python3 -m pip install -q cargo-lambda; }
+  # Each watcher runs `cargo run --bin <function>`, which unifies features for that package
+  # alone: build each the same way now, so the first request finds them built.
+  say "building the functions (debug, as cargo lambda watch does) and the gateway (release)"
+  for f in inventory billing-api billing-consumer; do cargo build -q --bin "$f"; done
+  cargo build --release -p local-gateway
+  MODE="watch: functions under cargo lambda watch (debug builds), rebuilt on save; a one-line change is live ~5 s after the save (README: Rebuild on save)"
+else
+  say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
+  cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
+  MODE="release: built bootstraps; after a change, rebuild (cargo build --release -p <function>) or make dev WATCH=1"
+fi
 say "built after $(elapsed)"
 
 GATEWAY_PID=
@@ -66,7 +82,9 @@ stop() {
 trap stop INT TERM
 
 say "starting the local gateway on $URL"
-FUNCTIONS_DIR="$ROOT/target/release" LOCAL_GATEWAY_PORT="$PORT" OPENAPI="$ROOT/openapi.yaml" \
+FUNCTIONS_WATCH=$([ "$WATCH" = 1 ] && echo true || echo false) WATCH_WORKSPACE="$ROOT" \
+  WATCH_BASE_PORT="${WATCH_BASE_PORT:-9100}" \
+  FUNCTIONS_DIR="$ROOT/target/release" LOCAL_GATEWAY_PORT="$PORT" OPENAPI="$ROOT/openapi.yaml" \
   target/release/local-gateway local/gateway.yaml &
 GATEWAY_PID=$!
 
@@ -84,6 +102,7 @@ else
   cat >&2 <<EOF
 
   ready in $(elapsed): $URL   (Ctrl-C stops it)
+  mode:         $MODE
 
   a token:      TOKEN=\$(make -s token)              # make -s token USER=admin for the admin
   a service:    SVC=\$(make -s machine-token SCOPES=movies.read)   # client credentials, scopes you name
@@ -92,6 +111,6 @@ else
                      -d '{"title":"Alien","description":"1979"}' $URL/api/movies
   billing:      make billing-pause / make billing-resume   (the event source mapping)
 EOF
-  echo "ready: $URL"
+  echo "ready: $URL ($([ "$WATCH" = 1 ] && echo watch || echo release) mode)"
 fi
 wait "$GATEWAY_PID"

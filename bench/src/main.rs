@@ -1228,6 +1228,7 @@ async fn through_gateway(
             &ctx.svc.amqp_url,
             &ctx.queue,
         )],
+        watch: None,
     };
     let running = local_gateway::start(cfg)
         .await

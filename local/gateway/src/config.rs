@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::authorizer::AuthorizerConfig;
 use crate::esm::EsmConfig;
 use crate::lambda::FunctionConfig;
+use crate::watch::WatchConfig;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -23,6 +24,9 @@ pub struct GatewayConfig {
     pub authorizer: AuthorizerConfig,
     pub functions: Vec<FunctionConfig>,
     pub event_source_mappings: Vec<EsmConfig>,
+    /// `Some`: the functions run under `cargo lambda watch` (rebuild on save), not as their
+    /// built `bootstrap`s.
+    pub watch: Option<WatchConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,50 @@ struct File {
     functions: BTreeMap<String, FunctionFile>,
     #[serde(default)]
     event_source_mappings: Vec<EsmFile>,
+    #[serde(default)]
+    watch: Option<WatchFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchFile {
+    // Strings, read only when the watch mode is on: with it off, whatever the variables hold
+    // does not matter.
+    enabled: String,
+    workspace: PathBuf,
+    base_port: String,
+    build_budget_secs: String,
+    #[serde(default = "default_cargo")]
+    cargo: PathBuf,
+}
+
+impl WatchFile {
+    /// `None` unless `enabled` is `true`, `1` or `yes`.
+    fn into_config(self) -> Result<Option<WatchConfig>, ConfigError> {
+        if !matches!(self.enabled.trim(), "true" | "1" | "yes") {
+            return Ok(None);
+        }
+        let number = |name: &str, v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|e| ConfigError::Invalid(format!("watch.{name} {v:?}: {e}")))
+        };
+        let base_port = u16::try_from(number("base_port", &self.base_port)?)
+            .map_err(|e| ConfigError::Invalid(format!("watch.base_port: {e}")))?;
+        Ok(Some(WatchConfig {
+            workspace: self.workspace,
+            base_port,
+            build_budget: Duration::from_secs(number(
+                "build_budget_secs",
+                &self.build_budget_secs,
+            )?),
+            cargo: self.cargo,
+        }))
+    }
+}
+
+fn default_cargo() -> PathBuf {
+    "cargo".into()
 }
 
 fn default_api_id() -> String {
@@ -231,6 +279,11 @@ impl GatewayConfig {
             },
             functions,
             event_source_mappings: mappings,
+            watch: file
+                .watch
+                .map(WatchFile::into_config)
+                .transpose()?
+                .flatten(),
         })
     }
 }
@@ -260,6 +313,31 @@ mod tests {
         let names: Vec<_> = cfg.functions.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["billing-api", "billing-consumer", "inventory"]);
         assert_eq!(cfg.event_source_mappings.len(), 1);
+        assert!(
+            cfg.watch.is_none(),
+            "release binaries unless FUNCTIONS_WATCH=true"
+        );
+    }
+
+    #[test]
+    fn the_watch_mode_is_read_when_on() {
+        let text = include_str!("../../gateway.yaml");
+        let parse = |watch: &'static str, port: &'static str| {
+            GatewayConfig::parse(text, move |n| match n {
+                "FUNCTIONS_WATCH" => Some(watch.to_owned()),
+                "WATCH_BASE_PORT" => Some(port.to_owned()),
+                "LOCAL_GATEWAY_PORT" | "WATCH_BUILD_BUDGET_SECS" => None,
+                n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") => None,
+                n => Some(format!("v-{n}")),
+            })
+        };
+        let on = parse("true", "9200").unwrap().watch.unwrap();
+        assert_eq!(on.base_port, 9200);
+        assert_eq!(on.build_budget, Duration::from_secs(300));
+        assert_eq!(on.cargo, PathBuf::from("cargo"));
+        assert!(parse("false", "9200").unwrap().watch.is_none());
+        let err = parse("1", "70000").unwrap_err();
+        assert!(err.to_string().contains("watch.base_port"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -124,20 +125,45 @@ impl InvokeError {
     }
 }
 
+/// One way of running a function: [`LambdaService`] routes each invocation to its function's
+/// invoker. Two exist: the spawned `bootstrap` behind our own runtime API (this module, like
+/// Lambda), and `cargo lambda watch`'s invoke API ([`crate::watch`], rebuilds on save).
+pub trait Invoker: Send + Sync {
+    fn invoke(&self, payload: Bytes) -> BoxFuture<'_, Result<Invocation, InvokeError>>;
+    /// Execution environments alive now (busy or idle), as far as the invoker knows.
+    fn instances(&self) -> usize;
+    /// Stops idle environments, so the next invocation is a cold start.
+    fn stop_idle(&self) -> BoxFuture<'_, ()>;
+    /// How long API Gateway waits for this function (its 30 s integration timeout by default;
+    /// longer under `cargo lambda watch`, where a request may wait for a rebuild).
+    fn integration_timeout(&self) -> Duration {
+        crate::server::INTEGRATION_TIMEOUT
+    }
+    /// Stops everything the invoker started (the gateway is stopping).
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.stop_idle()
+    }
+}
+
 /// Every configured function, by name.
 #[derive(Clone)]
 pub struct LambdaService {
-    functions: Arc<HashMap<String, Arc<Function>>>,
+    functions: Arc<HashMap<String, Arc<dyn Invoker>>>,
 }
 
 impl LambdaService {
+    /// Every function runs as its spawned `bootstrap`.
     pub fn new(configs: impl IntoIterator<Item = FunctionConfig>) -> Self {
-        let functions = configs
-            .into_iter()
-            .map(|cfg| (cfg.name.clone(), Arc::new(Function::new(cfg))))
-            .collect();
+        Self::with_invokers(configs.into_iter().map(|cfg| {
+            let invoker: Arc<dyn Invoker> = Arc::new(Function::new(cfg.clone()));
+            (cfg.name, invoker)
+        }))
+    }
+
+    /// Functions run by the invokers given (name, invoker).
+    pub fn with_invokers(invokers: impl IntoIterator<Item = (String, Arc<dyn Invoker>)>) -> Self {
         Self {
-            functions: Arc::new(functions),
+            functions: Arc::new(invokers.into_iter().collect()),
         }
     }
 
@@ -154,15 +180,24 @@ impl LambdaService {
             .functions
             .get(name)
             .ok_or_else(|| InvokeError::UnknownFunction(name.to_owned()))?;
+        if payload.len() > MAX_PAYLOAD {
+            return Err(InvokeError::PayloadTooLarge);
+        }
         function.invoke(payload).await
+    }
+
+    /// How long API Gateway waits for `name` (see [`Invoker::integration_timeout`]).
+    pub fn integration_timeout(&self, name: &str) -> Duration {
+        self.functions
+            .get(name)
+            .map_or(crate::server::INTEGRATION_TIMEOUT, |f| {
+                f.integration_timeout()
+            })
     }
 
     /// Number of instances currently alive (busy or idle) for `name`.
     pub async fn instances(&self, name: &str) -> usize {
-        match self.functions.get(name) {
-            Some(f) => f.live.load(Ordering::SeqCst) as usize,
-            None => 0,
-        }
+        self.functions.get(name).map_or(0, |f| f.instances())
     }
 
     /// Stops the idle instances of `name`, so its next invocation is a cold start (benchmarks
@@ -176,8 +211,22 @@ impl LambdaService {
     /// Stops every idle instance (busy ones stop when their invocation ends and they are dropped).
     pub async fn shutdown(&self) {
         for f in self.functions.values() {
-            f.stop_idle().await;
+            f.shutdown().await;
         }
+    }
+}
+
+impl Invoker for Function {
+    fn invoke(&self, payload: Bytes) -> BoxFuture<'_, Result<Invocation, InvokeError>> {
+        Box::pin(Function::invoke(self, payload))
+    }
+
+    fn instances(&self) -> usize {
+        self.live.load(Ordering::SeqCst) as usize
+    }
+
+    fn stop_idle(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Function::stop_idle(self))
     }
 }
 
@@ -541,7 +590,7 @@ fn trace_id(epoch_secs: u64) -> String {
     )
 }
 
-async fn forward_lines(name: String, stream: impl tokio::io::AsyncRead + Unpin) {
+pub(crate) async fn forward_lines(name: String, stream: impl tokio::io::AsyncRead + Unpin) {
     let mut lines = tokio::io::BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         eprintln!("[{name}] {line}");

@@ -6,6 +6,7 @@
 //! - [`server`]: API Gateway HTTP API (routes from `openapi.yaml`, the JWT authorizer,
 //!   payload format 2.0) plus the Lambda Invoke API and a `/_local/` admin API.
 //! - [`esm`]: the Amazon MQ (RabbitMQ) event source mapping.
+//! - [`watch`]: the functions under `cargo lambda watch` instead (`make dev WATCH=1`).
 //!
 //! What differs from AWS, and why, is written in `local/README.md`.
 
@@ -17,6 +18,7 @@ pub mod lambda;
 pub mod openapi;
 pub mod server;
 pub mod time;
+pub mod watch;
 
 pub use config::GatewayConfig;
 pub use lambda::{FunctionConfig, Invocation, InvokeError, LambdaService};

@@ -37,7 +37,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for f in &cfg.functions {
+    // Under `cargo lambda watch` the watchers build the functions; otherwise they must exist.
+    for f in cfg.functions.iter().filter(|_| cfg.watch.is_none()) {
         if !f.bootstrap.exists() {
             eprintln!(
                 "local-gateway: {} does not exist: build the functions first (cargo build --release -p {})",
@@ -47,6 +48,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let cfg_watch = cfg.watch.is_some();
     let running = match local_gateway::start(cfg).await {
         Ok(r) => r,
         Err(e) => {
@@ -54,7 +56,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("local-gateway listening on {}", running.url());
+    let mode = if cfg_watch {
+        "functions under cargo lambda watch (rebuild on save)"
+    } else {
+        "functions from their built bootstraps"
+    };
+    println!("local-gateway listening on {} ({mode})", running.url());
 
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,

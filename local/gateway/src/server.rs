@@ -38,6 +38,8 @@ pub enum StartError {
     OpenApi(#[from] crate::openapi::OpenApiError),
     #[error("binding {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("cargo lambda watch: {0}")]
+    Watch(std::io::Error),
     #[error("route {route} targets function {function}, which the gateway config does not define")]
     UnknownFunction { route: String, function: String },
 }
@@ -86,7 +88,10 @@ impl RunningGateway {
 /// Starts the gateway: loads the routes, starts the event source mappings and listens.
 pub async fn start(cfg: GatewayConfig) -> Result<RunningGateway, StartError> {
     let routes = Routes::load(&cfg.openapi)?;
-    let lambda = LambdaService::new(cfg.functions.clone());
+    let lambda = match &cfg.watch {
+        Some(watch) => crate::watch::service(&cfg.functions, watch).map_err(StartError::Watch)?,
+        None => LambdaService::new(cfg.functions.clone()),
+    };
     for r in routes.all() {
         if !lambda.contains(&r.function) {
             return Err(StartError::UnknownFunction {
@@ -458,7 +463,8 @@ async fn http_api_inner(
     };
     let event = apigw::build_event(&incoming, &ctx);
     let invoke = gw.lambda.invoke(&function, Bytes::from(event.to_string()));
-    let Ok(invoked) = tokio::time::timeout(INTEGRATION_TIMEOUT, invoke).await else {
+    let integration_timeout = gw.lambda.integration_timeout(&function);
+    let Ok(invoked) = tokio::time::timeout(integration_timeout, invoke).await else {
         tracing::error!(%request_id, %function, "no answer within the integration timeout");
         return apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     };

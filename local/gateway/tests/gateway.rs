@@ -151,6 +151,7 @@ async fn stack() -> Stack {
         },
         functions: vec![echo],
         event_source_mappings: vec![],
+        watch: None,
     };
     Stack {
         gw: local_gateway::start(cfg).await.unwrap(),
