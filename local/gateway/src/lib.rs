@@ -14,7 +14,10 @@ pub mod authorizer;
 pub mod config;
 pub mod esm;
 pub mod lambda;
+pub mod metrics;
+pub mod monitoring;
 pub mod openapi;
+pub mod sampler;
 pub mod server;
 pub mod time;
 
