@@ -27,8 +27,9 @@ locals {
   )
   has = { db_proxy = var.db_proxy_name != null }
 
-  # Each metric entry expanded per function (each), or kept once under the key "".
-  widget_metrics = [for w in local.definition.widgets : flatten([
+  # Each metric entry expanded per function (each), or kept once under the key ""; concat(...)
+  # joins the entries' lists one level deep (a metric is itself a list).
+  widget_metrics = [for w in local.definition.widgets : concat([
     for m in w.metrics : [
       for key, fn in try(local.function_sets[m.each], { "" = "" }) : concat(
         [m.namespace, m.metric],
@@ -39,7 +40,7 @@ locals {
         )],
       )
     ] if try(local.has[m.when], true)
-  ])]
+  ]...)]
 
   widgets = [for i, w in local.definition.widgets : {
     type = "metric", x = w.x, y = w.y, width = w.width, height = w.height
