@@ -59,7 +59,9 @@ impl Ctx {
                 0 | 1 => self.req(
                     "POST",
                     "/api/movies",
-                    Some(format!(r#"{{"title":"Load {i}","description":"make load"}}"#)),
+                    Some(format!(
+                        r#"{{"title":"Load {i}","description":"make load"}}"#
+                    )),
                 ),
                 2 => match pick(&self.movies) {
                     Some(id) => self.req("GET", &format!("/api/movies/{id}"), None),
@@ -184,11 +186,16 @@ async fn step(ctx: &Arc<Ctx>, label: &str, users: usize, secs: u64, max: usize, 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let url = std::env::var("GATEWAY_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
-    let host = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     let addr: SocketAddr = match host.parse() {
         Ok(a) if SocketAddr::ip(&a).is_loopback() => a,
         _ => {
-            eprintln!("load: GATEWAY_URL must be http://127.0.0.1:<port> (loopback only), not {url}");
+            eprintln!(
+                "load: GATEWAY_URL must be http://127.0.0.1:<port> (loopback only), not {url}"
+            );
             return std::process::ExitCode::from(2);
         }
     };
@@ -196,7 +203,12 @@ async fn main() -> std::process::ExitCode {
         eprintln!("load: set TOKEN (make -s token)");
         return std::process::ExitCode::from(2);
     };
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let secs = env("LOAD_STEP_SECS", 8).clamp(1, 120);
     let max = env("LOAD_MAX_REQUESTS", 5000).clamp(1, 100_000) as usize;
     let users = [1, 2, 4, 8, 16, 8, 4, 2, 1];
@@ -213,7 +225,15 @@ async fn main() -> std::process::ExitCode {
         users.len()
     );
     for (n, u) in users.iter().enumerate() {
-        step(&ctx, &format!("ramp {}/{}", n + 1, users.len()), *u, secs, max, false).await;
+        step(
+            &ctx,
+            &format!("ramp {}/{}", n + 1, users.len()),
+            *u,
+            secs,
+            max,
+            false,
+        )
+        .await;
     }
     if let Err(e) = admin(&ctx, "/_local/esm/disable").await {
         eprintln!("load: {e}");

@@ -523,8 +523,7 @@ mod tests {
         let mut checked = 0;
         for line in section.lines().filter(|l| l.starts_with("| `")) {
             let name = line[3..].split('`').next().unwrap();
-            if name.starts_with("<function>") {
-                let suffix = &name["<function>".len()..];
+            if let Some(suffix) = name.strip_prefix("<function>") {
                 assert!(names.iter().any(|n| n.ends_with(suffix)), "{name}");
             } else if name != "inspector-finding" {
                 assert!(
