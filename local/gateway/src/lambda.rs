@@ -46,6 +46,10 @@ pub struct FunctionConfig {
     pub timeout: Duration,
     /// Reserved concurrency: at most this many instances run at once.
     pub max_concurrency: usize,
+    /// How long an invocation over the reserved concurrency waits for a free instance before
+    /// it is throttled. Lambda throttles at once (zero); the default, the function timeout,
+    /// lets a burst from one developer through.
+    pub throttle_wait: Duration,
     /// Copy the function's stdout/stderr to ours, each line prefixed with `[name]`.
     pub forward_logs: bool,
 }
@@ -59,6 +63,7 @@ impl FunctionConfig {
             memory_mb: 256,
             timeout: Duration::from_secs(10),
             max_concurrency: 4,
+            throttle_wait: Duration::from_secs(10),
             forward_logs: true,
         }
     }
@@ -249,10 +254,20 @@ impl Function {
         }
         let started = Instant::now();
         // Lambda throttles at once when over its reserved concurrency; locally a burst from one
-        // developer should not fail, so we wait for a free instance up to the function timeout.
-        let permit = match tokio::time::timeout(self.cfg.timeout, self.permits.acquire()).await {
-            Ok(Ok(p)) => p,
-            _ => {
+        // developer should not fail, so we wait for a free instance up to `throttle_wait`.
+        let permit = match self.permits.try_acquire() {
+            Ok(p) => Ok(p),
+            Err(_) if self.cfg.throttle_wait.is_zero() => Err(()),
+            Err(_) => {
+                match tokio::time::timeout(self.cfg.throttle_wait, self.permits.acquire()).await {
+                    Ok(Ok(p)) => Ok(p),
+                    _ => Err(()),
+                }
+            }
+        };
+        let permit = match permit {
+            Ok(p) => p,
+            Err(()) => {
                 self.metric("Throttles", 1.0);
                 return Err(InvokeError::Throttled(self.cfg.name.clone()));
             }

@@ -116,8 +116,15 @@ async fn depth(slot: &mut Option<(Connection, Channel)>, url: &str, queue: &str)
 
 /// `ApproximateNumberOfMessages` of an SQS queue (query protocol, as moto and SQS accept it).
 async fn sqs_visible(http: &reqwest::Client, url: &str) -> Option<f64> {
+    // moto routes by the credential scope of the Authorization header (region and service);
+    // it does not check the signature, and this never leaves loopback.
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=local/20260101/{region}/sqs/aws4_request, SignedHeaders=host, Signature=0"
+    );
     let body = http
         .post(url)
+        .header(http::header::AUTHORIZATION, auth)
         .form(&[
             ("Action", "GetQueueAttributes"),
             ("Version", "2012-11-05"),

@@ -189,7 +189,8 @@ fn local_deployment(cfg: &GatewayConfig) -> (Deployment, crate::sampler::Queues)
         broker: "local".into(),
         queue: queue.clone(),
         dlq: dlq.clone(),
-        db_instance: None,
+        // RDS is not emulated: its widgets and alarms show as AWS only; no proxy, as in dev.
+        db_instance: Some("local".into()),
         db_proxy: None,
     };
     let queues = crate::sampler::Queues {
@@ -618,9 +619,12 @@ async fn http_api_inner(
             tracing::error!(%request_id, %function, error = %String::from_utf8_lossy(&inv.payload), "the function failed");
             apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
+        // "If the Lambda API rejects the invocation request, API Gateway returns a 500 error
+        // code" (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html):
+        // a throttled function is a 500 for the client, and a Throttles datapoint.
         Err(e @ InvokeError::Throttled(_)) => {
             tracing::warn!(%request_id, %function, error = %e, "throttled");
-            apigw::gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
         Err(e) => {
             tracing::error!(%request_id, %function, error = %e, "the invocation failed");
