@@ -74,7 +74,7 @@ if len(alarms) != len(d["alarms"]):
 print(f"  the browser drew {len(widgets)} widgets and {len(alarms)} alarm states")
 PY
 timeout 120 "$CHROMIUM" "${flags[@]}" --virtual-time-budget=4000 --window-size=1400,1450 \
-  --screenshot="$WORK/dashboard.png" "$URL/_local/dashboard" >/dev/null 2>&1
+  --screenshot="$WORK/dashboard.png" "$URL/_local/dashboard#range=300" >/dev/null 2>&1
 [ -s "$WORK/dashboard.png" ] || { say "no screenshot"; exit 1; }
 cp "$WORK/dashboard.png" docs/dashboard.png
 say "screenshot: docs/dashboard.png"

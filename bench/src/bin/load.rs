@@ -3,6 +3,8 @@
 //! of the routes (list, get, create, update, delete movies; queue an order and read it back;
 //! health), then pauses the billing event source mapping, queues orders so the backlog builds,
 //! resumes it and lets it drain. One progress line per step. Exits 1 if any answer was a 5xx.
+//! Some 404s are expected: an order read back before the consumer stored it (always while
+//! billing is paused), an id another user just deleted.
 //!
 //! Env: GATEWAY_URL (default http://127.0.0.1:3000; must be loopback), TOKEN (an access token,
 //! `make -s token`), LOAD_STEP_SECS (default 8), LOAD_MAX_REQUESTS per step (default 5000).
