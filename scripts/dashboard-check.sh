@@ -42,6 +42,10 @@ states = {a["name"]: a["state"] for a in d["alarms"]}
 odd = {n: s for n, s in states.items() if s not in ("OK", "ALARM", "INSUFFICIENT_DATA", "AWS_ONLY")}
 if odd or not states:
     sys.exit(f"alarms without a state: {odd or 'none listed'}")
+depth = [p[1] for w in d["widgets"] for m in w["metrics"] if m["metric"] == "MessageCount"
+         and {"Name": "Queue", "Value": "billing_queue"} in m["dimensions"] for p in m["points"]]
+if not depth or max(depth) == 0:
+    sys.exit("the billing_queue backlog never showed while billing was paused")
 if states.get("api-5xx") == "ALARM":
     sys.exit("api-5xx is in ALARM after make load")
 print(f"  {len(d['widgets'])} widgets, {len(states)} alarms: " +
@@ -73,7 +77,7 @@ if len(alarms) != len(d["alarms"]):
     sys.exit(f"the page lists {len(alarms)} alarms, the definition has {len(d['alarms'])}")
 print(f"  the browser drew {len(widgets)} widgets and {len(alarms)} alarm states")
 PY
-timeout 120 "$CHROMIUM" "${flags[@]}" --virtual-time-budget=4000 --window-size=1400,1450 \
+timeout 120 "$CHROMIUM" "${flags[@]}" --virtual-time-budget=4000 --window-size=1400,1750 \
   --screenshot="$WORK/dashboard.png" "$URL/_local/dashboard#range=300" >/dev/null 2>&1
 [ -s "$WORK/dashboard.png" ] || { say "no screenshot"; exit 1; }
 cp "$WORK/dashboard.png" docs/dashboard.png

@@ -1,4 +1,4 @@
-//! The gauges AWS samples for us: Lambda concurrency every second, and every 5 s the depth of
+//! The gauges AWS samples for us, every second: Lambda concurrency, the depth of
 //! the billing queue and its dead-letter queue on RabbitMQ (what Amazon MQ publishes as
 //! `AWS/AmazonMQ` `MessageCount`) and of the SQS dead-letter queue (`AWS/SQS`
 //! `ApproximateNumberOfMessagesVisible`, read with `GetQueueAttributes` as CloudWatch does).
@@ -34,7 +34,6 @@ pub fn spawn(lambda: LambdaService, queues: Queues, mut stop: watch::Receiver<bo
             .timeout(Duration::from_secs(2))
             .build()
             .ok();
-        let mut n: u64 = 0;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -50,10 +49,6 @@ pub fn spawn(lambda: LambdaService, queues: Queues, mut stop: watch::Receiver<bo
                     ),
                     running as f64,
                 );
-            }
-            n += 1;
-            if n % 5 != 1 {
-                continue;
             }
             if let Some(url) = &queues.amqp_url {
                 for q in [queues.queue.clone(), format!("{}.dead", queues.queue)] {
