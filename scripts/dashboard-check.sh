@@ -77,7 +77,7 @@ if len(alarms) != len(d["alarms"]):
     sys.exit(f"the page lists {len(alarms)} alarms, the definition has {len(d['alarms'])}")
 print(f"  the browser drew {len(widgets)} widgets and {len(alarms)} alarm states")
 PY
-timeout 120 "$CHROMIUM" "${flags[@]}" --virtual-time-budget=4000 --window-size=1400,1750 \
+timeout 120 "$CHROMIUM" "${flags[@]}" --virtual-time-budget=4000 --window-size=1400,1560 \
   --screenshot="$WORK/dashboard.png" "$URL/_local/dashboard#range=300" >/dev/null 2>&1
 [ -s "$WORK/dashboard.png" ] || { say "no screenshot"; exit 1; }
 cp "$WORK/dashboard.png" docs/dashboard.png
