@@ -125,6 +125,10 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(|_| {}).await
+}
+
+async fn stack_with(configure: impl FnOnce(&mut FunctionConfig)) -> Stack {
     let key = rsa();
     let jwks = serve_jwks(json!({"keys": [jwk("k1", &key)]})).await;
     let mut echo = FunctionConfig::new(
@@ -136,6 +140,7 @@ async fn stack() -> Stack {
     );
     echo.forward_logs = std::env::var_os("TEST_LOG").is_some();
     echo.timeout = Duration::from_secs(2);
+    configure(&mut echo);
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         openapi: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openapi.yaml").into(),
@@ -815,5 +820,40 @@ async fn the_dashboard_shows_what_the_api_and_the_function_did() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    s.gw.shutdown().await;
+}
+
+/// Over the reserved concurrency with `throttle_wait` zero (Lambda's behaviour), API Gateway
+/// answers 500 `{"message":"Internal Server Error"}`: "If the Lambda API rejects the invocation
+/// request, API Gateway returns a 500 error code"
+/// (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
+#[tokio::test]
+async fn a_throttled_function_is_a_500_from_api_gateway() {
+    let s = stack_with(|f| {
+        f.max_concurrency = 1;
+        f.throttle_wait = Duration::ZERO;
+    })
+    .await;
+    let token = sign("k1", &s.key, &access_claims());
+    let send = || {
+        s.http
+            .post(format!("{}/api/movies", s.gw.url()))
+            .bearer_auth(&token)
+            .body(r#"{"action":"sleep","seconds":0.6}"#)
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        send().await
+    });
+    let mut statuses = vec![a.unwrap(), b.unwrap()];
+    statuses.sort_by_key(reqwest::Response::status);
+    let throttled = statuses.pop().unwrap();
+    assert_eq!(statuses[0].status(), 200);
+    assert_eq!(throttled.status(), 500);
+    assert_eq!(
+        throttled.json::<Value>().await.unwrap(),
+        json!({"message": "Internal Server Error"})
+    );
     s.gw.shutdown().await;
 }
