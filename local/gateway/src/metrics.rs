@@ -4,8 +4,9 @@
 //!
 //! Each series keeps one bucket per second (count, sum, min, max and at most
 //! [`SAMPLES_PER_SECOND`] samples for percentiles) for [`RETENTION_SECS`]; at most
-//! [`MAX_SERIES`] series exist (new ones beyond that are dropped and counted). Statistics are
-//! computed when asked, per period, like `GetMetricData`: `Sum`, `Average`, `Minimum`,
+//! [`MAX_SERIES`] series and [`MAX_BUCKETS`] buckets in all (about 50 MB at worst; beyond
+//! that the oldest second held makes room, and series beyond `MAX_SERIES` are dropped and
+//! counted). Statistics are computed when asked, per period, like `GetMetricData`: `Sum`, `Average`, `Minimum`,
 //! `Maximum`, `SampleCount` and percentiles `pNN`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -16,8 +17,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 pub const RETENTION_SECS: u64 = 3 * 3600;
-pub const MAX_SERIES: usize = 512;
-pub const SAMPLES_PER_SECOND: usize = 64;
+pub const MAX_SERIES: usize = 256;
+pub const SAMPLES_PER_SECOND: usize = 32;
+/// Seconds of data across all series: 3 hours of about 23 busy series.
+pub const MAX_BUCKETS: usize = 250_000;
 
 /// `(namespace, metric)` the gateway records itself, under the names AWS publishes them:
 /// - `AWS/ApiGateway` (dimension `ApiId`): <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html>
@@ -106,7 +109,7 @@ struct Bucket {
     sum: f64,
     min: f64,
     max: f64,
-    samples: Vec<f64>,
+    samples: Vec<f32>,
 }
 
 impl Bucket {
@@ -127,12 +130,12 @@ impl Bucket {
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         if self.samples.len() < SAMPLES_PER_SECOND {
-            self.samples.push(v);
+            self.samples.push(v as f32);
         } else {
             // Reservoir sampling: every value has the same chance to be kept.
             let i = (rnd % self.count) as usize;
             if i < SAMPLES_PER_SECOND {
-                self.samples[i] = v;
+                self.samples[i] = v as f32;
             }
         }
     }
@@ -142,6 +145,8 @@ impl Bucket {
 struct Store {
     series: HashMap<MetricId, VecDeque<Bucket>>,
     first_seen: HashMap<MetricId, u64>,
+    /// Buckets held, all series together.
+    buckets: usize,
 }
 
 /// The recorder; cheap to clone (shared).
@@ -189,21 +194,57 @@ impl Recorder {
             }
             store.first_seen.insert(id.clone(), sec);
         }
-        let buckets = store.series.entry(id).or_default();
+        let Store {
+            series,
+            buckets: total,
+            ..
+        } = &mut *store;
+        // A new second beyond the global bound takes the place of the oldest second held, in
+        // whichever series (at most MAX_SERIES fronts to compare, only when the bound is hit).
+        let is_new_second = series
+            .get(&id)
+            .is_none_or(|b| b.binary_search_by_key(&sec, |b| b.sec).is_err());
+        if is_new_second && *total >= MAX_BUCKETS {
+            let oldest = series
+                .iter()
+                .filter_map(|(k, b)| b.front().map(|f| (f.sec, k)))
+                .min_by_key(|(s, _)| *s)
+                .filter(|(s, _)| *s < sec)
+                .map(|(_, k)| k.clone());
+            match oldest.and_then(|k| series.get_mut(&k)) {
+                Some(b) => {
+                    b.pop_front();
+                    *total -= 1;
+                }
+                None => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        let buckets = series.entry(id).or_default();
         let now = now_ms() / 1000;
         while buckets
             .front()
             .is_some_and(|b| b.sec + RETENTION_SECS < now)
         {
             buckets.pop_front();
+            *total -= 1;
         }
         if sec + RETENTION_SECS < now {
             return;
         }
         // Buckets are in time order; a value usually lands in the last one.
         let pos = buckets.iter().rposition(|b| b.sec <= sec);
+        if let Some(i) = pos
+            && buckets[i].sec == sec
+        {
+            buckets[i].add(value, x);
+            return;
+        }
+        *total += 1;
+        let pos = buckets.iter().rposition(|b| b.sec <= sec);
         match pos {
-            Some(i) if buckets[i].sec == sec => buckets[i].add(value, x),
             Some(i) => {
                 let mut b = Bucket::new(sec);
                 b.add(value, x);
@@ -217,18 +258,15 @@ impl Recorder {
         }
     }
 
-    /// Series dropped because [`MAX_SERIES`] was reached.
+    /// Series (or seconds) dropped because [`MAX_SERIES`] (or [`MAX_BUCKETS`]) was reached.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Number of series and of buckets held (the bound is `MAX_SERIES * RETENTION_SECS`).
+    /// Number of series and of buckets held (at most [`MAX_SERIES`] and [`MAX_BUCKETS`]).
     pub fn size(&self) -> (usize, usize) {
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        (
-            store.series.len(),
-            store.series.values().map(VecDeque::len).sum(),
-        )
+        (store.series.len(), store.buckets)
     }
 
     /// Every recorded metric.
@@ -367,7 +405,7 @@ fn aggregate(bs: &[&Bucket], stat: Stat) -> f64 {
             let mut weighted: Vec<(f64, f64)> = Vec::new();
             for b in bs {
                 let w = b.count as f64 / b.samples.len().max(1) as f64;
-                weighted.extend(b.samples.iter().map(|v| (*v, w)));
+                weighted.extend(b.samples.iter().map(|v| (f64::from(*v), w)));
             }
             weighted.sort_by(|a, b| a.0.total_cmp(&b.0));
             let total: f64 = weighted.iter().map(|(_, w)| w).sum();
@@ -437,6 +475,37 @@ mod tests {
         // Too old to keep.
         r.put_at(id(), 1.0, t - (RETENTION_SECS + 10) * 1000);
         assert_eq!(r.store.lock().unwrap().series[&id()].len(), 1);
+        let total: usize = r
+            .store
+            .lock()
+            .unwrap()
+            .series
+            .values()
+            .map(VecDeque::len)
+            .sum();
+        assert_eq!(r.size().1, total);
+    }
+
+    #[test]
+    fn the_buckets_of_all_series_are_bounded() {
+        let r = Recorder::new();
+        let t = now_ms() - (RETENTION_SECS - 60) * 1000;
+        let per_series = MAX_BUCKETS / 20 + 100;
+        for s in 0..21 {
+            let m = MetricId::new("N", &format!("busy{s}"), &[]);
+            for sec in 0..per_series as u64 {
+                r.put_at(m.clone(), 1.0, t + sec * 1000);
+            }
+        }
+        let (_, buckets) = r.size();
+        assert_eq!(buckets, MAX_BUCKETS);
+        // The newest seconds are kept: the oldest ones, of the first series, made room.
+        let last = MetricId::new("N", "busy20", &[]);
+        let end = (t / 1000) + per_series as u64;
+        assert_eq!(
+            r.statistic(&last, Stat::SampleCount, end - 10, end),
+            Some(10.0)
+        );
     }
 
     #[test]
