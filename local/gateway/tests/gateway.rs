@@ -839,6 +839,7 @@ async fn a_throttled_function_is_a_500_from_api_gateway() {
         s.http
             .post(format!("{}/api/movies", s.gw.url()))
             .bearer_auth(&token)
+            .header("content-type", "application/json")
             .body(r#"{"action":"sleep","seconds":0.6}"#)
             .send()
     };
