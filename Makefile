@@ -89,6 +89,13 @@ billing-resume: ## deliver billing_queue to billing-consumer again (--enabled)
 	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/enable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
 	@echo "billing event source mapping enabled" >&2
 
+.PHONY: load
+load: ## traffic for the dashboard (needs make dev): ramps 1..16 users over every route, pauses and resumes billing; loopback, bounded, one line per step
+	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
+	@curl -fsS -o /dev/null http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/health || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
+	@cargo build -q -p bench --bin load
+	@$(ENV) TOKEN=$$(python3 local/localaws.py token user) GATEWAY_URL=http://127.0.0.1:$(LOCAL_GATEWAY_PORT) target/debug/load
+
 .PHONY: bench
 bench: services ## measure cold start, latency, throughput, size and RSS; writes bench/results.md
 	cargo build --release -p inventory -p billing-api -p billing-consumer

@@ -103,6 +103,7 @@ else
 
   ready in $(elapsed): $URL   (Ctrl-C stops it)
   mode:         $MODE
+  dashboard:    $URL/_local/dashboard   (CloudWatch widgets and alarms, live; make load feeds it)
 
   a token:      TOKEN=\$(make -s token)              # make -s token USER=admin for the admin
   a service:    SVC=\$(make -s machine-token SCOPES=movies.read)   # client credentials, scopes you name

@@ -6,7 +6,8 @@
 #   2. `make dev` is started on a free port, and every shell block of the README marked
 #      `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port) with
 #      `set -euo pipefail`: a curl line that fails, fails the check;
-#   3. scripts/contract-check.sh runs newman and schemathesis against that same `make dev`;
+#   3. scripts/contract-check.sh runs newman and schemathesis against that same `make dev`, and
+#      scripts/dashboard-check.sh runs `make load` and opens the dashboard in headless Chromium;
 #   4. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
 # Set READMECHECK_SKIP_BUILD=1 to skip the arm64 cross build (e.g. when iterating locally).
 set -euo pipefail
@@ -77,6 +78,7 @@ for t in $targets; do
       if make -s machine-token SCOPES=no.such.scope >/dev/null 2>&1; then say "make machine-token accepted a scope the client is not allowed"; exit 1; fi
       ran+=("$t") ;;
     dev|billing-pause|billing-resume) ran+=("$t") ;;  # dev is running; pause/resume run in the README block below
+    load) ran+=("$t") ;;  # scripts/dashboard-check.sh runs it below, before opening the dashboard
     *)
       if [ -n "${SKIP[$t]+x}" ]; then say "not run here: make $t (${SKIP[$t]})"
       else say "make $t is neither run by this check nor listed in SKIP: add it to one of them"; exit 1; fi ;;
@@ -106,6 +108,9 @@ say "the HTTP contract on the same make dev: newman (postman/) and schemathesis 
 contract_started=$SECONDS
 scripts/contract-check.sh "http://127.0.0.1:$PORT"
 say "contract check took $((SECONDS - contract_started)) s"
+
+say "the dashboard: make load, then /_local/dashboard in headless Chromium (screenshot docs/dashboard.png)"
+scripts/dashboard-check.sh "http://127.0.0.1:$PORT"
 
 say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (README Local development)"
 WATCH_PORT=$(free_port)

@@ -281,6 +281,56 @@ async fn run() -> Result<bool, String> {
     Ok(all_ok)
 }
 
+/// The concurrency sweep as two SVG charts next to `bench/results.md` (shown there and in
+/// `docs/performance.md`): latency percentiles and throughput by requests in flight.
+fn write_sweep_charts(
+    ctx: &Ctx,
+    report: &mut Report,
+    sweep: &[(f64, Summary)],
+) -> Result<(), String> {
+    use bench::chart::{Series, line_chart};
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0; // not stats::ms, which formats
+    let pick = |f: &dyn Fn(&Summary) -> f64| sweep.iter().map(|(x, s)| (*x, f(s))).collect();
+    let charts = [
+        (
+            "latency-by-concurrency.svg",
+            line_chart(
+                "GET /api/movies/{id} through the gateway: latency",
+                "requests in flight",
+                "ms",
+                &[
+                    Series {
+                        label: "p50",
+                        points: pick(&|s| ms(s.p50)),
+                    },
+                    Series {
+                        label: "p99",
+                        points: pick(&|s| ms(s.p99)),
+                    },
+                ],
+            ),
+        ),
+        (
+            "throughput-by-concurrency.svg",
+            line_chart(
+                "GET /api/movies/{id} through the gateway: throughput",
+                "requests in flight",
+                "requests/s",
+                &[Series {
+                    label: "req/s",
+                    points: pick(&|s| s.rps),
+                }],
+            ),
+        ),
+    ];
+    for (name, svg) in charts {
+        let path = ctx.repo.join("bench").join(name);
+        std::fs::write(&path, svg).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        report.line(&format!("\n![{name}]({name})"));
+    }
+    Ok(())
+}
+
 async fn phases(
     ctx: &Ctx,
     amqp: &lapin::Connection,
@@ -606,7 +656,9 @@ fn rmq_event(queue: &str, n: usize) -> Result<(Bytes, Vec<Uuid>), String> {
         .map(|_| {
             let id = Uuid::new_v4();
             ids.push(id);
-            let body = billing_api::OrderMessage::new(id, &order, Some("bench".into()));
+            // Owned by the principal the in-process lookups use (`request_context`).
+            let body = billing_api::OrderMessage::new(id, &order, Some("bench".into()))
+                .owned_by("sub-bench");
             let data = serde_json::to_vec(&body).unwrap_or_default();
             let props = lapin::BasicProperties::default()
                 .with_message_id(id.to_string().as_str().into())
@@ -1332,6 +1384,7 @@ async fn gateway_phases(
     report.table(&["in flight", "n", "p50", "p99", "max", "req/s", "errors"]);
     let sweep_route = inventory_routes(0).remove(0);
     let mut level = 1;
+    let mut sweep: Vec<(f64, Summary)> = Vec::new();
     while level <= c {
         let s = measure_gateway_at(
             ctx,
@@ -1346,8 +1399,10 @@ async fn gateway_phases(
         let mut cells = vec![level.to_string()];
         cells.extend(latency_cells(&s));
         report.row(&cells);
+        sweep.push((level as f64, s));
         level *= 2;
     }
+    write_sweep_charts(ctx, report, &sweep)?;
 
     report.heading(
         "Billing end to end",

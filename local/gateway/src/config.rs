@@ -126,6 +126,10 @@ struct FunctionFile {
     timeout_secs: u64,
     #[serde(default = "default_concurrency")]
     max_concurrency: usize,
+    /// Milliseconds an invocation over max_concurrency waits before it is throttled (default:
+    /// the timeout; 0 throttles at once, as Lambda does).
+    #[serde(default)]
+    throttle_wait_ms: Option<u64>,
     #[serde(default)]
     env: BTreeMap<String, serde_yaml::Value>,
 }
@@ -231,6 +235,9 @@ impl GatewayConfig {
                     .collect(),
                 memory_mb: f.memory_mb,
                 timeout: Duration::from_secs(f.timeout_secs),
+                throttle_wait: f
+                    .throttle_wait_ms
+                    .map_or(Duration::from_secs(f.timeout_secs), Duration::from_millis),
                 max_concurrency: f.max_concurrency,
                 forward_logs: true,
                 name,
@@ -305,8 +312,10 @@ mod tests {
         let text = include_str!("../../gateway.yaml");
         let cfg = GatewayConfig::parse(text, |n| {
             // Numeric settings have defaults; leave them unset.
-            let numeric =
-                n == "LOCAL_GATEWAY_PORT" || n.starts_with("ESM_") || n.ends_with("_CONCURRENCY");
+            let numeric = n == "LOCAL_GATEWAY_PORT"
+                || n.starts_with("ESM_")
+                || n.ends_with("_CONCURRENCY")
+                || n.ends_with("_MS");
             (!numeric).then(|| format!("v-{n}"))
         })
         .unwrap_or_else(|e| panic!("{e}"));
@@ -327,7 +336,9 @@ mod tests {
                 "FUNCTIONS_WATCH" => Some(watch.to_owned()),
                 "WATCH_BASE_PORT" => Some(port.to_owned()),
                 "LOCAL_GATEWAY_PORT" | "WATCH_BUILD_BUDGET_SECS" => None,
-                n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") => None,
+                n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") || n.ends_with("_MS") => {
+                    None
+                }
                 n => Some(format!("v-{n}")),
             })
         };
@@ -347,7 +358,9 @@ mod tests {
             GatewayConfig::parse(text, move |n| match n {
                 "ESM_BATCH_SIZE" => Some(size.to_owned()),
                 "LOCAL_GATEWAY_PORT" => None,
-                n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") => None,
+                n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") || n.ends_with("_MS") => {
+                    None
+                }
                 n => Some(format!("v-{n}")),
             })
         };

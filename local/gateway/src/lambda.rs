@@ -29,6 +29,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::metrics::{MetricId, Recorder};
+
 /// Lambda's synchronous payload limit, for requests and responses alike.
 pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Lambda gives the init phase 10 s, on top of the invocation timeout.
@@ -45,6 +47,10 @@ pub struct FunctionConfig {
     pub timeout: Duration,
     /// Reserved concurrency: at most this many instances run at once.
     pub max_concurrency: usize,
+    /// How long an invocation over the reserved concurrency waits for a free instance before
+    /// it is throttled. Lambda throttles at once (zero); the default, the function timeout,
+    /// lets a burst from one developer through.
+    pub throttle_wait: Duration,
     /// Copy the function's stdout/stderr to ours, each line prefixed with `[name]`.
     pub forward_logs: bool,
 }
@@ -58,6 +64,7 @@ impl FunctionConfig {
             memory_mb: 256,
             timeout: Duration::from_secs(10),
             max_concurrency: 4,
+            throttle_wait: Duration::from_secs(10),
             forward_logs: true,
         }
     }
@@ -132,6 +139,10 @@ pub trait Invoker: Send + Sync {
     fn invoke(&self, payload: Bytes) -> BoxFuture<'_, Result<Invocation, InvokeError>>;
     /// Execution environments alive now (busy or idle), as far as the invoker knows.
     fn instances(&self) -> usize;
+    /// Invocations running now (Lambda's `ConcurrentExecutions`), where the invoker knows.
+    fn running(&self) -> usize {
+        0
+    }
     /// Stops idle environments, so the next invocation is a cold start.
     fn stop_idle(&self) -> BoxFuture<'_, ()>;
     /// How long API Gateway waits for this function (its 30 s integration timeout by default;
@@ -149,22 +160,49 @@ pub trait Invoker: Send + Sync {
 #[derive(Clone)]
 pub struct LambdaService {
     functions: Arc<HashMap<String, Arc<dyn Invoker>>>,
+    recorder: Recorder,
 }
 
 impl LambdaService {
     /// Every function runs as its spawned `bootstrap`.
     pub fn new(configs: impl IntoIterator<Item = FunctionConfig>) -> Self {
-        Self::with_invokers(configs.into_iter().map(|cfg| {
-            let invoker: Arc<dyn Invoker> = Arc::new(Function::new(cfg.clone()));
-            (cfg.name, invoker)
-        }))
+        let recorder = Recorder::new();
+        let invokers: Vec<(String, Arc<dyn Invoker>)> = configs
+            .into_iter()
+            .map(|cfg| {
+                let name = cfg.name.clone();
+                let invoker: Arc<dyn Invoker> = Arc::new(Function::new(cfg, recorder.clone()));
+                (name, invoker)
+            })
+            .collect();
+        Self::with_invokers(recorder, invokers)
     }
 
-    /// Functions run by the invokers given (name, invoker).
-    pub fn with_invokers(invokers: impl IntoIterator<Item = (String, Arc<dyn Invoker>)>) -> Self {
+    /// Functions run by the invokers given (name, invoker), recording into `recorder`.
+    pub fn with_invokers(
+        recorder: Recorder,
+        invokers: impl IntoIterator<Item = (String, Arc<dyn Invoker>)>,
+    ) -> Self {
         Self {
             functions: Arc::new(invokers.into_iter().collect()),
+            recorder,
         }
+    }
+
+    /// The metrics Lambda would publish (`AWS/Lambda`) and the functions' EMF lines.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Invocations running now, per function (Lambda's `ConcurrentExecutions`).
+    pub fn concurrency(&self) -> Vec<(String, usize)> {
+        let mut v: Vec<(String, usize)> = self
+            .functions
+            .iter()
+            .map(|(name, f)| (name.clone(), f.running()))
+            .collect();
+        v.sort();
+        v
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -225,6 +263,10 @@ impl Invoker for Function {
         self.live.load(Ordering::SeqCst) as usize
     }
 
+    fn running(&self) -> usize {
+        Function::running(self)
+    }
+
     fn stop_idle(&self) -> BoxFuture<'_, ()> {
         Box::pin(Function::stop_idle(self))
     }
@@ -236,18 +278,34 @@ struct Function {
     permits: Semaphore,
     idle: Mutex<Vec<Instance>>,
     live: Arc<AtomicU64>,
+    recorder: Recorder,
 }
 
 impl Function {
-    fn new(cfg: FunctionConfig) -> Self {
+    fn new(cfg: FunctionConfig, recorder: Recorder) -> Self {
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         Self {
             arn: format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{}", cfg.name),
             permits: Semaphore::new(cfg.max_concurrency.max(1)),
             idle: Mutex::new(Vec::new()),
             live: Arc::new(AtomicU64::new(0)),
+            recorder,
             cfg,
         }
+    }
+
+    fn running(&self) -> usize {
+        self.cfg
+            .max_concurrency
+            .max(1)
+            .saturating_sub(self.permits.available_permits())
+    }
+
+    fn metric(&self, name: &str, value: f64) {
+        self.recorder.put(
+            MetricId::new("AWS/Lambda", name, &[("FunctionName", &self.cfg.name)]),
+            value,
+        );
     }
 
     async fn invoke(&self, payload: Bytes) -> Result<Invocation, InvokeError> {
@@ -256,16 +314,68 @@ impl Function {
         }
         let started = Instant::now();
         // Lambda throttles at once when over its reserved concurrency; locally a burst from one
-        // developer should not fail, so we wait for a free instance up to the function timeout.
-        let _permit = tokio::time::timeout(self.cfg.timeout, self.permits.acquire())
-            .await
-            .map_err(|_| InvokeError::Throttled(self.cfg.name.clone()))?
-            .map_err(|_| InvokeError::Throttled(self.cfg.name.clone()))?;
+        // developer should not fail, so we wait for a free instance up to `throttle_wait`.
+        let permit = match self.permits.try_acquire() {
+            Ok(p) => Ok(p),
+            Err(_) if self.cfg.throttle_wait.is_zero() => Err(()),
+            Err(_) => {
+                match tokio::time::timeout(self.cfg.throttle_wait, self.permits.acquire()).await {
+                    Ok(Ok(p)) => Ok(p),
+                    _ => Err(()),
+                }
+            }
+        };
+        let permit = match permit {
+            Ok(p) => p,
+            Err(()) => {
+                self.metric("Throttles", 1.0);
+                return Err(InvokeError::Throttled(self.cfg.name.clone()));
+            }
+        };
+        self.metric("ConcurrentExecutions", self.running() as f64);
+        let outcome = self.invoke_with_permit(payload, started).await;
+        drop(permit);
+        // Lambda publishes Invocations, Errors and Throttles for every invocation (0 or 1 each,
+        // so Average is a rate) and Duration for those that ran.
+        self.metric("Invocations", 1.0);
+        self.metric("Throttles", 0.0);
+        let failed = match &outcome {
+            Ok(inv) => inv.function_error.is_some(),
+            Err(e) => e.is_function_failure(),
+        };
+        self.metric("Errors", if failed { 1.0 } else { 0.0 });
+        if let Ok(inv) = &outcome {
+            let init = inv.init_duration.unwrap_or_default();
+            self.metric(
+                "Duration",
+                inv.total.saturating_sub(init).as_secs_f64() * 1000.0,
+            );
+            if let Some(init) = inv.init_duration {
+                self.recorder.put(
+                    MetricId::new(
+                        "LambdaInsights",
+                        "init_duration",
+                        &[("function_name", &self.cfg.name)],
+                    ),
+                    init.as_secs_f64() * 1000.0,
+                );
+            }
+        }
+        outcome
+    }
+
+    async fn invoke_with_permit(
+        &self,
+        payload: Bytes,
+        started: Instant,
+    ) -> Result<Invocation, InvokeError> {
         let mut instance = self.take_idle().await;
         let cold = instance.is_none();
         let mut instance = match instance.take() {
             Some(i) => i,
-            None => Instance::start(&self.cfg, &self.arn, self.live.clone()).await?,
+            None => {
+                Instance::start(&self.cfg, &self.arn, self.live.clone(), &self.recorder).await?
+            }
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         let budget = if cold {
@@ -373,6 +483,7 @@ impl Instance {
         cfg: &FunctionConfig,
         arn: &str,
         live: Arc<AtomicU64>,
+        recorder: &Recorder,
     ) -> Result<Self, InvokeError> {
         let spawn_err = |reason: String| InvokeError::Spawn {
             path: cfg.bootstrap.display().to_string(),
@@ -419,10 +530,10 @@ impl Instance {
         };
         if cfg.forward_logs {
             if let Some(out) = child.stdout.take() {
-                tokio::spawn(forward_lines(cfg.name.clone(), out));
+                tokio::spawn(forward_lines(cfg.name.clone(), out, Some(recorder.clone())));
             }
             if let Some(err) = child.stderr.take() {
-                tokio::spawn(forward_lines(cfg.name.clone(), err));
+                tokio::spawn(forward_lines(cfg.name.clone(), err, None));
             }
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -590,9 +701,18 @@ fn trace_id(epoch_secs: u64) -> String {
     )
 }
 
-pub(crate) async fn forward_lines(name: String, stream: impl tokio::io::AsyncRead + Unpin) {
+/// Copies a function's output to ours; on stdout, EMF lines also become metrics, as the
+/// CloudWatch Logs agent of Lambda turns them into metrics.
+pub(crate) async fn forward_lines(
+    name: String,
+    stream: impl tokio::io::AsyncRead + Unpin,
+    emf: Option<Recorder>,
+) {
     let mut lines = tokio::io::BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(r) = &emf {
+            r.ingest_emf(&line);
+        }
         eprintln!("[{name}] {line}");
     }
 }

@@ -23,6 +23,8 @@ use crate::authorizer::Authorizer;
 use crate::config::GatewayConfig;
 use crate::esm::EventSourceMapping;
 use crate::lambda::{InvokeError, LambdaService, MAX_PAYLOAD};
+use crate::metrics::{MetricId, now_ms};
+use crate::monitoring::{Dashboard, Definition, Deployment};
 use crate::openapi::{Auth, Routes};
 
 /// HTTP APIs wait at most 30 s for an integration, then answer 503. A function that times
@@ -50,7 +52,13 @@ struct Gateway {
     lambda: LambdaService,
     mappings: HashMap<String, EventSourceMapping>,
     api_id: String,
+    dashboard: Dashboard,
+    /// Seconds since the epoch.
+    started: u64,
 }
+
+/// The page `/_local/dashboard` (our own HTML, CSS, JS and SVG: nothing from a CDN).
+const DASHBOARD_PAGE: &str = include_str!("dashboard.html");
 
 /// A started gateway. Call [`RunningGateway::shutdown`] to stop it and its function instances.
 pub struct RunningGateway {
@@ -116,14 +124,18 @@ pub async fn start(cfg: GatewayConfig) -> Result<RunningGateway, StartError> {
             )
         })
         .collect();
+    let (deployment, queues) = local_deployment(&cfg);
     let gateway = Arc::new(Gateway {
         routes,
         authorizer: Authorizer::new(cfg.authorizer.clone()),
         lambda: lambda.clone(),
         mappings,
         api_id: cfg.api_id.clone(),
+        dashboard: Dashboard::render(&Definition::builtin(), &deployment),
+        started: now_ms() / 1000,
     });
     let (stop, mut stopped) = watch::channel(false);
+    crate::sampler::spawn(lambda.clone(), queues, stopped.clone());
     let gw = gateway.clone();
     let task = tokio::spawn(async move {
         loop {
@@ -156,6 +168,46 @@ pub async fn start(cfg: GatewayConfig) -> Result<RunningGateway, StartError> {
     })
 }
 
+/// What the definition's `$tokens` are locally: the gateway's API id and functions, the
+/// mapping's queue, the SQS dead-letter queue the consumer writes to (its `DLQ_URL`).
+fn local_deployment(cfg: &GatewayConfig) -> (Deployment, crate::sampler::Queues) {
+    let esm = cfg.event_source_mappings.first();
+    let dlq_url = cfg
+        .functions
+        .iter()
+        .find_map(|f| f.env.get("DLQ_URL"))
+        .filter(|u| u.starts_with("http"))
+        .cloned();
+    let dlq = dlq_url
+        .as_deref()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or("billing-dlq")
+        .to_owned();
+    let queue = esm.map_or_else(|| "billing_queue".to_owned(), |m| m.queue.clone());
+    let deployment = Deployment {
+        api_id: cfg.api_id.clone(),
+        functions: cfg
+            .functions
+            .iter()
+            .map(|f| (f.name.clone(), f.name.clone()))
+            .collect(),
+        broker: "local".into(),
+        queue: queue.clone(),
+        dlq: dlq.clone(),
+        // RDS is not emulated: its widgets and alarms show as AWS only; no proxy, as in dev.
+        db_instance: Some("local".into()),
+        db_proxy: None,
+    };
+    let queues = crate::sampler::Queues {
+        amqp_url: esm.map(|m| m.amqp_url.clone()),
+        broker: "local".into(),
+        queue,
+        dlq_url,
+        dlq,
+    };
+    (deployment, queues)
+}
+
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
     *resp.status_mut() = status;
@@ -182,7 +234,12 @@ async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Respo
         if let Some(refused) = refuse_unless_local_tool(&req) {
             return refused;
         }
-        return admin(gw, req.method(), rest);
+        return admin(
+            gw,
+            req.method(),
+            rest,
+            req.uri().query().unwrap_or_default(),
+        );
     }
     http_api(gw, req, peer).await
 }
@@ -239,7 +296,7 @@ pub fn is_loopback_host(host: &str) -> bool {
     port_ok && name_ok
 }
 
-fn admin(gw: &Gateway, method: &Method, path: &str) -> Response<Full<Bytes>> {
+fn admin(gw: &Gateway, method: &Method, path: &str, query: &str) -> Response<Full<Bytes>> {
     let all = || {
         gw.mappings
             .values()
@@ -248,6 +305,27 @@ fn admin(gw: &Gateway, method: &Method, path: &str) -> Response<Full<Bytes>> {
     };
     match (method, path) {
         (&Method::GET, "health") => json_response(StatusCode::OK, json!({"status": "ok"})),
+        (&Method::GET, "dashboard") => {
+            let mut resp = Response::new(Full::new(Bytes::from_static(DASHBOARD_PAGE.as_bytes())));
+            let h = resp.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            // Our own inline script and style only; fetches to this origin only.
+            h.insert(
+                http::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+                ),
+            );
+            h.insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+        (&Method::GET, "metrics") => metrics_data(gw, query),
         (&Method::GET, "esm") => {
             json_response(StatusCode::OK, json!({ "EventSourceMappings": all() }))
         }
@@ -260,6 +338,54 @@ fn admin(gw: &Gateway, method: &Method, path: &str) -> Response<Full<Bytes>> {
         }
         _ => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
+}
+
+/// `GET /_local/metrics?range=<seconds>&period=<seconds>`: the dashboard's data (range 60 s to
+/// 3 h, default 900; period default automatic). Bad parameters are a 400 problem.
+fn metrics_data(gw: &Gateway, query: &str) -> Response<Full<Bytes>> {
+    let mut range = 900;
+    let mut period = None;
+    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        let parsed = v.parse::<u64>().ok();
+        match (k, parsed) {
+            ("range", Some(r)) if (60..=crate::metrics::RETENTION_SECS).contains(&r) => range = r,
+            ("period", Some(p)) if (1..=3600).contains(&p) => period = Some(p),
+            ("range" | "period", _) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{k} must be a number of seconds (range 60..=10800, period 1..=3600)"),
+                );
+            }
+            _ => {}
+        }
+    }
+    let period = period.unwrap_or_else(|| crate::monitoring::auto_period(range));
+    let body = crate::monitoring::snapshot(
+        &gw.dashboard,
+        gw.lambda.recorder(),
+        range,
+        period,
+        now_ms() / 1000,
+        gw.started,
+    );
+    let mut resp = json_response(StatusCode::OK, body);
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
+    let mut resp = json_response(
+        status,
+        json!({"type": "about:blank", "title": status.canonical_reason().unwrap_or_default(), "status": status.as_u16(), "detail": detail}),
+    );
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
 }
 
 /// The Lambda Invoke API, enough for `aws lambda invoke` and SDK clients.
@@ -380,6 +506,15 @@ async fn http_api(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Res
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
     let mut resp = http_api_inner(gw, req, peer, &request_id).await;
+    // What API Gateway publishes per request (AWS/ApiGateway, dimension ApiId): Count, 4xx and
+    // 5xx as 0 or 1 (Average is the error rate), Latency in ms.
+    let rec = gw.lambda.recorder();
+    let status = resp.status().as_u16();
+    let m = |name: &str| MetricId::new("AWS/ApiGateway", name, &[("ApiId", &gw.api_id)]);
+    rec.put(m("Count"), 1.0);
+    rec.put(m("4xx"), f64::from(u8::from((400..500).contains(&status))));
+    rec.put(m("5xx"), f64::from(u8::from(status >= 500)));
+    rec.put(m("Latency"), started.elapsed().as_secs_f64() * 1000.0);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("apigw-requestid", v);
     }
@@ -464,7 +599,17 @@ async fn http_api_inner(
     let event = apigw::build_event(&incoming, &ctx);
     let invoke = gw.lambda.invoke(&function, Bytes::from(event.to_string()));
     let integration_timeout = gw.lambda.integration_timeout(&function);
-    let Ok(invoked) = tokio::time::timeout(integration_timeout, invoke).await else {
+    let integration = Instant::now();
+    let invoked = tokio::time::timeout(integration_timeout, invoke).await;
+    gw.lambda.recorder().put(
+        MetricId::new(
+            "AWS/ApiGateway",
+            "IntegrationLatency",
+            &[("ApiId", &gw.api_id)],
+        ),
+        integration.elapsed().as_secs_f64() * 1000.0,
+    );
+    let Ok(invoked) = invoked else {
         tracing::error!(%request_id, %function, "no answer within the integration timeout");
         return apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     };
@@ -480,9 +625,12 @@ async fn http_api_inner(
             tracing::error!(%request_id, %function, error = %String::from_utf8_lossy(&inv.payload), "the function failed");
             apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
+        // "If the Lambda API rejects the invocation request, API Gateway returns a 500 error
+        // code" (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html):
+        // a throttled function is a 500 for the client, and a Throttles datapoint.
         Err(e @ InvokeError::Throttled(_)) => {
             tracing::warn!(%request_id, %function, error = %e, "throttled");
-            apigw::gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
         Err(e) => {
             tracing::error!(%request_id, %function, error = %e, "the invocation failed");

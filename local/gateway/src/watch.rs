@@ -27,6 +27,7 @@ use futures::future::BoxFuture;
 use tokio::process::{Child, Command};
 
 use crate::lambda::{FunctionConfig, Invocation, InvokeError, Invoker, LambdaService};
+use crate::metrics::Recorder;
 
 /// Where and how the watchers run (`watch:` in the gateway config).
 #[derive(Debug, Clone)]
@@ -68,14 +69,17 @@ pub fn service(
 ) -> std::io::Result<LambdaService> {
     let mut sorted: Vec<&FunctionConfig> = functions.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    // The functions' EMF lines become metrics here too; what Lambda itself publishes
+    // (`AWS/Lambda`) is the spawned invoker's business, not cargo lambda's.
+    let recorder = Recorder::new();
     let mut invokers = Vec::new();
     for (i, cfg) in sorted.into_iter().enumerate() {
         let port = watch.base_port.saturating_add(i as u16);
-        let watched = WatchedFunction::start(cfg, watch, port)?;
+        let watched = WatchedFunction::start(cfg, watch, port, &recorder)?;
         let invoker: Arc<dyn Invoker> = Arc::new(watched);
         invokers.push((cfg.name.clone(), invoker));
     }
-    Ok(LambdaService::with_invokers(invokers))
+    Ok(LambdaService::with_invokers(recorder, invokers))
 }
 
 pub struct WatchedFunction {
@@ -89,7 +93,12 @@ pub struct WatchedFunction {
 }
 
 impl WatchedFunction {
-    fn start(cfg: &FunctionConfig, watch: &WatchConfig, port: u16) -> std::io::Result<Self> {
+    fn start(
+        cfg: &FunctionConfig,
+        watch: &WatchConfig,
+        port: u16,
+        recorder: &Recorder,
+    ) -> std::io::Result<Self> {
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         let mut env: BTreeMap<String, String> = toolchain_env().collect();
         env.insert("AWS_REGION".into(), region.clone());
@@ -136,10 +145,14 @@ impl WatchedFunction {
             ))
         })?;
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(crate::lambda::forward_lines(cfg.name.clone(), out));
+            tokio::spawn(crate::lambda::forward_lines(
+                cfg.name.clone(),
+                out,
+                Some(recorder.clone()),
+            ));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(crate::lambda::forward_lines(cfg.name.clone(), err));
+            tokio::spawn(crate::lambda::forward_lines(cfg.name.clone(), err, None));
         }
         tracing::info!(function = %cfg.name, port, "cargo lambda watch started (rebuilds on save)");
         let client = reqwest::Client::builder()

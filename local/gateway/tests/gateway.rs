@@ -125,6 +125,10 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(|_| {}).await
+}
+
+async fn stack_with(configure: impl FnOnce(&mut FunctionConfig)) -> Stack {
     let key = rsa();
     let jwks = serve_jwks(json!({"keys": [jwk("k1", &key)]})).await;
     let mut echo = FunctionConfig::new(
@@ -136,6 +140,7 @@ async fn stack() -> Stack {
     );
     echo.forward_logs = std::env::var_os("TEST_LOG").is_some();
     echo.timeout = Duration::from_secs(2);
+    configure(&mut echo);
     let cfg = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         openapi: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openapi.yaml").into(),
@@ -713,5 +718,144 @@ async fn the_local_control_apis_answer_only_local_tools() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    s.gw.shutdown().await;
+}
+
+/// The dashboard's data over real HTTP: requests through the HTTP API become AWS/ApiGateway and
+/// AWS/Lambda datapoints under the definition's widgets; the page is served with a CSP and no
+/// external script; bad parameters are a 400 problem; a browser's cross-origin request is refused.
+#[tokio::test]
+async fn the_dashboard_shows_what_the_api_and_the_function_did() {
+    let s = stack().await;
+    let token = sign("k1", &s.key, &access_claims());
+    for _ in 0..5 {
+        let r = s
+            .http
+            .get(format!("{}/api/movies", s.gw.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = s
+        .http
+        .get(format!("{}/api/movies", s.gw.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let data: Value = s
+        .http
+        .get(format!("{}/_local/metrics?range=300&period=60", s.gw.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let series = |title: &str, label: &str| -> f64 {
+        let w = data["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["title"] == title)
+            .unwrap_or_else(|| panic!("no widget {title}"));
+        let m = w["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["label"] == label)
+            .unwrap_or_else(|| panic!("no {label} in {title}: {w}"));
+        m["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(series("API requests and errors", "requests"), 6.0);
+    assert_eq!(series("API requests and errors", "4xx"), 1.0);
+    assert_eq!(series("API requests and errors", "5xx"), 0.0);
+    assert!(series("API latency (ms)", "p99") > 0.0);
+    assert!(series("Lambda duration p99 (ms)", "echo") > 0.0);
+    assert_eq!(series("Lambda errors and throttles", "echo errors"), 0.0);
+    let alarms = data["alarms"].as_array().unwrap();
+    let a5xx = alarms.iter().find(|a| a["name"] == "api-5xx").unwrap();
+    assert_eq!(a5xx["state"], "OK");
+    assert_eq!(a5xx["threshold"], 5.0);
+    assert!(alarms.iter().any(|a| a["name"] == "echo-errors"));
+
+    let page = s
+        .http
+        .get(format!("{}/_local/dashboard", s.gw.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("connect-src 'self'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/_local/metrics"));
+    assert!(!html.contains("<script src"), "no external script");
+
+    for q in ["range=5", "range=x", "period=0", "range=999999"] {
+        let r = s
+            .http
+            .get(format!("{}/_local/metrics?{q}", s.gw.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let r = s
+        .http
+        .get(format!("{}/_local/metrics", s.gw.url()))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    s.gw.shutdown().await;
+}
+
+/// Over the reserved concurrency with `throttle_wait` zero (Lambda's behaviour), API Gateway
+/// answers 500 `{"message":"Internal Server Error"}`: "If the Lambda API rejects the invocation
+/// request, API Gateway returns a 500 error code"
+/// (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
+#[tokio::test]
+async fn a_throttled_function_is_a_500_from_api_gateway() {
+    let s = stack_with(|f| {
+        f.max_concurrency = 1;
+        f.throttle_wait = Duration::ZERO;
+    })
+    .await;
+    let token = sign("k1", &s.key, &access_claims());
+    let send = || {
+        s.http
+            .post(format!("{}/api/movies", s.gw.url()))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(r#"{"action":"sleep","seconds":0.6}"#)
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        send().await
+    });
+    let mut statuses = vec![a.unwrap(), b.unwrap()];
+    statuses.sort_by_key(reqwest::Response::status);
+    let throttled = statuses.pop().unwrap();
+    assert_eq!(statuses[0].status(), 200);
+    assert_eq!(throttled.status(), 500);
+    assert_eq!(
+        throttled.json::<Value>().await.unwrap(),
+        json!({"message": "Internal Server Error"})
+    );
     s.gw.shutdown().await;
 }

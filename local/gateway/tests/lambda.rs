@@ -212,3 +212,48 @@ async fn a_rebuilt_bootstrap_takes_over_and_stop_idle_forces_a_cold_start() {
     lambda.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// With `throttle_wait` zero, as on Lambda, an invocation over the reserved concurrency is
+/// throttled at once, and the recorder counts it (`AWS/Lambda` `Throttles`, `Invocations`,
+/// `ConcurrentExecutions` up to the limit).
+#[tokio::test]
+async fn over_the_reserved_concurrency_lambda_throttles() {
+    use local_gateway::metrics::{MetricId, Stat, now_ms};
+    let mut cfg = echo("narrow");
+    cfg.max_concurrency = 2;
+    cfg.throttle_wait = Duration::ZERO;
+    let lambda = LambdaService::new([cfg]);
+    let calls = (0..5).map(|_| {
+        let lambda = lambda.clone();
+        async move {
+            call(
+                &lambda,
+                "narrow",
+                json!({"action": "sleep", "seconds": 0.5}),
+            )
+            .await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(InvokeError::Throttled(_))))
+        .count();
+    assert_eq!(throttled, 3, "{results:?}");
+    let rec = lambda.recorder();
+    let now = now_ms() / 1000;
+    let sum = |name: &str, stat: Stat| -> f64 {
+        rec.statistic(
+            &MetricId::new("AWS/Lambda", name, &[("FunctionName", "narrow")]),
+            stat,
+            now - 60,
+            now + 1,
+        )
+        .unwrap_or(-1.0)
+    };
+    assert_eq!(sum("Throttles", Stat::Sum), 3.0);
+    assert_eq!(sum("Invocations", Stat::Sum), 2.0);
+    assert_eq!(sum("Errors", Stat::Sum), 0.0);
+    assert_eq!(sum("ConcurrentExecutions", Stat::Maximum), 2.0);
+    lambda.shutdown().await;
+}

@@ -4,171 +4,79 @@ data "aws_partition" "current" {}
 
 locals {
   region = data.aws_region.current.name
-  ns     = var.metrics_namespace
-  app    = { for k, v in var.functions : k => v if k != "setup" }
 
-  lambda_metric = { for stat in ["Errors", "Throttles", "ConcurrentExecutions"] : stat => [
-    for k, fn in var.functions : ["AWS/Lambda", stat, "FunctionName", fn]
-  ] }
+  # The one definition of the dashboard and the alarms, shared with the local gateway's
+  # /_local/dashboard (local/gateway/src/monitoring.rs); its _comment explains the $tokens.
+  definition = jsondecode(file("${path.module}/monitoring.json"))
 
-  widgets = [
+  function_sets = {
+    functions     = var.functions
+    app_functions = { for k, v in var.functions : k => v if k != "setup" }
+  }
+  tokens = merge(
+    { for k, v in var.functions : "$function:${k}" => v },
     {
-      type = "metric", x = 0, y = 0, width = 8, height = 6
-      properties = {
-        title = "API latency (ms)", region = local.region, view = "timeSeries", stat = "p99", period = 60
-        metrics = [
-          ["AWS/ApiGateway", "Latency", "ApiId", var.api_id, { stat = "p50", label = "p50" }],
-          ["AWS/ApiGateway", "Latency", "ApiId", var.api_id, { stat = "p99", label = "p99" }],
-          ["AWS/ApiGateway", "IntegrationLatency", "ApiId", var.api_id, { stat = "p99", label = "integration p99" }],
-        ]
-      }
+      "$api_id"      = var.api_id
+      "$broker"      = var.broker_name
+      "$queue"       = var.queue_name
+      "$dead_queue"  = "${var.queue_name}.dead"
+      "$dlq"         = var.dlq_name
+      "$db_instance" = var.db_instance_identifier
+      "$db_proxy"    = var.db_proxy_name == null ? "" : var.db_proxy_name
     },
-    {
-      type = "metric", x = 8, y = 0, width = 8, height = 6
-      properties = {
-        title = "API requests and errors", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          ["AWS/ApiGateway", "Count", "ApiId", var.api_id],
-          ["AWS/ApiGateway", "4xx", "ApiId", var.api_id],
-          ["AWS/ApiGateway", "5xx", "ApiId", var.api_id],
-        ]
-      }
-    },
-    {
-      type = "metric", x = 16, y = 0, width = 8, height = 6
-      properties = {
-        title = "Business events", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = concat(
-          [for m in ["MoviesCreated", "MoviesDeleted"] : [local.ns, m, "Service", var.functions["inventory"]]],
-          [[local.ns, "OrdersQueued", "Service", var.functions["billing-api"]]],
-          [for m in ["OrdersStored", "OrdersDuplicated", "OrdersDeadLettered"] : [local.ns, m, "Service", var.functions["billing-consumer"]]],
-        )
-      }
-    },
-    {
-      type = "metric", x = 0, y = 6, width = 8, height = 6
-      properties = {
-        title   = "Lambda duration p99 (ms)", region = local.region, view = "timeSeries", stat = "p99", period = 60
-        metrics = [for k, fn in var.functions : ["AWS/Lambda", "Duration", "FunctionName", fn]]
-      }
-    },
-    {
-      type = "metric", x = 8, y = 6, width = 8, height = 6
-      properties = {
-        title   = "Lambda errors and throttles", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = concat(local.lambda_metric["Errors"], local.lambda_metric["Throttles"])
-      }
-    },
-    {
-      type = "metric", x = 16, y = 6, width = 8, height = 6
-      properties = {
-        title   = "Lambda concurrency", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = local.lambda_metric["ConcurrentExecutions"]
-      }
-    },
-    {
-      type = "metric", x = 0, y = 12, width = 8, height = 6
-      properties = {
-        title = "Database connections", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = concat(
-          [["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", var.db_instance_identifier, { label = "instance" }]],
-          var.db_proxy_name == null ? [] : [
-            ["AWS/RDS", "ClientConnections", "ProxyName", var.db_proxy_name, { label = "proxy client" }],
-            ["AWS/RDS", "DatabaseConnections", "ProxyName", var.db_proxy_name, { label = "proxy to db" }],
-          ],
-          [for k, fn in local.app : [local.ns, "DbErrors", "Service", fn, { stat = "Sum", yAxis = "right" }]],
-        )
-      }
-    },
-    {
-      type = "metric", x = 8, y = 12, width = 8, height = 6
-      properties = {
-        title = "Billing queue and DLQ", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [
-          ["AWS/AmazonMQ", "MessageCount", "Broker", var.broker_name, "VirtualHost", "/", "Queue", var.queue_name, { label = "billing_queue depth" }],
-          ["AWS/AmazonMQ", "MessageUnacknowledgedCount", "Broker", var.broker_name, "VirtualHost", "/", "Queue", var.queue_name, { label = "unacked" }],
-          ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dlq_name, { label = "DLQ depth" }],
-          [local.ns, "BatchSize", "Service", var.functions["billing-consumer"], { stat = "Average", yAxis = "right" }],
-          [local.ns, "PublishConfirmLatency", "Service", var.functions["billing-api"], { stat = "p99", yAxis = "right" }],
-        ]
-      }
-    },
-    {
-      type = "metric", x = 16, y = 12, width = 8, height = 6
-      properties = {
-        title = "RDS CPU (%) and free storage", region = local.region, view = "timeSeries", stat = "Average", period = 300
-        metrics = [
-          ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", var.db_instance_identifier],
-          ["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", var.db_instance_identifier, { yAxis = "right" }],
-        ]
-      }
-    },
-  ]
-
-  # name => alarm definition; every alarm goes to the SNS topic.
-  alarms = merge(
-    {
-      api-5xx = {
-        description = "HTTP API returns 5xx", namespace = "AWS/ApiGateway", metric = "5xx", stat = "Sum"
-        dimensions  = { ApiId = var.api_id }, threshold = var.api_5xx_threshold, operator = "GreaterThanOrEqualToThreshold", periods = 1, period = 300, extended = null
-      }
-      api-latency-p99 = {
-        description = "HTTP API p99 latency too high", namespace = "AWS/ApiGateway", metric = "Latency", stat = null
-        dimensions  = { ApiId = var.api_id }, threshold = var.api_latency_p99_ms, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
-      }
-      dlq-not-empty = {
-        description = "Malformed billing messages were dead-lettered to SQS: inspect and redrive", namespace = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", stat = "Maximum"
-        dimensions  = { QueueName = var.dlq_name }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
-      }
-      orders-dead-lettered = {
-        description = "billing-consumer dead-lettered orders", namespace = local.ns, metric = "OrdersDeadLettered", stat = "Sum"
-        dimensions  = { Service = var.functions["billing-consumer"] }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
-      }
-      billing-queue-backlog = {
-        description = "billing_queue is not drained (event source mapping or consumer stalled)", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Minimum"
-        dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = var.queue_name }, threshold = var.queue_depth_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
-      }
-      # Amazon MQ publishes per-queue metrics for RabbitMQ in AWS/AmazonMQ with the dimensions
-      # Broker, VirtualHost and Queue (Amazon MQ Developer Guide, "Available CloudWatch metrics
-      # for Amazon MQ for RabbitMQ brokers"). billing_queue.dead is where the broker dead-letters
-      # billing_queue's expired or rejected messages (billing-api topology.rs): orders that are
-      # safe on the broker but not stored.
-      billing-queue-dead-letters = {
-        description = "Messages in billing_queue.dead: orders the broker dead-lettered (expired or rejected) are not stored; inspect and republish", namespace = "AWS/AmazonMQ", metric = "MessageCount", stat = "Maximum"
-        dimensions  = { Broker = var.broker_name, VirtualHost = "/", Queue = "${var.queue_name}.dead" }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
-      }
-      publish-confirm-latency-p99 = {
-        description = "Broker publisher confirms are slow", namespace = local.ns, metric = "PublishConfirmLatency", stat = null
-        dimensions  = { Service = var.functions["billing-api"] }, threshold = 1000, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = "p99"
-      }
-      rds-cpu = {
-        description = "RDS CPU high", namespace = "AWS/RDS", metric = "CPUUtilization", stat = "Average"
-        dimensions  = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_cpu_threshold, operator = "GreaterThanThreshold", periods = 3, period = 300, extended = null
-      }
-      rds-free-storage = {
-        description = "RDS free storage low", namespace = "AWS/RDS", metric = "FreeStorageSpace", stat = "Minimum"
-        dimensions  = { DBInstanceIdentifier = var.db_instance_identifier }, threshold = var.rds_free_storage_bytes, operator = "LessThanThreshold", periods = 1, period = 300, extended = null
-      }
-    },
-    var.db_proxy_name == null ? {} : {
-      proxy-connections = {
-        description = "RDS Proxy's connections to the database near the instance's limit (pool saturation: requests will wait, then 503)", namespace = "AWS/RDS", metric = "DatabaseConnections", stat = "Maximum"
-        dimensions  = { ProxyName = var.db_proxy_name }, threshold = var.proxy_db_connections_threshold, operator = "GreaterThanThreshold", periods = 3, period = 60, extended = null
-      }
-    },
-    { for k, fn in local.app : "${k}-errors" => {
-      description = "${fn} invocation errors (for billing-consumer: batches being redelivered)", namespace = "AWS/Lambda", metric = "Errors", stat = "Sum"
-      dimensions  = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
-    } },
-    { for k, fn in local.app : "${k}-throttles" => {
-      description = "${fn} throttled (reserved concurrency reached)", namespace = "AWS/Lambda", metric = "Throttles", stat = "Sum"
-      dimensions  = { FunctionName = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
-    } },
-    { for k, fn in local.app : "${k}-db-errors" => {
-      description = "${fn} database errors", namespace = local.ns, metric = "DbErrors", stat = "Sum"
-      dimensions  = { Service = fn }, threshold = 0, operator = "GreaterThanThreshold", periods = 1, period = 300, extended = null
-    } },
   )
+  has = { db_proxy = var.db_proxy_name != null }
+
+  # Each metric entry expanded per function (each), or kept once under the key ""; concat(...)
+  # joins the entries' lists one level deep (a metric is itself a list).
+  widget_metrics = [for w in local.definition.widgets : concat([
+    for m in w.metrics : [
+      for key, fn in try(local.function_sets[m.each], { "" = "" }) : concat(
+        [m.namespace, m.metric],
+        flatten([for d, v in m.dimensions : [d, lookup(merge(local.tokens, { "$function" = fn }), v, v)]]),
+        [merge(
+          { label = replace(m.label, "$key", key) },
+          { for o in ["stat", "yAxis"] : o => m[o] if can(m[o]) },
+        )],
+      )
+    ] if try(local.has[m.when], true)
+  ]...)]
+
+  widgets = [for i, w in local.definition.widgets : {
+    type = "metric", x = w.x, y = w.y, width = w.width, height = w.height
+    properties = {
+      title   = w.title, region = local.region, view = "timeSeries", stat = w.stat, period = w.period
+      metrics = local.widget_metrics[i]
+    }
+  }]
+
+  # Per-deployment threshold overrides (null: the definition's threshold).
+  threshold_overrides = {
+    api-5xx               = var.api_5xx_threshold
+    api-latency-p99       = var.api_latency_p99_ms
+    billing-queue-backlog = var.queue_depth_threshold
+    rds-cpu               = var.rds_cpu_threshold
+    rds-free-storage      = var.rds_free_storage_bytes
+    proxy-connections     = var.proxy_db_connections_threshold
+  }
+
+  # name => alarm; every alarm goes to the SNS topic.
+  alarms = merge([
+    for name, a in local.definition.alarms : {
+      for key, fn in try(local.function_sets[a.each], { "" = "" }) : replace(name, "$key", key) => {
+        description = replace(a.description, "$function", fn)
+        namespace   = a.namespace
+        metric      = a.metric
+        dimensions  = { for d, v in a.dimensions : d => lookup(merge(local.tokens, { "$function" = fn }), v, v) }
+        stat        = startswith(a.stat, "p") ? null : a.stat
+        extended    = startswith(a.stat, "p") ? a.stat : null
+        threshold   = coalesce(lookup(local.threshold_overrides, name, null), a.threshold)
+        operator    = a.operator
+        periods     = a.evaluation_periods
+        period      = a.period
+      }
+    } if try(local.has[a.when], true)
+  ]...)
 }
 
 # ---------------------------------------------------------------- SNS

@@ -58,33 +58,33 @@ variable "dlq_name" {
 }
 
 variable "api_5xx_threshold" {
-  description = "5xx responses per 5 minutes that raise the alarm."
+  description = "Override of the threshold in monitoring.json (null: keep it). 5xx responses per 5 minutes that raise the alarm."
   type        = number
-  default     = 5
+  default     = null
 }
 
 variable "api_latency_p99_ms" {
-  description = "p99 API latency (ms) over 5 minutes that raises the alarm."
+  description = "Override of the threshold in monitoring.json (null: keep it). p99 API latency (ms) over 5 minutes that raises the alarm."
   type        = number
-  default     = 3000
+  default     = null
 }
 
 variable "queue_depth_threshold" {
-  description = "Messages waiting in billing_queue for 15 minutes that raise the alarm (consumer stalled)."
+  description = "Override of the threshold in monitoring.json (null: keep it). Messages waiting in billing_queue for 15 minutes that raise the alarm (consumer stalled)."
   type        = number
-  default     = 100
+  default     = null
 }
 
 variable "rds_cpu_threshold" {
-  description = "RDS CPU percent that raises the alarm."
+  description = "Override of the threshold in monitoring.json (null: keep it). RDS CPU percent that raises the alarm."
   type        = number
-  default     = 80
+  default     = null
 }
 
 variable "rds_free_storage_bytes" {
-  description = "RDS free storage (bytes) below which the alarm is raised."
+  description = "Override of the threshold in monitoring.json (null: keep it). RDS free storage (bytes) below which the alarm is raised."
   type        = number
-  default     = 2147483648
+  default     = null
 }
 
 variable "create_budget" {
@@ -112,7 +112,7 @@ variable "tags" {
 }
 
 variable "proxy_db_connections_threshold" {
-  description = "Alarm when RDS Proxy holds more than this many connections to the database (db.t4g.micro allows about 80 for clients); set it to about 80% of the instance's max_connections"
+  description = "Override of the threshold in monitoring.json (null: keep it). Alarm when RDS Proxy holds more than this many connections to the database (db.t4g.micro allows about 80 for clients); set it to about 80% of the instance's max_connections"
   type        = number
-  default     = 65
+  default     = null
 }
