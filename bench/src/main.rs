@@ -209,7 +209,7 @@ async fn run() -> Result<bool, String> {
     .await
     .map_err(|e| format!("RabbitMQ: {e}"))?;
     let admin_channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
-    billing_api::topology::declare(&admin_channel, &ctx.queue)
+    billing::topology::declare(&admin_channel, &ctx.queue)
         .await
         .map_err(|e| format!("declaring {}: {e}", ctx.queue))?;
 
@@ -222,7 +222,7 @@ async fn run() -> Result<bool, String> {
         .queue_delete(ctx.queue.as_str().into(), Default::default())
         .await;
     for q in [
-        billing_api::topology::dead_letter_queue(&ctx.queue),
+        billing::topology::dead_letter_queue(&ctx.queue),
         format!("{}_reference", ctx.queue),
     ] {
         let _ = admin_channel
@@ -231,7 +231,7 @@ async fn run() -> Result<bool, String> {
     }
     let _ = admin_channel
         .exchange_delete(
-            billing_api::topology::dead_letter_exchange(&ctx.queue)
+            billing::topology::dead_letter_exchange(&ctx.queue)
                 .as_str()
                 .into(),
             Default::default(),
@@ -649,7 +649,7 @@ fn fixture(ctx: &Ctx, name: &str) -> Result<Value, String> {
 
 /// An `aws:rmq` event of `n` valid orders, as the event source mapping renders it.
 fn rmq_event(queue: &str, n: usize) -> Result<(Bytes, Vec<Uuid>), String> {
-    let order = billing_api::Order::from_fields(&json!(42), &json!(3), &json!("12.50"))
+    let order = billing::Order::from_fields(&json!(42), &json!(3), &json!("12.50"))
         .map_err(|e| e.to_string())?;
     let mut ids = Vec::with_capacity(n);
     let messages: Vec<Value> = (0..n)
@@ -657,8 +657,8 @@ fn rmq_event(queue: &str, n: usize) -> Result<(Bytes, Vec<Uuid>), String> {
             let id = Uuid::new_v4();
             ids.push(id);
             // Owned by the principal the in-process lookups use (`request_context`).
-            let body = billing_api::OrderMessage::new(id, &order, Some("bench".into()))
-                .owned_by("sub-bench");
+            let body =
+                billing::OrderMessage::new(id, &order, Some("bench".into())).owned_by("sub-bench");
             let data = serde_json::to_vec(&body).unwrap_or_default();
             let props = lapin::BasicProperties::default()
                 .with_message_id(id.to_string().as_str().into())
@@ -992,7 +992,7 @@ async fn consumer_throughput_and_inprocess(
     let orders_db = Db::new(&ctx.svc.app(ORDERS_DB, ORDERS_ROLE, c)).map_err(|e| e.to_string())?;
     let (billing_metrics, billing_sink) = Metrics::capturing("billing-api");
     let billing = billing_api::router(billing_api::AppState {
-        publisher: billing_api::Publisher::new(billing_api::AmqpSettings::local(
+        publisher: billing::Publisher::new(billing::AmqpSettings::local(
             &ctx.svc.amqp_url,
             &ctx.queue,
         )),

@@ -431,7 +431,7 @@ impl BrokerUsers {
     pub async fn setup(&self) {
         use setup::broker::{BrokerUser, Role};
         let broker = setup::BrokerSetup {
-            amqp: billing_api::AmqpSettings::local(&amqp_url(), &self.queue),
+            amqp: billing::AmqpSettings::local(&amqp_url(), &self.queue),
             management: Some(self.management.clone()),
             users: vec![
                 BrokerUser {

@@ -317,9 +317,9 @@ async fn an_unroutable_order_is_503_never_200() {
     let h = Harness::new().await;
     // A publisher whose queue was never declared: the broker returns the mandatory message.
     let mut settings =
-        billing_api::AmqpSettings::local(&amqp_url(), &integration_tests::unique("missing_queue"));
+        billing::AmqpSettings::local(&amqp_url(), &integration_tests::unique("missing_queue"));
     settings.declare_topology = false;
-    let publisher = billing_api::Publisher::new(settings);
+    let publisher = billing::Publisher::new(settings);
     let router = billing_api::router(billing_api::AppState {
         publisher: publisher.clone(),
         db: h.db.db.clone(),
@@ -332,7 +332,7 @@ async fn an_unroutable_order_is_503_never_200() {
         publisher
             .publish(&uuid::Uuid::new_v4().to_string(), b"{}")
             .await,
-        Err(billing_api::PublishError::Unroutable(_))
+        Err(billing::PublishError::Unroutable(_))
     ));
     h.cleanup().await;
 }

@@ -25,7 +25,7 @@ fn sum(lines: &[Value], name: &str) -> f64 {
 async fn billing_emits_the_metrics_the_alarms_use() {
     let mut h = Harness::new().await;
     let (api_metrics, api_sink) = Metrics::capturing("billing-api");
-    let router = billing_api::router(billing_api::http::AppState {
+    let router = billing_api::router(billing_api::AppState {
         publisher: h.publisher.clone(),
         db: h.db.db.clone(),
         metrics: api_metrics,

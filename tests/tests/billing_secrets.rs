@@ -5,7 +5,8 @@ mod billing_support;
 
 use std::collections::HashMap;
 
-use billing_api::{AmqpSettings, AppState, Publisher};
+use billing::{AmqpSettings, Publisher};
+use billing_api::AppState;
 use integration_tests::{TestDb, USER, call, pg_host, pg_password, pg_port, pg_user, unique};
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
@@ -40,9 +41,7 @@ async fn credentials_come_from_secrets_manager_when_arns_are_set() {
     // The queue exists before billing-api publishes: setup declares it (billing-api only publishes).
     let conn = billing_support::amqp_connect(&integration_tests::amqp_url()).await;
     let channel = conn.create_channel().await.unwrap();
-    billing_api::topology::declare(&channel, &queue)
-        .await
-        .unwrap();
+    billing::topology::declare(&channel, &queue).await.unwrap();
     let _ = conn.close(200, "declared".into()).await;
 
     let secrets = SecretSource::new();

@@ -7,7 +7,8 @@ mod billing_support;
 
 use std::time::Duration;
 
-use billing_api::{AmqpSettings, AppState, Publisher};
+use billing::{AmqpSettings, Publisher};
+use billing_api::AppState;
 use billing_consumer::Consumer;
 use billing_support::{Mapping, amqp_connect, count_orders, create_dlq, delete_queue, sqs};
 use integration_tests::BrokerUsers;
@@ -105,7 +106,7 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
     let ch = consumer.create_channel().await.unwrap();
     refused(
         ch.basic_consume(
-            billing_api::topology::dead_letter_queue(&u.queue)
+            billing::topology::dead_letter_queue(&u.queue)
                 .as_str()
                 .into(),
             "sneaky".into(),

@@ -93,14 +93,14 @@ async fn credentials_and_tokens_never_appear_in_logs() {
 
     // Broker: a publish to a closed port with a password in the URL.
     let orders = TestDb::new(Database::Orders).await;
-    let mut amqp = billing_api::amqp::AmqpSettings::local(
+    let mut amqp = billing::amqp::AmqpSettings::local(
         &format!("amqp://guest:{broker_password}@127.0.0.1:1/%2f"),
         "billing_queue",
     );
     amqp.publish_timeout = Duration::from_secs(1);
     tracing::info!(amqp = ?amqp, "amqp settings as a careless log line would print them");
-    let billing = billing_api::http::router(billing_api::http::AppState {
-        publisher: billing_api::amqp::Publisher::new(amqp),
+    let billing = billing_api::http::router(billing_api::AppState {
+        publisher: billing::amqp::Publisher::new(amqp),
         db: orders.db.clone(),
         metrics: Metrics::capturing("billing-api").0,
     });

@@ -18,8 +18,9 @@ use shared::metrics::{Metrics, Unit};
 use shared::problem::{BODY_LIMIT, body_bytes, parse_json};
 use uuid::Uuid;
 
-use crate::amqp::{PublishError, Publisher};
-use crate::domain::{IdempotencyKey, Order, OrderMessage, OrderRequest, StoredOrder};
+use billing::{
+    IdempotencyKey, Order, OrderMessage, OrderRequest, PublishError, Publisher, StoredOrder,
+};
 
 /// The optional request header naming a retriable order.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";

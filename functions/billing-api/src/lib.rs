@@ -1,14 +1,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 //! billing-api: accepts orders over HTTP and publishes them to RabbitMQ with publisher confirms;
-//! answers where an order stands. `main.rs` only wires these pieces.
+//! answers where an order stands. `main.rs` only wires these pieces; the order, the message and
+//! the publisher live in the `billing` library.
 
-pub mod amqp;
-pub mod domain;
 pub mod http;
-pub mod topology;
 
-pub use amqp::{AmqpSettings, PublishError, Publisher};
-pub use domain::{
-    Amount, IdempotencyKey, Order, OrderMessage, OrderRequest, StoredOrder, ValidationError,
-};
 pub use http::{AppState, router};

@@ -14,10 +14,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let admin = AdminPolicy::from_env(&ProcessEnv)?;
     let secrets = SecretSource::new();
-    let amqp = billing_api::AmqpSettings::from_env(&ProcessEnv, &secrets).await?;
+    let amqp = billing::AmqpSettings::from_env(&ProcessEnv, &secrets).await?;
     let db = Db::new(&DbSettings::from_env(&ProcessEnv, &secrets).await?)?;
     let state = billing_api::AppState {
-        publisher: billing_api::Publisher::new(amqp),
+        publisher: billing::Publisher::new(amqp),
         db,
         metrics: Metrics::from_env("billing-api"),
     };

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use base64::Engine;
-use billing_api::{Order, ValidationError};
+use billing::{Order, ValidationError};
 use serde::Deserialize;
 use serde_json::Value;
 use shared::db::{Db, DbError};

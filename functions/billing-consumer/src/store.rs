@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use billing_api::Order;
+use billing::Order;
 use shared::db::{Db, DbError};
 use uuid::Uuid;
 

@@ -33,7 +33,7 @@ pub enum SetupError {
     #[error("invalid role name {0:?}: use lowercase letters, digits and _")]
     RoleName(String),
     #[error("broker: {0}")]
-    Broker(#[from] billing_api::amqp::PublishError),
+    Broker(#[from] billing::amqp::PublishError),
     #[error("broker users: {0}")]
     Management(#[from] ManagementError),
 }
@@ -67,7 +67,7 @@ pub struct SetupConfig {
 #[derive(Debug, Clone)]
 pub struct BrokerSetup {
     /// AMQP as the administrator: declares the topology.
-    pub amqp: billing_api::amqp::AmqpSettings,
+    pub amqp: billing::amqp::AmqpSettings,
     /// The management API, when broker users are to be created.
     pub management: Option<Management>,
     /// The publish-only and consume-only users.
@@ -139,7 +139,7 @@ impl BrokerSetup {
     /// and the two users: `BROKER_PUBLISHER_SECRET_ARN` (or `BROKER_PUBLISHER_USER`/`_PASSWORD`)
     /// and `BROKER_CONSUMER_SECRET_ARN` (or `BROKER_CONSUMER_USER`/`_PASSWORD`).
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, SetupError> {
-        let mut amqp = billing_api::amqp::AmqpSettings::from_env(env, secrets).await?;
+        let mut amqp = billing::amqp::AmqpSettings::from_env(env, secrets).await?;
         amqp.declare_topology = true;
         let Some(url) = env.optional("RABBITMQ_MANAGEMENT_URL") else {
             return Ok(Self {
@@ -317,7 +317,7 @@ pub async fn setup_broker(
     broker: &BrokerSetup,
     backoff: &Backoff,
 ) -> Result<(String, Vec<String>), SetupError> {
-    let publisher = billing_api::amqp::Publisher::new(broker.amqp.clone());
+    let publisher = billing::amqp::Publisher::new(broker.amqp.clone());
     backoff
         .until_ready("the broker (AMQP)", broker_transient, || {
             publisher.ensure_connected()
@@ -337,7 +337,7 @@ pub async fn setup_broker(
 
 /// A refused login or permission will not fix itself; anything else (refused connection,
 /// timeout, a node still booting) may.
-fn broker_transient(e: &billing_api::amqp::PublishError) -> bool {
+fn broker_transient(e: &billing::amqp::PublishError) -> bool {
     !e.to_string().contains("ACCESS_REFUSED")
 }
 

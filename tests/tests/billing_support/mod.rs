@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use base64::Engine;
-use billing_api::{AmqpSettings, AppState, Publisher};
+use billing::{AmqpSettings, Publisher};
+use billing_api::AppState;
 use billing_consumer::{Consumer, ConsumerError, RabbitMqEvent, Report};
 use futures::StreamExt;
 use integration_tests::{Reply, TestDb, USER, amqp_url, call, unique};
@@ -171,7 +172,7 @@ impl Harness {
         // The queue exists before anything publishes, as the deploy-time setup makes sure.
         let conn = amqp_connect(&amqp_url()).await;
         let channel = conn.create_channel().await.expect("channel");
-        billing_api::topology::declare(&channel, &queue)
+        billing::topology::declare(&channel, &queue)
             .await
             .expect("declare topology");
         let _ = conn.close(200, "done".into()).await;
@@ -220,7 +221,7 @@ pub async fn delete_queue(queue: &str) {
     if let Ok(channel) = conn.create_channel().await {
         for q in [
             queue.to_owned(),
-            billing_api::topology::dead_letter_queue(queue),
+            billing::topology::dead_letter_queue(queue),
         ] {
             let _ = channel
                 .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
@@ -228,7 +229,7 @@ pub async fn delete_queue(queue: &str) {
         }
         let _ = channel
             .exchange_delete(
-                billing_api::topology::dead_letter_exchange(queue)
+                billing::topology::dead_letter_exchange(queue)
                     .as_str()
                     .into(),
                 Default::default(),
