@@ -6,7 +6,7 @@
 //!   watch`, or its handler called in-process ([`InProcess`], for tests).
 //! - [`server`]: API Gateway HTTP API (routes from `openapi.yaml`, the JWT authorizer,
 //!   payload format 2.0) plus the Lambda Invoke API and a `/_local/` admin API.
-//! - [`esm`]: the Amazon MQ (RabbitMQ) event source mapping.
+//! - [`esm`]: the Amazon MQ (RabbitMQ) event source mapping; [`rmq_event`] the event it builds.
 //! - [`watch`]: the functions under `cargo lambda watch` instead (`make dev WATCH=1`).
 //!
 //! What differs from AWS, and why, is written in `local/README.md`.
@@ -19,6 +19,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod monitoring;
 pub mod openapi;
+pub mod rmq_event;
 pub mod sampler;
 pub mod server;
 pub mod time;
