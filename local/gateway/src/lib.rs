@@ -13,6 +13,7 @@
 
 pub mod apigw;
 pub mod authorizer;
+pub mod bad_tokens;
 pub mod config;
 pub mod esm;
 pub mod lambda;
