@@ -664,14 +664,15 @@ fn rmq_event(queue: &str, n: usize) -> Result<(Bytes, Vec<Uuid>), String> {
                 .with_message_id(id.to_string().as_str().into())
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into());
-            local_gateway::esm::rmq_message(&props, false, &data)
+            local_gateway::rmq_event::rmq_message(&props, false, &data)
         })
         .collect();
-    let event = json!({
-        "eventSource": "aws:rmq",
-        "eventSourceArn": "arn:aws:mq:us-east-1:123456789012:broker:bench:b-00000000-0000-0000-0000-000000000000",
-        "rmqMessagesByQueue": { format!("{queue}::/"): messages },
-    });
+    let source = local_gateway::rmq_event::Source {
+        broker_arn: "arn:aws:mq:us-east-1:123456789012:broker:bench:b-00000000-0000-0000-0000-000000000000",
+        queue,
+        virtual_host: "/",
+    };
+    let event = local_gateway::rmq_event::event_of(&source, messages);
     Ok((Bytes::from(event.to_string()), ids))
 }
 

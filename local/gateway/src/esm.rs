@@ -10,20 +10,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use futures::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
-use serde_json::{Map, Value, json};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::lambda::LambdaService;
+use crate::rmq_event;
 
 #[derive(Debug, Clone)]
 pub struct EsmConfig {
@@ -33,6 +32,8 @@ pub struct EsmConfig {
     pub virtual_host: String,
     pub batch_size: u16,
     pub batching_window: Duration,
+    /// The wait after a failed batch before the next one, doubled on each failure up to 30 s.
+    pub retry_backoff: Duration,
     pub enabled: bool,
     pub broker_arn: String,
 }
@@ -47,12 +48,24 @@ impl EsmConfig {
             virtual_host: "/".into(),
             batch_size: 100,
             batching_window: Duration::from_millis(500),
+            retry_backoff: Duration::from_secs(1),
             enabled: true,
             broker_arn: format!(
                 "arn:aws:mq:{region}:{}:broker:local:b-{}",
                 crate::lambda::ACCOUNT_ID,
                 uuid::Uuid::new_v4()
             ),
+        }
+    }
+}
+
+impl EsmConfig {
+    /// Where this mapping's messages come from, for [`rmq_event`].
+    pub fn source(&self) -> rmq_event::Source<'_> {
+        rmq_event::Source {
+            broker_arn: &self.broker_arn,
+            queue: &self.queue,
+            virtual_host: &self.virtual_host,
         }
     }
 }
@@ -153,114 +166,48 @@ async fn session(
     enabled: &mut watch::Receiver<bool>,
     stats: &Stats,
 ) -> Result<(), String> {
-    let conn = Connection::connect(&cfg.amqp_url, ConnectionProperties::default())
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let channel = conn
-        .create_channel()
-        .await
-        .map_err(|e| format!("channel: {e}"))?;
-    channel
-        .basic_qos(cfg.batch_size, BasicQosOptions::default())
-        .await
-        .map_err(|e| format!("qos: {e}"))?;
-    // The publisher (billing-api) owns the queue's topology (durable, dead-letter exchange);
-    // we only check it exists, as the AWS mapping does.
-    channel
-        .queue_declare(
-            cfg.queue.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| {
-            format!(
-                "queue {} is not there yet (billing-api declares it): {e}",
-                cfg.queue
-            )
-        })?;
-    let mut consumer = channel
-        .basic_consume(
-            cfg.queue.as_str().into(),
-            "local-event-source-mapping".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| format!("consume: {e}"))?;
+    let mut source = BatchSource::connect(cfg).await?;
     stats.connected.store(true, Ordering::SeqCst);
     tracing::info!(queue = %cfg.queue, function = %cfg.function, "event source mapping consuming");
-    let mut backoff = Duration::from_secs(1);
-
+    let mut backoff = cfg.retry_backoff;
     let result = loop {
-        let first = tokio::select! {
-            d = consumer.next() => d,
+        let batch = tokio::select! {
+            b = source.next_batch(None) => b,
             _ = enabled.wait_for(|on| !*on) => break Ok(()),
         };
-        let first = match first {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => break Err(format!("delivery: {e}")),
-            None => break Err("the broker cancelled the consumer".into()),
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => break Err(e),
         };
-        let mut batch = vec![first];
-        let window = tokio::time::sleep(cfg.batching_window);
-        tokio::pin!(window);
-        while batch.len() < usize::from(cfg.batch_size) {
-            tokio::select! {
-                d = consumer.next() => match d {
-                    Some(Ok(d)) => batch.push(d),
-                    _ => break,
-                },
-                _ = &mut window => break,
-            }
-        }
-        let last_tag = batch.last().map(|d| d.delivery_tag).unwrap_or_default();
-        let event = rmq_event(cfg, &batch);
         let count = batch.len();
-        let outcome = lambda
-            .invoke(&cfg.function, Bytes::from(event.to_string()))
-            .await;
-        let failure = match outcome {
-            Ok(inv) if inv.function_error.is_none() => None,
-            Ok(inv) => Some(format!(
-                "function error: {}",
-                String::from_utf8_lossy(&inv.payload)
-            )),
-            Err(e) => Some(e.to_string()),
-        };
-        stats.batches.fetch_add(1, Ordering::SeqCst);
-        match failure {
-            None => {
-                if let Err(e) = channel
-                    .basic_ack(last_tag, BasicAckOptions { multiple: true })
+        let outcome = source
+            .process(&batch, |event| async move {
+                match lambda
+                    .invoke(&cfg.function, Bytes::from(event.to_string()))
                     .await
                 {
-                    break Err(format!("ack: {e}"));
+                    Ok(inv) if inv.function_error.is_none() => Ok(()),
+                    Ok(inv) => Err(format!(
+                        "function error: {}",
+                        String::from_utf8_lossy(&inv.payload)
+                    )),
+                    Err(e) => Err(e.to_string()),
                 }
+            })
+            .await;
+        stats.batches.fetch_add(1, Ordering::SeqCst);
+        match outcome {
+            Err(e) => break Err(e),
+            Ok(Ok(())) => {
                 stats.messages.fetch_add(count as u64, Ordering::SeqCst);
                 *stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                backoff = Duration::from_secs(1);
+                backoff = cfg.retry_backoff;
                 tracing::debug!(count, "batch acknowledged");
             }
-            Some(reason) => {
+            Ok(Err(reason)) => {
                 stats.failures.fetch_add(1, Ordering::SeqCst);
                 tracing::warn!(count, %reason, retry_in = ?backoff, "batch failed; requeued");
                 *stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
-                if let Err(e) = channel
-                    .basic_nack(
-                        last_tag,
-                        BasicNackOptions {
-                            multiple: true,
-                            requeue: true,
-                        },
-                    )
-                    .await
-                {
-                    break Err(format!("nack: {e}"));
-                }
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = enabled.wait_for(|on| !*on) => break Ok(()),
@@ -270,150 +217,149 @@ async fn session(
         }
     };
     stats.connected.store(false, Ordering::SeqCst);
-    let _ = channel.close(200, "disabled".into()).await;
-    let _ = conn.close(200, "disabled".into()).await;
+    source.close("disabled").await;
     result
 }
 
-/// The event Amazon MQ's event source mapping sends for a batch.
-pub fn rmq_event(cfg: &EsmConfig, batch: &[Delivery]) -> Value {
-    let messages: Vec<Value> = batch
-        .iter()
-        .map(|d| rmq_message(&d.properties, d.redelivered, &d.data))
-        .collect();
-    json!({
-        "eventSource": "aws:rmq",
-        "eventSourceArn": cfg.broker_arn,
-        "rmqMessagesByQueue": { format!("{}::{}", cfg.queue, cfg.virtual_host): messages },
-    })
+/// The mapping's side of the broker: one consumer with a prefetch of the batch size, batches
+/// gathered as AWS gathers them, acknowledged together when the function succeeds and requeued
+/// together when it fails. [`EventSourceMapping`] drives it in a loop; tests drive it one batch
+/// at a time with a handler of their own.
+pub struct BatchSource {
+    connection: Connection,
+    channel: Channel,
+    consumer: lapin::Consumer,
+    cfg: EsmConfig,
 }
 
-pub fn rmq_message(p: &BasicProperties, redelivered: bool, data: &[u8]) -> Value {
-    let s = |v: &Option<lapin::types::ShortString>| v.as_ref().map(|s| s.as_str().to_owned());
-    let headers = p
-        .headers()
-        .as_ref()
-        .map(|t| {
-            t.inner()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), amqp_value(v)))
-                .collect::<Map<_, _>>()
+impl BatchSource {
+    /// Connects and starts consuming `cfg.queue`, which must exist (the publisher declares it).
+    pub async fn connect(cfg: &EsmConfig) -> Result<Self, String> {
+        let connection = Connection::connect(&cfg.amqp_url, ConnectionProperties::default())
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| format!("channel: {e}"))?;
+        channel
+            .basic_qos(cfg.batch_size, BasicQosOptions::default())
+            .await
+            .map_err(|e| format!("qos: {e}"))?;
+        // The publisher (billing-api) owns the queue's topology (durable, dead-letter exchange);
+        // we only check it exists, as the AWS mapping does.
+        channel
+            .queue_declare(
+                cfg.queue.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| {
+                format!(
+                    "queue {} is not there yet (billing-api declares it): {e}",
+                    cfg.queue
+                )
+            })?;
+        let consumer = channel
+            .basic_consume(
+                cfg.queue.as_str().into(),
+                format!(
+                    "local-event-source-mapping-{}",
+                    uuid::Uuid::new_v4().simple()
+                )
+                .as_str()
+                .into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("consume: {e}"))?;
+        Ok(Self {
+            connection,
+            channel,
+            consumer,
+            cfg: cfg.clone(),
         })
-        .map(Value::Object)
-        .unwrap_or(Value::Null);
-    json!({
-        "basicProperties": {
-            "contentType": s(p.content_type()),
-            "contentEncoding": s(p.content_encoding()),
-            "headers": headers,
-            "deliveryMode": p.delivery_mode(),
-            "priority": p.priority(),
-            "correlationId": s(p.correlation_id()),
-            "replyTo": s(p.reply_to()),
-            "expiration": s(p.expiration()),
-            "messageId": s(p.message_id()),
-            "timestamp": p.timestamp().map(|t| crate::time::rmq_timestamp(t as i64)),
-            "type": s(p.kind()),
-            "userId": s(p.user_id()),
-            "appId": s(p.app_id()),
-            "clusterId": s(p.cluster_id()),
-            "bodySize": data.len(),
-        },
-        "redelivered": redelivered,
-        "data": B64.encode(data),
-    })
-}
-
-/// Header values as the AWS mapping (a Java client) renders them: strings as `{"bytes": [...]}`.
-fn amqp_value(v: &AMQPValue) -> Value {
-    match v {
-        AMQPValue::Boolean(b) => json!(b),
-        AMQPValue::ShortShortInt(n) => json!(n),
-        AMQPValue::ShortShortUInt(n) => json!(n),
-        AMQPValue::ShortInt(n) => json!(n),
-        AMQPValue::ShortUInt(n) => json!(n),
-        AMQPValue::LongInt(n) => json!(n),
-        AMQPValue::LongUInt(n) => json!(n),
-        AMQPValue::LongLongInt(n) => json!(n),
-        AMQPValue::Float(n) => json!(n),
-        AMQPValue::Double(n) => json!(n),
-        AMQPValue::DecimalValue(d) => json!(f64::from(d.value) / 10f64.powi(i32::from(d.scale))),
-        AMQPValue::ShortString(s) => json!(s.as_str()),
-        AMQPValue::LongString(s) => json!({ "bytes": s.as_bytes() }),
-        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(amqp_value).collect()),
-        AMQPValue::Timestamp(t) => json!(t),
-        AMQPValue::FieldTable(t) => Value::Object(
-            t.inner()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), amqp_value(v)))
-                .collect(),
-        ),
-        AMQPValue::ByteArray(b) => json!({ "bytes": b.as_slice() }),
-        AMQPValue::Void => Value::Null,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_lambda_events::event::rabbitmq::RabbitMqEvent;
-    use lapin::types::{LongString, ShortString};
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn event_has_the_amazon_mq_shape() {
-        let mut headers = BTreeMap::new();
-        headers.insert(
-            ShortString::from("header1"),
-            AMQPValue::LongString(LongString::from("value1")),
-        );
-        headers.insert(ShortString::from("numberInHeader"), AMQPValue::LongInt(10));
-        let props = BasicProperties::default()
-            .with_content_type("text/plain".into())
-            .with_headers(FieldTable::from(headers))
-            .with_delivery_mode(1)
-            .with_priority(34)
-            .with_expiration("60000".into())
-            .with_timestamp(2021)
-            .with_user_id("AIDACKCEVSQ6C2EXAMPLE".into());
-        let data = br#"{"timeout":0,"data":"CZrmf0Gw8Ov4bqLQxD4E"}"#;
-        let ours = rmq_message(&props, false, data);
-        let reference: Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/example-rabbitmq-event.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let mut expected = reference["rmqMessagesByQueue"]["test::/"][0].clone();
-        expected["basicProperties"]["headers"]
-            .as_object_mut()
-            .unwrap()
-            .remove("header2");
-        expected["basicProperties"]["bodySize"] = json!(data.len());
-        assert_eq!(ours, expected);
-
-        let cfg = EsmConfig::new("billing-consumer", "amqp://x", "billing_queue");
-        let event = json!({
-            "eventSource": "aws:rmq",
-            "eventSourceArn": cfg.broker_arn,
-            "rmqMessagesByQueue": {"billing_queue::/": [ours]},
-        });
-        let typed: RabbitMqEvent = serde_json::from_value(event).unwrap();
-        let msgs = &typed.messages_by_queue["billing_queue::/"];
-        assert_eq!(B64.decode(msgs[0].data.as_deref().unwrap()).unwrap(), data);
     }
 
-    #[test]
-    fn absent_properties_are_null_as_on_aws() {
-        let m = rmq_message(
-            &BasicProperties::default().with_message_id("m1".into()),
-            true,
-            b"{}",
-        );
-        assert_eq!(m["basicProperties"]["priority"], Value::Null);
-        assert_eq!(m["basicProperties"]["messageId"], "m1");
-        assert_eq!(m["redelivered"], true);
+    /// The next batch: waits for a first delivery (at most `first_wait`, then an empty batch),
+    /// then gathers up to the batch size within the batching window.
+    pub async fn next_batch(
+        &mut self,
+        first_wait: Option<Duration>,
+    ) -> Result<Vec<Delivery>, String> {
+        let first = match first_wait {
+            None => self.consumer.next().await,
+            Some(wait) => match tokio::time::timeout(wait, self.consumer.next()).await {
+                Ok(d) => d,
+                Err(_) => return Ok(Vec::new()),
+            },
+        };
+        let first = match first {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return Err(format!("delivery: {e}")),
+            None => return Err("the broker cancelled the consumer".into()),
+        };
+        let mut batch = vec![first];
+        let window = tokio::time::sleep(self.cfg.batching_window);
+        tokio::pin!(window);
+        while batch.len() < usize::from(self.cfg.batch_size) {
+            tokio::select! {
+                d = self.consumer.next() => match d {
+                    Some(Ok(d)) => batch.push(d),
+                    _ => break,
+                },
+                _ = &mut window => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The `aws:rmq` event of `batch`.
+    pub fn event(&self, batch: &[Delivery]) -> Value {
+        rmq_event::event(&self.cfg.source(), batch)
+    }
+
+    /// Invokes `handler` with the batch's event, then acknowledges the batch when it answers
+    /// `Ok` and requeues it when it answers `Err`. The outer `Err` is the broker's failure.
+    pub async fn process<T, E, F, Fut>(
+        &self,
+        batch: &[Delivery],
+        handler: F,
+    ) -> Result<Result<T, E>, String>
+    where
+        F: FnOnce(Value) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let Some(last) = batch.last().map(|d| d.delivery_tag) else {
+            return Err("an empty batch".into());
+        };
+        let outcome = handler(self.event(batch)).await;
+        if outcome.is_ok() {
+            self.channel
+                .basic_ack(last, BasicAckOptions { multiple: true })
+                .await
+                .map_err(|e| format!("ack: {e}"))?;
+        } else {
+            let requeue = BasicNackOptions {
+                multiple: true,
+                requeue: true,
+            };
+            self.channel
+                .basic_nack(last, requeue)
+                .await
+                .map_err(|e| format!("nack: {e}"))?;
+        }
+        Ok(outcome)
+    }
+
+    /// Closes the channel and connection; the broker requeues what was not acknowledged.
+    pub async fn close(self, reason: &str) {
+        let _ = self.channel.close(200, reason.into()).await;
+        let _ = self.connection.close(200, reason.into()).await;
     }
 }

@@ -93,13 +93,23 @@ impl RunningGateway {
     }
 }
 
-/// Starts the gateway: loads the routes, starts the event source mappings and listens.
+/// Starts the gateway: loads the routes, starts the event source mappings and listens. The
+/// functions run as `cfg` says: their built bootstraps, or `cargo lambda watch`.
 pub async fn start(cfg: GatewayConfig) -> Result<RunningGateway, StartError> {
-    let routes = Routes::load(&cfg.openapi)?;
     let lambda = match &cfg.watch {
         Some(watch) => crate::watch::service(&cfg.functions, watch).map_err(StartError::Watch)?,
         None => LambdaService::new(cfg.functions.clone()),
     };
+    start_with(cfg, lambda).await
+}
+
+/// [`start`] with the functions run by `lambda` (e.g. [`crate::InProcess`] invokers); `cfg`'s
+/// functions then only name the functions and their environment for the dashboard.
+pub async fn start_with(
+    cfg: GatewayConfig,
+    lambda: LambdaService,
+) -> Result<RunningGateway, StartError> {
+    let routes = Routes::load(&cfg.openapi)?;
     for r in routes.all() {
         if !lambda.contains(&r.function) {
             return Err(StartError::UnknownFunction {

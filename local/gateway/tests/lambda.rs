@@ -257,3 +257,90 @@ async fn over_the_reserved_concurrency_lambda_throttles() {
     assert_eq!(sum("ConcurrentExecutions", Stat::Maximum), 2.0);
     lambda.shutdown().await;
 }
+
+/// The in-process invoker: an axum router behind `lambda_http`'s own event and response
+/// conversion (what `lambda_http::run` does in the deployed function), and a plain handler
+/// whose error is the function error Lambda reports.
+#[tokio::test]
+async fn in_process_functions_answer_as_their_runtime_would() {
+    use std::sync::Arc;
+
+    use local_gateway::apigw::{EventContext, IncomingRequest, build_event, map_response};
+    use local_gateway::{InProcess, Invoker, metrics::Recorder};
+
+    let router = axum::Router::new().route(
+        "/echo/{word}",
+        axum::routing::post(
+            |axum::extract::Path(word): axum::extract::Path<String>, body: String| async move {
+                axum::Json(json!({"word": word, "body": body}))
+            },
+        ),
+    );
+    let fails = lambda_runtime::service_fn(|e: lambda_runtime::LambdaEvent<Value>| async move {
+        if e.payload["fail"] == true {
+            Err::<Value, _>(lambda_runtime::Error::from("asked to fail"))
+        } else {
+            Ok(json!({"ok": e.payload}))
+        }
+    });
+    let lambda = LambdaService::with_invokers(
+        Recorder::new(),
+        [
+            (
+                "http".to_owned(),
+                Arc::new(InProcess::http(router)) as Arc<dyn Invoker>,
+            ),
+            (
+                "plain".to_owned(),
+                Arc::new(InProcess::new(fails)) as Arc<dyn Invoker>,
+            ),
+        ],
+    );
+
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", "text/plain".parse().unwrap());
+    let req = IncomingRequest {
+        method: "POST".into(),
+        raw_path: "/echo/hello".into(),
+        raw_query: String::new(),
+        headers,
+        body: Bytes::from_static(b"world"),
+        source_ip: "127.0.0.1".into(),
+        protocol: "HTTP/1.1".into(),
+    };
+    let ctx = EventContext {
+        route_key: "POST /echo/{word}".into(),
+        path_parameters: [("word".to_owned(), "hello".to_owned())].into(),
+        authorizer: None,
+        route_has_scopes: false,
+        request_id: "r1".into(),
+        time_epoch_ms: 0,
+        api_id: "local".into(),
+    };
+    let event = build_event(&req, &ctx);
+    let inv = lambda
+        .invoke("http", Bytes::from(event.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(inv.function_error, None, "{:?}", inv.payload);
+    assert!(!inv.is_cold(), "no process, no cold start");
+    let resp = map_response(&inv.payload).unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body, json!({"word": "hello", "body": "world"}));
+
+    let (ok, _) = call(&lambda, "plain", json!({"fail": false}))
+        .await
+        .unwrap();
+    assert_eq!(ok, json!({"ok": {"fail": false}}));
+    let (error, inv) = call(&lambda, "plain", json!({"fail": true})).await.unwrap();
+    assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(error["errorMessage"], "asked to fail");
+    let (error, inv) = call(&lambda, "http", json!("not an event")).await.unwrap();
+    assert_eq!(inv.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(error["errorType"], "Runtime.UnmarshalError");
+}

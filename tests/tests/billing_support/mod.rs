@@ -1,23 +1,18 @@
 //! What the billing tests share: a harness wiring billing-api and billing-consumer to a fresh
-//! database, a queue of their own and an SQS dead-letter queue in moto, and a test-side event
-//! source mapping that feeds RabbitMQ deliveries to the consumer the way Amazon MQ's does
-//! (batches, ack on success, requeue on failure).
+//! database, a queue of their own and an SQS dead-letter queue in moto, and the gateway's event
+//! source mapping feeding RabbitMQ deliveries to the consumer in-process, one batch at a time.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
-use base64::Engine;
 use billing::{AmqpSettings, Publisher};
 use billing_api::AppState;
 use billing_consumer::{Consumer, ConsumerError, RabbitMqEvent, Report};
-use futures::StreamExt;
 use integration_tests::{Reply, TestDb, USER, amqp_url, call, unique};
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
+use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
+use local_gateway::esm::{BatchSource, EsmConfig};
 use serde_json::{Value, json};
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
@@ -239,92 +234,47 @@ pub async fn delete_queue(queue: &str) {
     let _ = conn.close(200, "done".into()).await;
 }
 
-/// The JSON the Amazon MQ mapping builds for one delivery, nulls included.
+/// The Amazon MQ mapping's JSON for one delivery ([`local_gateway::rmq_event`]).
 pub fn rmq_message(delivery: &lapin::message::Delivery) -> Value {
-    let p = &delivery.properties;
-    json!({
-        "basicProperties": {
-            "contentType": p.content_type().as_ref().map(|s| s.to_string()),
-            "contentEncoding": null,
-            "headers": null,
-            "deliveryMode": p.delivery_mode(),
-            "priority": null,
-            "correlationId": null,
-            "replyTo": null,
-            "expiration": null,
-            "messageId": p.message_id().as_ref().map(|s| s.to_string()),
-            "timestamp": null,
-            "type": null,
-            "userId": null,
-            "appId": null,
-            "clusterId": null,
-            "bodySize": delivery.data.len(),
-        },
-        "redelivered": delivery.redelivered,
-        "data": base64::engine::general_purpose::STANDARD.encode(&delivery.data),
-    })
+    local_gateway::rmq_event::message(delivery)
 }
 
+/// The event the mapping sends to the consumer for `messages` from `queue`.
 pub fn rmq_event(queue: &str, messages: Vec<Value>) -> RabbitMqEvent {
-    serde_json::from_value(json!({
-        "eventSource": "aws:rmq",
-        "eventSourceArn": "arn:aws:mq:us-east-1:123456789012:broker:local:b-local",
-        "rmqMessagesByQueue": { format!("{queue}::/"): messages },
-    }))
-    .expect("a valid RabbitMQ event")
+    let source = local_gateway::rmq_event::Source {
+        broker_arn: "arn:aws:mq:us-east-1:123456789012:broker:local:b-local",
+        queue,
+        virtual_host: "/",
+    };
+    serde_json::from_value(local_gateway::rmq_event::event_of(&source, messages))
+        .expect("a valid RabbitMQ event")
 }
 
-/// A test-side event source mapping: one consumer with a prefetch of `batch`, gathering up to
-/// `batch` deliveries per invocation, acking them all on success and requeueing them all on
-/// failure.
+/// The gateway's event source mapping ([`BatchSource`]) driven one batch at a time, with
+/// billing-consumer's handler called in-process: batches of up to `batch` deliveries, acked
+/// together on success and requeued together on failure.
 pub struct Mapping {
-    pub connection: Connection,
-    pub channel: Channel,
-    consumer: lapin::Consumer,
-    queue: String,
-    batch: usize,
+    source: BatchSource,
 }
 
 impl Mapping {
     pub async fn start(url: &str, queue: &str, batch: u16) -> Self {
-        let connection = amqp_connect(url).await;
-        let channel = connection.create_channel().await.expect("channel");
-        channel
-            .basic_qos(batch, BasicQosOptions::default())
+        let mut cfg = EsmConfig::new("billing-consumer", url, queue);
+        cfg.batch_size = batch;
+        cfg.batching_window = Duration::from_millis(100);
+        let source = tokio::time::timeout(Duration::from_secs(10), BatchSource::connect(&cfg))
             .await
-            .expect("qos");
-        let consumer = channel
-            .basic_consume(
-                queue.into(),
-                unique("mapping").as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("consume");
-        Self {
-            connection,
-            channel,
-            consumer,
-            queue: queue.to_owned(),
-            batch: batch.into(),
-        }
+            .expect("connect to RabbitMQ in time")
+            .expect("consume the queue");
+        Self { source }
     }
 
-    /// Up to `batch` deliveries: waits `first` for the first one, then up to 50 ms for each
-    /// further one (the mapping's batching window).
+    /// Up to `batch` deliveries: waits `first` for the first one, then the batching window.
     pub async fn next_batch(&mut self, first: Duration) -> Vec<lapin::message::Delivery> {
-        let mut out = Vec::new();
-        let mut wait = first;
-        while out.len() < self.batch {
-            match tokio::time::timeout(wait, self.consumer.next()).await {
-                Ok(Some(Ok(d))) => out.push(d),
-                Ok(Some(Err(e))) => panic!("consumer error: {e}"),
-                Ok(None) | Err(_) => break,
-            }
-            wait = Duration::from_millis(50);
-        }
-        out
+        self.source
+            .next_batch(Some(first))
+            .await
+            .expect("consumer error")
     }
 
     /// One invocation, as the mapping does it. `None` when no message came within `first`.
@@ -334,28 +284,19 @@ impl Mapping {
         first: Duration,
     ) -> Option<Result<Report, ConsumerError>> {
         let deliveries = self.next_batch(first).await;
-        let last = deliveries.last()?.delivery_tag;
-        let event = rmq_event(&self.queue, deliveries.iter().map(rmq_message).collect());
-        let result = billing_consumer::handle(event, consumer).await;
-        match &result {
-            Ok(_) => self
-                .channel
-                .basic_ack(last, BasicAckOptions { multiple: true })
-                .await
-                .expect("ack"),
-            Err(_) => self
-                .channel
-                .basic_nack(
-                    last,
-                    BasicNackOptions {
-                        multiple: true,
-                        requeue: true,
-                    },
-                )
-                .await
-                .expect("nack"),
+        if deliveries.is_empty() {
+            return None;
         }
-        Some(result)
+        let handler = |event: Value| async move {
+            let event = serde_json::from_value(event).expect("a valid RabbitMQ event");
+            billing_consumer::handle(event, consumer).await
+        };
+        Some(
+            self.source
+                .process(&deliveries, handler)
+                .await
+                .expect("ack or nack"),
+        )
     }
 
     /// Invokes until `stored` orders have been stored in total (panics after `timeout`), retrying
@@ -390,7 +331,7 @@ impl Mapping {
     }
 
     pub async fn close(self) {
-        let _ = self.connection.close(200, "done".into()).await;
+        self.source.close("done").await;
     }
 }
 
