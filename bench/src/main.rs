@@ -59,7 +59,6 @@ fn knob(name: &str, default: usize) -> usize {
 
 struct Ctx {
     svc: Services,
-    http: reqwest::Client,
     cognito: Cognito,
     dlq_url: String,
     movies_secret_arn: String,
@@ -169,25 +168,19 @@ async fn run() -> Result<bool, String> {
         }
     }
     let svc = Services::from_env()?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let load_avg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     say("setting up: databases, Cognito user pool and token, DLQ, secret, queue");
     svc.databases().await?;
-    let cognito = Cognito::create(&http, &svc).await?;
     let run_id = Uuid::new_v4().simple().to_string();
-    let dlq_url = setup::dead_letter_queue(&http, &svc, &format!("bench-dlq-{run_id}")).await?;
+    let cognito = Cognito::create(&run_id).await?;
+    let dlq_url = setup::dead_letter_queue(&format!("bench-dlq-{run_id}")).await?;
     let movies_secret_arn =
-        setup::credentials_secret(&http, &svc, &format!("bench/movies/{run_id}"), MOVIES_ROLE)
-            .await?;
+        setup::credentials_secret(&format!("bench/movies/{run_id}"), MOVIES_ROLE).await?;
     let queue = format!("bench_billing_{run_id}");
     let ctx = Ctx {
         svc,
-        http,
         cognito,
         dlq_url,
         movies_secret_arn,
@@ -238,7 +231,7 @@ async fn run() -> Result<bool, String> {
         )
         .await;
     let _ = amqp.close(200, "done".into()).await;
-    ctx.cognito.delete(&ctx.http, &ctx.svc).await;
+    ctx.cognito.delete().await;
     if std::env::var_os("BENCH_KEEP").is_none() {
         let _ = ctx.svc.drop_databases().await;
     }

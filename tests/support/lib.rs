@@ -490,15 +490,8 @@ impl BrokerUsers {
 
 /// A secret in moto holding `value` (a JSON document, usually); returns its ARN.
 pub async fn create_secret(value: &str) -> String {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(unique("crud-master/test"))
-        .secret_string(value)
-        .send()
+    local_gateway::localaws::LocalAws::from_env()
+        .create_secret(&unique("crud-master/test"), value)
         .await
         .expect("create the secret in moto")
-        .arn()
-        .expect("arn")
-        .to_owned()
 }

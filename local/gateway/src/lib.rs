@@ -15,6 +15,7 @@ pub mod authorizer;
 pub mod config;
 pub mod esm;
 pub mod lambda;
+pub mod localaws;
 pub mod metrics;
 pub mod monitoring;
 pub mod openapi;
