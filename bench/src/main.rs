@@ -29,11 +29,11 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use local_gateway::authorizer::AuthorizerConfig;
 use local_gateway::esm::EsmConfig;
+use local_gateway::request;
 use local_gateway::{FunctionConfig, GatewayConfig, Invocation, LambdaService};
 use serde_json::{Value, json};
 use shared::db::Db;
 use shared::metrics::Metrics;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const FUNCTIONS: [&str; 3] = ["inventory", "billing-api", "billing-consumer"];
@@ -773,18 +773,11 @@ async fn cold_starts(ctx: &Ctx, report: &mut Report, all_ok: &mut bool) -> Resul
 
 /// The request context API Gateway's JWT authorizer attaches for the bench user.
 fn request_context() -> Result<lambda_http::request::RequestContext, String> {
-    let ctx = json!({
-        "routeKey": "$default", "accountId": "123456789012", "stage": "$default",
-        "requestId": "bench", "apiId": "bench", "domainName": "127.0.0.1", "timeEpoch": 0,
-        "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-        "authorizer": {"jwt": {"claims": {
-            "sub": "sub-bench", "username": "bench", "client_id": "bench-client",
-            "token_use": "access", "scope": "aws.cognito.signin.user.admin",
-        }, "scopes": null}},
-    });
-    Ok(lambda_http::request::RequestContext::ApiGatewayV2(
-        serde_json::from_value(ctx).map_err(|e| e.to_string())?,
-    ))
+    Ok(request::request_context(request::user_claims(
+        "sub-bench",
+        "bench",
+        None,
+    )))
 }
 
 /// One request in-process; true when the status is 200.
@@ -795,21 +788,11 @@ async fn oneshot(
     uri: &str,
     body: Option<String>,
 ) -> bool {
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    let Ok(mut request) = builder.body(axum::body::Body::from(body.unwrap_or_default())) else {
+    let Ok(req) = request::request(method, uri, body, &[], Some(rc.clone())) else {
         return false;
     };
-    request.extensions_mut().insert(rc.clone());
-    match router.clone().oneshot(request).await {
-        Ok(response) => {
-            let ok = response.status() == StatusCode::OK;
-            ok && response.into_body().collect().await.is_ok()
-        }
-        Err(_) => false,
-    }
+    let response = request::oneshot(router, req).await;
+    response.status() == StatusCode::OK && response.into_body().collect().await.is_ok()
 }
 
 /// A route to measure: method, path for request `i`, body for request `i`, and the reference

@@ -19,6 +19,7 @@ pub mod localaws;
 pub mod metrics;
 pub mod monitoring;
 pub mod openapi;
+pub mod request;
 pub mod sampler;
 pub mod server;
 pub mod time;
