@@ -268,14 +268,9 @@ pub async fn call_with(
     headers: &[(&str, &[u8])],
     context: Option<lambda_http::request::RequestContext>,
 ) -> Reply {
-    let request = local_gateway::request::request(
-        method,
-        uri,
-        body.map(str::to_owned),
-        headers,
-        context,
-    )
-    .expect("a valid request");
+    let request =
+        local_gateway::request::request(method, uri, body.map(str::to_owned), headers, context)
+            .expect("a valid request");
     Reply::from(local_gateway::request::oneshot(router, request).await).await
 }
 

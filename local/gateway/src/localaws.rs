@@ -149,7 +149,10 @@ impl Pool {
     /// The issuer of the pool's tokens.
     pub fn issuer(&self) -> String {
         let region = self.pool_id.split('_').next().unwrap_or_default();
-        format!("https://cognito-idp.{region}.amazonaws.com/{}", self.pool_id)
+        format!(
+            "https://cognito-idp.{region}.amazonaws.com/{}",
+            self.pool_id
+        )
     }
 }
 
@@ -177,8 +180,7 @@ pub struct LocalAws {
 
 impl LocalAws {
     pub fn new(settings: Settings) -> Self {
-        let secret =
-            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into());
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into());
         let env: std::collections::HashMap<String, String> = [
             ("AWS_ENDPOINT_URL", settings.endpoint.as_str()),
             ("AWS_REGION", settings.region.as_str()),
@@ -715,7 +717,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("localaws-{}", uuid::Uuid::new_v4().simple()));
         let path = dir.join("cognito.env");
-        assert!(read_env(&path).unwrap().is_empty(), "a missing file is empty");
+        assert!(
+            read_env(&path).unwrap().is_empty(),
+            "a missing file is empty"
+        );
         let pool = Pool {
             pool_id: "us-east-1_abc".into(),
             client_id: "c1".into(),
@@ -725,7 +730,10 @@ mod tests {
         write_env(&path, &pool.to_env(), "test").unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(Pool::from_env(&read_env(&path).unwrap()), Some(pool.clone()));
+        assert_eq!(
+            Pool::from_env(&read_env(&path).unwrap()),
+            Some(pool.clone())
+        );
         assert_eq!(
             pool.issuer(),
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"

@@ -55,7 +55,11 @@ mod tests {
         // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
         assert_eq!(apigw_time(1_583_348_638), "04/Mar/2020:19:03:58 +0000");
         assert_eq!(rmq_timestamp(1_583_348_638), "Mar 4, 2020, 7:03:58 PM");
-        assert_eq!(rmq_timestamp(1_583_323_438), "Mar 4, 2020, 12:03:58 PM", "noon is 12 PM");
+        assert_eq!(
+            rmq_timestamp(1_583_323_438),
+            "Mar 4, 2020, 12:03:58 PM",
+            "noon is 12 PM"
+        );
         let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(ymd_slash(leap_day), "2000/02/29");
         assert_eq!(ymd_slash(UNIX_EPOCH), "1970/01/01");
