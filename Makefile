@@ -69,15 +69,26 @@ TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),user)
 dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migrations, Cognito, functions, gateway); WATCH=1 rebuilds a function on save (cargo lambda watch); Ctrl-C stops it
 	@WATCH=$(WATCH) scripts/dev.sh
 
-.PHONY: token
-token: ## print an access token for `user` (make token USER=admin for `admin`), and nothing else
+# The moto setup and tokens (local/gateway/src/localaws.rs). scripts/dev.sh builds it with the
+# functions; built here only when absent or older than its sources, with the same packages as
+# scripts/dev.sh so cargo reuses the same artifacts.
+LOCALAWS := target/release/localaws
+$(LOCALAWS): $(shell find local/gateway/src functions/shared/src -name '*.rs' 2>/dev/null) local/gateway/Cargo.toml
+	@echo "building $@ (release, with the functions, as make dev does; once)" >&2
+	@cargo build -q --release -p inventory -p billing-api -p billing-consumer -p local-gateway >&2
+	@touch $@
+
+.PHONY: local-env
+local-env:
 	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
-	@$(ENV) python3 local/localaws.py token $(TOKEN_USER)
+
+.PHONY: token
+token: local-env $(LOCALAWS) ## print an access token for `user` (make token USER=admin for `admin`), and nothing else
+	@$(ENV) $(LOCALAWS) token $(TOKEN_USER)
 
 .PHONY: machine-token
-machine-token: ## print a client-credentials token of the local machine client (make machine-token SCOPES="movies.read"; default every scope)
-	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
-	@$(ENV) python3 local/localaws.py machine-token $(SCOPES)
+machine-token: local-env $(LOCALAWS) ## print a client-credentials token of the local machine client (make machine-token SCOPES="movies.read"; default every scope)
+	@$(ENV) $(LOCALAWS) machine-token $(SCOPES)
 
 .PHONY: billing-pause
 billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda update-event-source-mapping --no-enabled)
@@ -90,11 +101,10 @@ billing-resume: ## deliver billing_queue to billing-consumer again (--enabled)
 	@echo "billing event source mapping enabled" >&2
 
 .PHONY: load
-load: ## traffic for the dashboard (needs make dev): ramps 1..16 users over every route, pauses and resumes billing; loopback, bounded, one line per step
-	@[ -f .local/env ] || { echo "no local services yet: run make dev first" >&2; exit 1; }
+load: local-env $(LOCALAWS) ## traffic for the dashboard (needs make dev): ramps 1..16 users over every route, pauses and resumes billing; loopback, bounded, one line per step
 	@curl -fsS -o /dev/null http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/health || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
 	@cargo build -q -p bench --bin load
-	@$(ENV) TOKEN=$$(python3 local/localaws.py token user) GATEWAY_URL=http://127.0.0.1:$(LOCAL_GATEWAY_PORT) target/debug/load
+	@$(ENV) TOKEN=$$($(LOCALAWS) token user) GATEWAY_URL=http://127.0.0.1:$(LOCAL_GATEWAY_PORT) target/debug/load
 
 .PHONY: bench
 bench: services ## measure cold start, latency, throughput, size and RSS; writes bench/results.md

@@ -3,9 +3,10 @@
 #
 #   1. PostgreSQL, RabbitMQ and moto (scripts/services.sh: started if absent, reused if running)
 #   2. migrations and the least-privilege database roles (cargo run -p setup -- local)
-#   3. local AWS resources in moto: Cognito pool, user and machine clients, users, billing dead-letter queue
-#   4. release builds of the three functions and the local gateway
+#   3. release builds of the three functions, the local gateway and `localaws`
 #      (WATCH=1: debug builds, each function under its own `cargo lambda watch`, rebuilt on save)
+#   4. local AWS resources in moto (`localaws setup`): Cognito pool, user and machine clients,
+#      users, billing dead-letter queue
 #   5. the gateway on http://127.0.0.1:${LOCAL_GATEWAY_PORT:-3000}: API Gateway + Lambda + the
 #      Amazon MQ event source mapping (local/gateway.yaml)
 #
@@ -40,16 +41,6 @@ set +a
 say "migrations and database roles (cargo run -p setup -- local)"
 cargo run -q -p setup --bin setup -- local >&2
 
-say "local AWS in moto: Cognito user pool, users user/admin, machine client, billing dead-letter queue"
-python3 -c 'import boto3' 2>/dev/null || python3 -m pip install -q boto3
-python3 local/localaws.py setup
-set -a
-# shellcheck disable=SC1091
-source .local/cognito.env
-# shellcheck disable=SC1091
-source .local/sqs.env
-set +a
-
 case "${WATCH:-0}" in
   1 | true | yes) WATCH=1 ;;
   *) WATCH=0 ;;
@@ -68,6 +59,15 @@ else
   MODE="release: built bootstraps; after a change, rebuild (cargo build --release -p <function>) or make dev WATCH=1"
 fi
 say "built after $(elapsed)"
+
+say "local AWS in moto (target/release/localaws setup): Cognito user pool, users user/admin, machine client, billing dead-letter queue"
+target/release/localaws setup
+set -a
+# shellcheck disable=SC1091
+source .local/cognito.env
+# shellcheck disable=SC1091
+source .local/sqs.env
+set +a
 
 GATEWAY_PID=
 stop() {

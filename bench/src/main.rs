@@ -29,11 +29,11 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
 use local_gateway::authorizer::AuthorizerConfig;
 use local_gateway::esm::EsmConfig;
+use local_gateway::request;
 use local_gateway::{FunctionConfig, GatewayConfig, Invocation, LambdaService};
 use serde_json::{Value, json};
 use shared::db::Db;
 use shared::metrics::Metrics;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const FUNCTIONS: [&str; 3] = ["inventory", "billing-api", "billing-consumer"];
@@ -59,7 +59,6 @@ fn knob(name: &str, default: usize) -> usize {
 
 struct Ctx {
     svc: Services,
-    http: reqwest::Client,
     cognito: Cognito,
     dlq_url: String,
     movies_secret_arn: String,
@@ -169,25 +168,19 @@ async fn run() -> Result<bool, String> {
         }
     }
     let svc = Services::from_env()?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let load_avg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     say("setting up: databases, Cognito user pool and token, DLQ, secret, queue");
     svc.databases().await?;
-    let cognito = Cognito::create(&http, &svc).await?;
     let run_id = Uuid::new_v4().simple().to_string();
-    let dlq_url = setup::dead_letter_queue(&http, &svc, &format!("bench-dlq-{run_id}")).await?;
+    let cognito = Cognito::create(&run_id).await?;
+    let dlq_url = setup::dead_letter_queue(&format!("bench-dlq-{run_id}")).await?;
     let movies_secret_arn =
-        setup::credentials_secret(&http, &svc, &format!("bench/movies/{run_id}"), MOVIES_ROLE)
-            .await?;
+        setup::credentials_secret(&format!("bench/movies/{run_id}"), MOVIES_ROLE).await?;
     let queue = format!("bench_billing_{run_id}");
     let ctx = Ctx {
         svc,
-        http,
         cognito,
         dlq_url,
         movies_secret_arn,
@@ -238,7 +231,7 @@ async fn run() -> Result<bool, String> {
         )
         .await;
     let _ = amqp.close(200, "done".into()).await;
-    ctx.cognito.delete(&ctx.http, &ctx.svc).await;
+    ctx.cognito.delete().await;
     if std::env::var_os("BENCH_KEEP").is_none() {
         let _ = ctx.svc.drop_databases().await;
     }
@@ -781,18 +774,11 @@ async fn cold_starts(ctx: &Ctx, report: &mut Report, all_ok: &mut bool) -> Resul
 
 /// The request context API Gateway's JWT authorizer attaches for the bench user.
 fn request_context() -> Result<lambda_http::request::RequestContext, String> {
-    let ctx = json!({
-        "routeKey": "$default", "accountId": "123456789012", "stage": "$default",
-        "requestId": "bench", "apiId": "bench", "domainName": "127.0.0.1", "timeEpoch": 0,
-        "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-        "authorizer": {"jwt": {"claims": {
-            "sub": "sub-bench", "username": "bench", "client_id": "bench-client",
-            "token_use": "access", "scope": "aws.cognito.signin.user.admin",
-        }, "scopes": null}},
-    });
-    Ok(lambda_http::request::RequestContext::ApiGatewayV2(
-        serde_json::from_value(ctx).map_err(|e| e.to_string())?,
-    ))
+    Ok(request::request_context(request::user_claims(
+        "sub-bench",
+        "bench",
+        None,
+    )))
 }
 
 /// One request in-process; true when the status is 200.
@@ -803,21 +789,11 @@ async fn oneshot(
     uri: &str,
     body: Option<String>,
 ) -> bool {
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    let Ok(mut request) = builder.body(axum::body::Body::from(body.unwrap_or_default())) else {
+    let Ok(req) = request::request(method, uri, body, &[], Some(rc.clone())) else {
         return false;
     };
-    request.extensions_mut().insert(rc.clone());
-    match router.clone().oneshot(request).await {
-        Ok(response) => {
-            let ok = response.status() == StatusCode::OK;
-            ok && response.into_body().collect().await.is_ok()
-        }
-        Err(_) => false,
-    }
+    let response = request::oneshot(router, req).await;
+    response.status() == StatusCode::OK && response.into_body().collect().await.is_ok()
 }
 
 /// A route to measure: method, path for request `i`, body for request `i`, and the reference

@@ -1,9 +1,10 @@
 //! What a run needs, created fresh each time so figures never depend on leftovers: its own
 //! `bench_movies` / `bench_orders` databases (migrated, granted to the application roles that
 //! `make migrate` creates), a Cognito user pool with a user and a token, an SQS dead-letter
-//! queue and a Secrets Manager secret on moto, and its own RabbitMQ queue.
+//! queue and a Secrets Manager secret on moto (`local_gateway::localaws`, as `make dev`), and
+//! its own RabbitMQ queue.
 
-use serde_json::{Value, json};
+use local_gateway::localaws::{LocalAws, Settings, TokenKind};
 use shared::db::DbSettings;
 use shared::migrate::{self, Database};
 
@@ -170,145 +171,54 @@ pub fn pg_err(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// A JSON-protocol call to moto, as the AWS SDKs make it (moto does not check signatures,
-/// only reads the region and service from the credential scope).
-pub async fn aws_json(
-    http: &reqwest::Client,
-    svc: &Services,
-    service: &str,
-    target: &str,
-    version: &str,
-    body: Value,
-) -> Result<Value, String> {
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=00",
-        svc.region
-    );
-    let response = http
-        .post(format!("{}/", svc.aws_endpoint.trim_end_matches('/')))
-        .header("X-Amz-Target", target)
-        .header("Content-Type", format!("application/x-amz-json-{version}"))
-        .header("Authorization", auth)
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| format!("{target}: {e}"))?;
-    let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{target}: {status} {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{target}: {e}: {text}"))
-}
-
-/// A Cognito user pool, app client and user on moto, and the user's access token (what
-/// `InitiateAuth` gives a real user).
-#[derive(Debug, Clone)]
+/// The run's own Cognito user pool on moto, set up as `make dev` sets up its own
+/// (`local_gateway::localaws`), and the access token `InitiateAuth` gives its user `user`.
 pub struct Cognito {
     pub pool_id: String,
     pub client_id: String,
     pub access_token: String,
+    aws: LocalAws,
 }
 
 impl Cognito {
-    pub async fn create(http: &reqwest::Client, svc: &Services) -> Result<Self, String> {
-        let call = |target: &str, body: Value| {
-            let target = format!("AWSCognitoIdentityProviderService.{target}");
-            async move { aws_json(http, svc, "cognito-idp", &target, "1.1", body).await }
-        };
-        let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
-        let pool = call("CreateUserPool", json!({"PoolName": name})).await?;
-        let pool_id = str_at(&pool, &["UserPool", "Id"])?;
-        let client = call(
-            "CreateUserPoolClient",
-            json!({"UserPoolId": pool_id, "ClientName": "bench",
-                   "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
-        )
-        .await?;
-        let client_id = str_at(&client, &["UserPoolClient", "ClientId"])?;
-        let password = format!("Bench-{}-1!", uuid::Uuid::new_v4().simple());
-        call(
-            "AdminCreateUser",
-            json!({"UserPoolId": pool_id, "Username": "bench", "MessageAction": "SUPPRESS",
-                   "TemporaryPassword": password}),
-        )
-        .await?;
-        call(
-            "AdminSetUserPassword",
-            json!({"UserPoolId": pool_id, "Username": "bench", "Password": password, "Permanent": true}),
-        )
-        .await?;
-        let auth = call(
-            "InitiateAuth",
-            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client_id,
-                   "AuthParameters": {"USERNAME": "bench", "PASSWORD": password}}),
-        )
-        .await?;
-        let access_token = str_at(&auth, &["AuthenticationResult", "AccessToken"])?;
+    pub async fn create(run_id: &str) -> Result<Self, String> {
+        let mut settings = Settings::from_env();
+        settings.state_dir = std::env::temp_dir().join(format!("bench-{run_id}"));
+        settings.pool_name = format!("bench-{run_id}");
+        let aws = LocalAws::new(settings);
+        let pool = aws.setup_cognito().await.map_err(|e| e.to_string())?;
+        let access_token = aws
+            .token("user", TokenKind::Access)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Self {
-            pool_id,
-            client_id,
+            pool_id: pool.pool_id,
+            client_id: pool.client_id,
             access_token,
+            aws,
         })
     }
 
-    pub async fn delete(&self, http: &reqwest::Client, svc: &Services) {
-        let _ = aws_json(
-            http,
-            svc,
-            "cognito-idp",
-            "AWSCognitoIdentityProviderService.DeleteUserPool",
-            "1.1",
-            json!({"UserPoolId": self.pool_id}),
-        )
-        .await;
+    /// Deletes the pool and the run's state dir (best effort).
+    pub async fn delete(&self) {
+        let _ = self.aws.delete_pool(&self.pool_id).await;
+        let _ = std::fs::remove_dir_all(&self.aws.settings.state_dir);
     }
 }
 
 /// The SQS dead-letter queue the consumer is configured with.
-pub async fn dead_letter_queue(
-    http: &reqwest::Client,
-    svc: &Services,
-    name: &str,
-) -> Result<String, String> {
-    let out = aws_json(
-        http,
-        svc,
-        "sqs",
-        "AmazonSQS.CreateQueue",
-        "1.0",
-        json!({"QueueName": name}),
-    )
-    .await?;
-    str_at(&out, &["QueueUrl"])
+pub async fn dead_letter_queue(name: &str) -> Result<String, String> {
+    LocalAws::from_env()
+        .create_dead_letter_queue(name)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A Secrets Manager secret holding `{username, password}`, as RDS stores it; returns its ARN.
-pub async fn credentials_secret(
-    http: &reqwest::Client,
-    svc: &Services,
-    name: &str,
-    role: (&str, &str),
-) -> Result<String, String> {
-    let value = json!({"username": role.0, "password": role.1}).to_string();
-    let out = aws_json(
-        http,
-        svc,
-        "secretsmanager",
-        "secretsmanager.CreateSecret",
-        "1.1",
-        json!({"Name": name, "SecretString": value}),
-    )
-    .await?;
-    str_at(&out, &["ARN"])
-}
-
-fn str_at(v: &Value, path: &[&str]) -> Result<String, String> {
-    let mut cur = v;
-    for p in path {
-        cur = &cur[*p];
-    }
-    cur.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no {} in {v}", path.join(".")))
+pub async fn credentials_secret(name: &str, role: (&str, &str)) -> Result<String, String> {
+    let value = serde_json::json!({"username": role.0, "password": role.1}).to_string();
+    LocalAws::from_env()
+        .create_secret(name, &value)
+        .await
+        .map_err(|e| e.to_string())
 }

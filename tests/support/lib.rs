@@ -197,27 +197,11 @@ pub fn request_context_for(
     username: &str,
     groups: &str,
 ) -> lambda_http::request::RequestContext {
-    let ctx = serde_json::json!({
-        "routeKey": "$default",
-        "accountId": "123456789012",
-        "stage": "$default",
-        "requestId": uuid::Uuid::new_v4().to_string(),
-        "apiId": "local",
-        "domainName": "127.0.0.1",
-        "timeEpoch": 0,
-        "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-        "authorizer": {"jwt": {"claims": {
-            "sub": sub,
-            "username": username,
-            "client_id": "test-client",
-            "token_use": "access",
-            "scope": "aws.cognito.signin.user.admin",
-            "cognito:groups": groups,
-        }, "scopes": null}},
-    });
-    lambda_http::request::RequestContext::ApiGatewayV2(
-        serde_json::from_value(ctx).expect("a valid API Gateway v2 request context"),
-    )
+    local_gateway::request::request_context(local_gateway::request::user_claims(
+        sub,
+        username,
+        Some(groups),
+    ))
 }
 
 /// A response read back for assertions: status, headers and the body as JSON (or Null).
@@ -284,29 +268,10 @@ pub async fn call_with(
     headers: &[(&str, &[u8])],
     context: Option<lambda_http::request::RequestContext>,
 ) -> Reply {
-    use tower::ServiceExt;
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    for (name, value) in headers {
-        builder = builder.header(
-            *name,
-            http::HeaderValue::from_bytes(value).expect("a header value"),
-        );
-    }
-    let mut request = builder
-        .body(axum::body::Body::from(body.unwrap_or_default().to_owned()))
-        .expect("request");
-    if let Some(context) = context {
-        request.extensions_mut().insert(context);
-    }
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("infallible router");
-    Reply::from(response).await
+    let request =
+        local_gateway::request::request(method, uri, body.map(str::to_owned), headers, context)
+            .expect("a valid request");
+    Reply::from(local_gateway::request::oneshot(router, request).await).await
 }
 
 pub const USER: Option<(&str, &str)> = Some(("user", "[user]"));
@@ -490,15 +455,8 @@ impl BrokerUsers {
 
 /// A secret in moto holding `value` (a JSON document, usually); returns its ARN.
 pub async fn create_secret(value: &str) -> String {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(unique("crud-master/test"))
-        .secret_string(value)
-        .send()
+    local_gateway::localaws::LocalAws::from_env()
+        .create_secret(&unique("crud-master/test"), value)
         .await
         .expect("create the secret in moto")
-        .arn()
-        .expect("arn")
-        .to_owned()
 }

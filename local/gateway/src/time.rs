@@ -1,100 +1,67 @@
-//! The few date formats AWS events use, in UTC, without a date crate.
+//! The few date formats AWS events and logs use, in UTC, with the `time` crate.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
+/// `2026/11/21`, as in Lambda log stream names.
+const YMD_SLASH: &[BorrowedFormatItem<'_>] = format_description!("[year]/[month]/[day]");
+/// `21/Nov/2026:23:44:11 +0000`: API Gateway's `requestContext.time`.
+const APIGW: &[BorrowedFormatItem<'_>] = format_description!(
+    "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
+);
+/// `Jan 1, 1970, 12:33:41 AM`: how the Amazon MQ event source mapping prints an AMQP timestamp.
+const RMQ: &[BorrowedFormatItem<'_>] = format_description!(
+    "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute]:[second] [period]"
+);
+
+fn utc(epoch_secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// UTC calendar fields of a Unix time (Howard Hinnant's days-from-civil inverse).
-pub fn civil(epoch_secs: i64) -> Civil {
-    let days = epoch_secs.div_euclid(86_400);
-    let secs = epoch_secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Civil {
-        year,
-        month,
-        day,
-        hour: (secs / 3600) as u32,
-        minute: ((secs % 3600) / 60) as u32,
-        second: (secs % 60) as u32,
-    }
-}
-
-fn epoch(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+fn format(t: OffsetDateTime, items: &[BorrowedFormatItem<'_>]) -> String {
+    // Formatting a UTC date with years 0..=9999 into a String cannot fail.
+    t.format(items).unwrap_or_default()
 }
 
 /// `2026/11/21`, as in Lambda log stream names.
 pub fn ymd_slash(t: SystemTime) -> String {
-    let c = civil(epoch(t));
-    format!("{:04}/{:02}/{:02}", c.year, c.month, c.day)
+    format(OffsetDateTime::from(t), YMD_SLASH)
 }
 
 /// `21/Nov/2026:23:44:11 +0000`: API Gateway's `requestContext.time`.
 pub fn apigw_time(epoch_secs: i64) -> String {
-    let c = civil(epoch_secs);
-    format!(
-        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
-        c.day,
-        MONTHS[(c.month - 1) as usize],
-        c.year,
-        c.hour,
-        c.minute,
-        c.second
-    )
+    format(utc(epoch_secs), APIGW)
 }
 
 /// `Jan 1, 1970, 12:33:41 AM`: how the Amazon MQ event source mapping prints an AMQP timestamp.
 pub fn rmq_timestamp(epoch_secs: i64) -> String {
-    let c = civil(epoch_secs);
-    let (h12, ampm) = match c.hour {
-        0 => (12, "AM"),
-        1..=11 => (c.hour, "AM"),
-        12 => (12, "PM"),
-        h => (h - 12, "PM"),
-    };
-    format!(
-        "{} {}, {}, {}:{:02}:{:02} {}",
-        MONTHS[(c.month - 1) as usize],
-        c.day,
-        c.year,
-        h12,
-        c.minute,
-        c.second,
-        ampm
-    )
+    format(utc(epoch_secs), RMQ)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn formats_match_aws() {
+        // The sample RabbitMQ event: https://docs.aws.amazon.com/lambda/latest/dg/with-mq.html
         assert_eq!(rmq_timestamp(2021), "Jan 1, 1970, 12:33:41 AM");
+        // The sample payload 2.0 has `timeEpoch` 1583348638390 (its `time` says 12/Mar, but that
+        // instant is 2020-03-04T19:03:58Z; the format is CLF, dd/MMM/yyyy:HH:mm:ss +hhmm):
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
         assert_eq!(apigw_time(1_583_348_638), "04/Mar/2020:19:03:58 +0000");
         assert_eq!(rmq_timestamp(1_583_348_638), "Mar 4, 2020, 7:03:58 PM");
-        assert_eq!(civil(951_782_400).day, 29, "2000-02-29 is a leap day");
+        assert_eq!(
+            rmq_timestamp(1_583_323_438),
+            "Mar 4, 2020, 12:03:58 PM",
+            "noon is 12 PM"
+        );
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(ymd_slash(leap_day), "2000/02/29");
+        assert_eq!(ymd_slash(UNIX_EPOCH), "1970/01/01");
     }
 }

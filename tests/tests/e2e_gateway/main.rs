@@ -3,8 +3,8 @@
 //! PostgreSQL, RabbitMQ and moto's Cognito. Each test gets its own databases, user pool and
 //! billing queue, so they run in parallel with each other and with `make dev`.
 //!
-//! The binaries come from `cargo build --release` (run once here; the same build `make dev`
-//! uses), or from `E2E_BIN_DIR` when set.
+//! The binaries (`local-gateway`, `localaws` and the function bootstraps) come from `cargo build
+//! --release` (run once here; the same build `make dev` uses), or from `E2E_BIN_DIR` when set.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
@@ -58,18 +58,17 @@ fn bin_dir() -> &'static Path {
     })
 }
 
-/// Runs `local/localaws.py` against moto with a state dir and pool of this test's own.
+/// Runs `localaws` (the moto setup `make dev` uses) with a state dir and pool of this test's own.
 fn localaws(state: &Path, pool: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("python3")
-        .arg(root().join("local/localaws.py"))
+    let out = std::process::Command::new(bin_dir().join("localaws"))
         .args(args)
         .env("LOCALAWS_STATE_DIR", state)
         .env("LOCALAWS_POOL_NAME", pool)
         .output()
-        .expect("run local/localaws.py");
+        .expect("run localaws");
     assert!(
         out.status.success(),
-        "localaws.py {args:?} failed: {}",
+        "localaws {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
@@ -222,17 +221,8 @@ impl Stack {
     /// tokens whose signature is right and whose claims are whatever a test needs.
     fn moto_key(&self) -> PathBuf {
         let path = self.state.join("moto-key.pem");
-        let pem = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "from moto.utilities.utils import load_resource\nfrom joserfc import jwk\n\
-                 k = jwk.RSAKey.import_key(load_resource('moto.cognitoidp.models', 'resources/jwks-private.json'))\n\
-                 print(k.as_pem(private=True).decode())",
-            ])
-            .output()
-            .unwrap();
-        assert!(pem.status.success());
-        std::fs::write(&path, pem.stdout).unwrap();
+        let pem = localaws(&self.state, &self.pool, &["signing-key"]);
+        std::fs::write(&path, pem).unwrap();
         path
     }
 
