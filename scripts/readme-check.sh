@@ -10,14 +10,39 @@
 #      scripts/dashboard-check.sh runs `make load` and opens the dashboard in headless Chromium;
 #   4. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
 # Set READMECHECK_SKIP_BUILD=1 to skip the arm64 cross build (e.g. when iterating locally).
+#
+# Safe beside another `make dev` or run of this check: what it starts runs under `setsid` in a
+# session of its own, and it signals and counts only the processes of those sessions (by
+# session id, never by name). The services started by scripts/services.sh leave the session on
+# purpose (setsid, pg_ctl) and stay up.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 say() { printf '\033[1m[readme-check]\033[0m %s\n' "$*" >&2; }
 WORK="$(mktemp -d)"
 DEV_PID=
+WATCH_PID=
+# The live processes of session $1 (a `setsid` child of this script: its pid is the session id).
+session() { ps -e -o pid=,sid=,stat= | awk -v sid="$1" '$2 == sid && $3 !~ /^Z/ {print $1}'; }
+# SIGTERM, then SIGKILL after 5 s, to every process of session $1.
+stop_session() {
+  local pids
+  pids=$(session "$1"); [ -n "$pids" ] || return 0
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 1 20); do [ -n "$(session "$1")" ] || return 0; sleep 0.25; done
+  pids=$(session "$1"); [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+# Waits until `setsid` has made $1 the leader of a new session (it does so in place: a
+# background child of a script is no process group leader, so setsid does not fork).
+own_session() {
+  for _ in $(seq 1 40); do
+    [ "$(ps -o sid= -p "$1" | tr -d ' ')" = "$1" ] && return 0
+    sleep 0.05
+  done
+  say "process $1 did not become a session leader"; exit 1
+}
 cleanup() {
-  if [ -n "$DEV_PID" ] && kill -0 "$DEV_PID" 2>/dev/null; then kill -INT "$DEV_PID" 2>/dev/null || true; sleep 2; kill -9 "$DEV_PID" 2>/dev/null || true; fi
+  for sid in $DEV_PID $WATCH_PID; do stop_session "$sid"; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -44,6 +69,7 @@ export LOCAL_GATEWAY_PORT=$PORT
 say "make dev on port $PORT (builds the release binaries the first time)"
 setsid make -s dev >"$WORK/dev.log" 2>&1 &
 DEV_PID=$!
+own_session "$DEV_PID"
 for _ in $(seq 1 1800); do
   grep -q "^ready: http://127.0.0.1:$PORT" "$WORK/dev.log" && break
   kill -0 "$DEV_PID" 2>/dev/null || { cat "$WORK/dev.log" >&2; say "make dev exited before ready"; exit 1; }
@@ -121,31 +147,29 @@ WATCH_PORT=$(free_port)
   exec setsid cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" >"$WORK/watch.log" 2>&1
 ) &
 WATCH_PID=$!
+own_session "$WATCH_PID"
 for f in events/inventory-health.json events/inventory-create.json events/inventory-list.json; do
   out=""
   for _ in $(seq 1 240); do
     out=$(cargo lambda invoke -A 127.0.0.1 -P "$WATCH_PORT" inventory -F "$f" 2>/dev/null) && break
     sleep 1
   done
-  echo "$out" | grep -q '"statusCode":200' || { cat "$WORK/watch.log" >&2; say "cargo lambda invoke inventory -F $f did not answer 200: $out"; kill -- "-$WATCH_PID" 2>/dev/null; exit 1; }
+  echo "$out" | grep -q '"statusCode":200' || { cat "$WORK/watch.log" >&2; say "cargo lambda invoke inventory -F $f did not answer 200: $out"; exit 1; }
 done
-kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true
-# Only this checkout's processes (by working directory): other checkouts may run theirs.
-ours() {
-  for pid in $(pgrep -f "$1" || true); do
-    case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in "$ROOT" | "$ROOT"/*) echo "$pid" ;; esac
-  done
-}
-for pid in $(ours "target/debug/inventory"); do kill "$pid" 2>/dev/null || true; done
+# The watcher and the function builds it started (cargo lambda watch puts them in process
+# groups of their own, but they stay in its session).
+stop_session "$WATCH_PID"
+WATCH_PID=
 
 say "Ctrl-C stops make dev and its function processes"
 kill -INT -- "-$DEV_PID" 2>/dev/null || kill -INT "$DEV_PID"
 for _ in $(seq 1 40); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.25; done
 if kill -0 "$DEV_PID" 2>/dev/null; then say "make dev did not stop on SIGINT"; exit 1; fi
-DEV_PID=
-survivors=$(ours "target/release/(inventory|billing-api|billing-consumer|local-gateway)( |$)")
+# Every process make dev started (gateway, function instances, builds) was in its session.
+survivors=$(session "$DEV_PID")
 if [ -n "$survivors" ]; then
-  ps -o pid,args -p $survivors >&2
-  say "function processes survived Ctrl-C"; exit 1
+  ps -o pid,args -p "$(echo $survivors | tr ' ' ,)" >&2
+  say "processes of make dev survived Ctrl-C"; exit 1
 fi
+DEV_PID=
 echo "readme-check: ${#ran[@]} targets run, README blocks ran clean"

@@ -1,3 +1,4 @@
+// Over 500 lines: the one support library all integration tests link; split it by topic if it grows.
 //! Shared helpers for the tests that go through the real parts. `make test` starts PostgreSQL,
 //! RabbitMQ and moto (scripts/services.sh) and exports where they are; each test then gets its
 //! own database (random name, migrated) or queue, so tests run in parallel.
@@ -70,6 +71,13 @@ pub fn inventory_app(db: Db) -> axum::Router {
     ))
 }
 
+/// `t_<pid>_<kind>_<uuid>`: the pid of the test process that owns it, so
+/// scripts/drop-test-databases.sh drops a database only once its owner has exited and never
+/// one a concurrent run is using.
+fn test_database_name(kind: &str) -> String {
+    unique(&format!("t_{}_{kind}", std::process::id()))
+}
+
 /// A fresh, migrated database for one test.
 pub struct TestDb {
     pub name: String,
@@ -81,7 +89,7 @@ impl TestDb {
     pub async fn new(kind: Database) -> Self {
         shared::install_crypto_provider();
         shared::telemetry::init_for_tests();
-        let name = unique(&format!("t_{}", kind.name()));
+        let name = test_database_name(kind.name());
         let admin = connect("postgres").await;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -96,6 +104,18 @@ impl TestDb {
 
     pub async fn client(&self) -> tokio_postgres::Client {
         connect(&self.name).await
+    }
+
+    /// A rule validation does not know about: the database refuses orders of 13 items, so a
+    /// batch insert containing one fails as a whole.
+    pub async fn refuse_thirteen_items(&self) {
+        self.client()
+            .await
+            .batch_execute(
+                "ALTER TABLE orders ADD CONSTRAINT no_thirteen CHECK (number_of_items <> 13)",
+            )
+            .await
+            .expect("add the no_thirteen constraint");
     }
 }
 

@@ -1,3 +1,4 @@
+// Over 500 lines: one scenario per fault of issue 11, each needing the same harness; split by topic if it grows.
 //! Billing: nothing lost, nothing doubled (issue 11), on a real RabbitMQ, PostgreSQL and moto's
 //! SQS: only bad data is dead-lettered, poison SQS cannot carry is dead-lettered bounded, the
 //! fallback after a data error is a bisection, POST is idempotent with a key, orders are owned
@@ -100,7 +101,10 @@ async fn fault_mid_stream(break_sql: &str, repair_sql: &str, sqlstate: &str) {
             .await
             .expect("a batch (the failed one comes back)");
         let err = failed.expect_err("the invocation fails while the database is broken");
-        assert!(err.is_retryable());
+        assert!(
+            matches!(err, billing_consumer::ConsumerError::Database(_)),
+            "{err:?}"
+        );
         assert!(
             err.to_string().contains(sqlstate) || format!("{:?}", err).contains(sqlstate),
             "{err:?}"
@@ -334,13 +338,7 @@ async fn a_partial_batch_failure_resends_only_the_refused_letters() {
 #[tokio::test]
 async fn bad_rows_are_found_by_bisection_in_logarithmic_statements() {
     let h = Harness::new().await;
-    h.db.client()
-        .await
-        .batch_execute(
-            "ALTER TABLE orders ADD CONSTRAINT no_thirteen CHECK (number_of_items <> 13)",
-        )
-        .await
-        .unwrap();
+    h.db.refuse_thirteen_items().await;
     let n = 1000;
     let bad_at = [17usize, 500, 998];
     let mut bad_ids = HashSet::new();

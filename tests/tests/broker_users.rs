@@ -28,6 +28,32 @@ fn refused(result: Result<impl std::fmt::Debug, lapin::Error>, what: &str) {
     assert!(err.contains("ACCESS_REFUSED"), "{what}: {err}");
 }
 
+/// Neither user may declare a queue or an exchange (each on a fresh channel: a refusal closes
+/// the channel).
+async fn declaring_is_refused(conn: &Connection, who: &str) {
+    let ch = conn.create_channel().await.unwrap();
+    refused(
+        ch.queue_declare(
+            unique("sneaky").as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        &format!("{who} declares a queue"),
+    );
+    let ch = conn.create_channel().await.unwrap();
+    refused(
+        ch.exchange_declare(
+            unique("sneaky").as_str().into(),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+        &format!("{who} declares an exchange"),
+    );
+}
+
 #[tokio::test]
 async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
     let u = BrokerUsers::new("billing_queue").await;
@@ -64,27 +90,7 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
         .await,
         "the publisher consumes",
     );
-    let ch = publisher.create_channel().await.unwrap();
-    refused(
-        ch.queue_declare(
-            unique("sneaky").as_str().into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await,
-        "the publisher declares a queue",
-    );
-    let ch = publisher.create_channel().await.unwrap();
-    refused(
-        ch.exchange_declare(
-            unique("sneaky").as_str().into(),
-            ExchangeKind::Fanout,
-            ExchangeDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await,
-        "the publisher declares an exchange",
-    );
+    declaring_is_refused(&publisher, "the publisher").await;
 
     let consumer = amqp_connect(&u.consumer_url()).await;
     let ch = consumer.create_channel().await.unwrap();
@@ -116,16 +122,7 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
         .await,
         "the consumer reads another queue",
     );
-    let ch = consumer.create_channel().await.unwrap();
-    refused(
-        ch.queue_declare(
-            unique("sneaky").as_str().into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await,
-        "the consumer declares a queue",
-    );
+    declaring_is_refused(&consumer, "the consumer").await;
     // It reads its queue: the message the publisher sent above.
     let mut mapping = Mapping::start(&u.consumer_url(), &u.queue, 1).await;
     let got = mapping.next_batch(Duration::from_secs(10)).await;
@@ -151,7 +148,7 @@ async fn a_rotated_password_takes_effect_when_setup_runs_again() {
     )
     .await
     .expect("an answer");
-    assert!(refused_login.is_err(), "the old password no longer works");
+    refused(refused_login, "the old password no longer works");
     amqp_connect(&u.publisher_url()).await;
     u.cleanup().await;
     delete_queue(&u.queue).await;

@@ -52,8 +52,11 @@ async fn tls_with_the_configured_ca_and_refused_without_it() {
         .ping()
         .await
         .expect_err("an unverifiable server is refused");
+    // The handshake itself fails (rustls: no trusted root issued the server's certificate), not
+    // the TCP connection or the time budget: the same settings with the CA connected above.
+    assert!(err.is_unavailable(), "{err:?}");
     assert!(
-        err.to_string().to_lowercase().contains("certificate") || err.is_unavailable(),
+        err.to_string().contains("error performing TLS handshake"),
         "{err}"
     );
 }

@@ -48,9 +48,10 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         .extension(integration_tests::request_context("user", "[user]"))
         .body(axum::body::Body::empty())
         .unwrap();
-    let _ = tower::ServiceExt::oneshot(app.clone(), request)
+    let listed = tower::ServiceExt::oneshot(app.clone(), request)
         .await
         .unwrap();
+    assert_eq!(listed.status(), 200, "the logged request went through");
     // Inside the span lambda_runtime opens per invocation, every line carries its ids.
     {
         use tracing::Instrument;

@@ -293,6 +293,34 @@ mod tests {
         assert_eq!(s.tls, TlsMode::Require);
         assert!(Db::new(&s).is_ok(), "TLS pool builds with the web roots");
 
+        // The explicit mode wins over the host in both directions; anything else is refused.
+        for (host, mode, expected) in [
+            ("127.0.0.1", "require", TlsMode::Require),
+            ("proxy.example", "disable", TlsMode::Disable),
+        ] {
+            let env = [
+                ("DATABASE_HOST", host),
+                ("DATABASE_NAME", "movies"),
+                ("DATABASE_USER", "u"),
+                ("DATABASE_PASSWORD", "p"),
+                ("DATABASE_TLS", mode),
+            ];
+            let s = DbSettings::from_env(&env, &secrets).await.unwrap();
+            assert_eq!(s.tls, expected, "{host} with DATABASE_TLS={mode}");
+        }
+        let env = [
+            ("DATABASE_HOST", "127.0.0.1"),
+            ("DATABASE_NAME", "movies"),
+            ("DATABASE_USER", "u"),
+            ("DATABASE_PASSWORD", "p"),
+            ("DATABASE_TLS", "prefer"),
+        ];
+        let err = DbSettings::from_env(&env, &secrets).await.unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { name, .. } if name == "DATABASE_TLS"),
+            "{err:?}"
+        );
+
         let env = [("DATABASE_HOST", "h"), ("DATABASE_NAME", "m")];
         let err = DbSettings::from_env(&env, &secrets).await.unwrap_err();
         assert_eq!(err, ConfigError::Missing("DATABASE_USER".into()));

@@ -477,10 +477,36 @@ mod tests {
 
     #[test]
     fn lambda_http_reads_our_event() {
-        // lambda_http is what the functions use; the shared fixture shows it parses events
-        // with JWT claims, and ours carry the same fields.
-        let reference = fixture("example-apigw-v2-request-no-authorizer.json");
-        let _: ApiGatewayV2httpRequest = serde_json::from_value(reference).unwrap();
+        // lambda_http is what the functions run under: the request it hands to axum must carry
+        // the method, path, query, cookies, body and the authorizer's claims we put in.
+        use lambda_http::RequestExt;
+        use lambda_http::request::{LambdaRequest, RequestContext};
+        let event = build_event(
+            &request(
+                "POST",
+                "/api/movies/42",
+                "x=1",
+                Some("application/json"),
+                br#"{"a":1}"#,
+            ),
+            &context(true),
+        );
+        let parsed: LambdaRequest = serde_json::from_value(event).unwrap();
+        let req: http::Request<lambda_http::Body> = parsed.into();
+        assert_eq!(req.method(), http::Method::POST);
+        assert_eq!(req.uri().path(), "/api/movies/42");
+        assert_eq!(req.uri().query(), Some("x=1"));
+        assert_eq!(req.headers()["cookie"], "c1=v1; c2=v2");
+        assert_eq!(req.headers()["x-multi"], "a,b");
+        assert_eq!(req.body().as_ref(), br#"{"a":1}"#);
+        assert_eq!(req.path_parameters().first("id"), Some("42"));
+        assert_eq!(req.query_string_parameters().first("x"), Some("1"));
+        let Some(RequestContext::ApiGatewayV2(rc)) = req.request_context_ref() else {
+            panic!("lambda_http saw no API Gateway v2 request context");
+        };
+        let jwt = rc.authorizer.as_ref().unwrap().jwt.as_ref().unwrap();
+        assert_eq!(jwt.claims["cognito:groups"], "[admin user]");
+        assert_eq!(jwt.claims["username"], "admin");
     }
 
     async fn body_of(resp: Response<Full<Bytes>>) -> (StatusCode, HeaderMap, Bytes) {

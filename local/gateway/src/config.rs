@@ -36,7 +36,7 @@ pub enum ConfigError {
     #[error("{0} is not set (the gateway config uses it)")]
     MissingVar(String),
     #[error("parsing the gateway config: {0}")]
-    Parse(#[from] serde_yaml::Error),
+    Parse(#[from] serde_norway::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -131,7 +131,7 @@ struct FunctionFile {
     #[serde(default)]
     throttle_wait_ms: Option<u64>,
     #[serde(default)]
-    env: BTreeMap<String, serde_yaml::Value>,
+    env: BTreeMap<String, serde_norway::Value>,
 }
 
 fn default_memory() -> u32 {
@@ -209,7 +209,7 @@ impl GatewayConfig {
             .filter(|l| !l.trim_start().starts_with('#'))
             .collect::<Vec<_>>()
             .join("\n");
-        let file: File = serde_yaml::from_str(&interpolate(&without_comments, lookup)?)?;
+        let file: File = serde_norway::from_str(&interpolate(&without_comments, lookup)?)?;
         let listen = file
             .listen
             .parse()
@@ -224,8 +224,8 @@ impl GatewayConfig {
                     .into_iter()
                     .map(|(k, v)| {
                         let v = match v {
-                            serde_yaml::Value::String(s) => s,
-                            other => serde_yaml::to_string(&other)
+                            serde_norway::Value::String(s) => s,
+                            other => serde_norway::to_string(&other)
                                 .unwrap_or_default()
                                 .trim()
                                 .to_owned(),

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_yaml::Value;
+use serde_norway::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -106,7 +106,7 @@ pub enum OpenApiError {
     #[error("reading {0}: {1}")]
     Read(String, std::io::Error),
     #[error("parsing OpenAPI: {0}")]
-    Parse(#[from] serde_yaml::Error),
+    Parse(#[from] serde_norway::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -121,7 +121,7 @@ impl Routes {
     }
 
     pub fn parse(text: &str) -> Result<Self, OpenApiError> {
-        let doc: Value = serde_yaml::from_str(text)?;
+        let doc: Value = serde_norway::from_str(text)?;
         let global_security = doc.get("security");
         let paths = doc
             .get("paths")
