@@ -29,6 +29,16 @@ fn environment(cfg: &FunctionConfig) -> HashMap<String, String> {
     env
 }
 
+/// The function's metrics: EMF lines on stdout with `TEST_LOG`, as in the deployed function;
+/// kept in memory otherwise (quiet tests).
+fn metrics(service: &str) -> Metrics {
+    if std::env::var_os("TEST_LOG").is_some() {
+        Metrics::from_env(service)
+    } else {
+        Metrics::capturing(service).0
+    }
+}
+
 async fn http_function(cfg: &FunctionConfig) -> InProcess {
     let env = environment(cfg);
     let secrets = SecretSource::new();
@@ -37,7 +47,7 @@ async fn http_function(cfg: &FunctionConfig) -> InProcess {
     let origin = OriginVerify::from_env(&env, &secrets).await.unwrap();
     let router = match cfg.name.as_str() {
         "inventory" => {
-            inventory::router(inventory::AppState::new(db, Metrics::from_env("inventory")))
+            inventory::router(inventory::AppState::new(db, metrics("inventory")))
         }
         "billing-api" => billing_api::router(billing_api::AppState {
             publisher: billing_api::Publisher::new(
@@ -46,7 +56,7 @@ async fn http_function(cfg: &FunctionConfig) -> InProcess {
                     .unwrap(),
             ),
             db,
-            metrics: Metrics::from_env("billing-api"),
+            metrics: metrics("billing-api"),
         }),
         other => panic!("no HTTP function {other}"),
     };
@@ -60,7 +70,7 @@ async fn consumer_function(cfg: &FunctionConfig) -> InProcess {
         db: Db::new(&DbSettings::from_env(&env, &secrets).await.unwrap()).unwrap(),
         sqs: aws_sdk_sqs::Client::new(&shared::aws::sdk_config(&env)),
         dlq_url: env["DLQ_URL"].clone(),
-        metrics: Metrics::from_env("billing-consumer"),
+        metrics: metrics("billing-consumer"),
     });
     InProcess::new(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<billing_consumer::RabbitMqEvent>| {
