@@ -46,9 +46,7 @@ async fn http_function(cfg: &FunctionConfig) -> InProcess {
     let db = Db::new(&DbSettings::from_env(&env, &secrets).await.unwrap()).unwrap();
     let origin = OriginVerify::from_env(&env, &secrets).await.unwrap();
     let router = match cfg.name.as_str() {
-        "inventory" => {
-            inventory::router(inventory::AppState::new(db, metrics("inventory")))
-        }
+        "inventory" => inventory::router(inventory::AppState::new(db, metrics("inventory"))),
         "billing-api" => billing_api::router(billing_api::AppState {
             publisher: billing_api::Publisher::new(
                 billing_api::AmqpSettings::from_env(&env, &secrets)
