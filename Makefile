@@ -31,6 +31,8 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	cargo clippy --workspace --all-targets -q -- -D warnings
 	@echo "== OpenAPI contract"
 	python3 -m openapi_spec_validator openapi.yaml
+	@echo "== release builds (once: the end-to-end smoke test runs them, then make dev in the README check)"
+	@$(MAKE) --no-print-directory release-bins
 	@echo "== Rust tests (real PostgreSQL, RabbitMQ and moto)"
 	@$(ENV) scripts/drop-test-databases.sh
 	@$(ENV) set -o pipefail; cargo test --workspace 2>&1 | tee .local/cargo-test.log
@@ -41,6 +43,10 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	@echo "== README and HTTP contract: every make target, the quickstart, newman and schemathesis, against a real make dev"
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
+
+.PHONY: release-bins
+release-bins: ## release builds of the functions and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
+	cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)

@@ -52,6 +52,7 @@ declare -A SKIP=(
   [test]="it is the command running this check"
   [tf-check]="run by make test just before"
   [tf-moto]="run by make test just before"
+  [release-bins]="run by make test before cargo test (e2e_gateway's smoke test); make dev builds the same"
   [bench]="bounded at 10 minutes; run it on purpose (README Performance)"
   [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
   [fmt]="rewrites files; make test runs cargo fmt --check instead"

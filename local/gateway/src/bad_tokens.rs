@@ -31,13 +31,18 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// `claims` signed RS256 with the PEM (PKCS#1 or PKCS#8) `key` under `kid`.
+pub fn sign(kid: &str, key: &[u8], claims: &Value) -> Result<String, String> {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    let key = EncodingKey::from_rsa_pem(key).map_err(|e| format!("RSA key: {e}"))?;
+    jsonwebtoken::encode(&header, claims, &key).map_err(|e| e.to_string())
+}
+
 impl Forge<'_> {
     /// `claims` signed RS256 with the PEM `key` under `kid`.
     pub fn sign(&self, kid: &str, key: &[u8], claims: &Value) -> Result<String, String> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(kid.into());
-        let key = EncodingKey::from_rsa_pem(key).map_err(|e| format!("RSA key: {e}"))?;
-        jsonwebtoken::encode(&header, claims, &key).map_err(|e| e.to_string())
+        sign(kid, key, claims)
     }
 
     /// The valid claims with `claim` set to `value`, or removed when `value` is null.

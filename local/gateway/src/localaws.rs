@@ -514,6 +514,29 @@ impl LocalAws {
         self.setup_cognito().await
     }
 
+    /// Runs one `localaws` command (`setup`, `token [USER] [--id]`, `machine-token [SCOPE...]`,
+    /// `signing-key`); `Some(Ok(Some(text)))` is what it prints, `None` an unknown command.
+    pub async fn run(&self, args: &[String]) -> Option<Result<Option<String>, Error>> {
+        Some(match args.first().map(String::as_str)? {
+            "setup" => self.setup().await.map(|_| None),
+            "token" => {
+                let user = args[1..]
+                    .iter()
+                    .find(|a| !a.starts_with("--"))
+                    .map_or("user", String::as_str);
+                let kind = if args.iter().any(|a| a == "--id") {
+                    TokenKind::Id
+                } else {
+                    TokenKind::Access
+                };
+                self.token(user, kind).await.map(Some)
+            }
+            "machine-token" => self.machine_token(&args[1..]).await.map(Some),
+            "signing-key" => self.moto_signing_key().map(Some),
+            _ => return None,
+        })
+    }
+
     /// A token of `user` from `InitiateAuth` (`USER_PASSWORD_AUTH`).
     pub async fn token(&self, user: &str, kind: TokenKind) -> Result<String, Error> {
         let pool = self.current_pool().await?;

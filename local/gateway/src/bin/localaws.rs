@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use local_gateway::localaws::{LocalAws, TokenKind, say};
+use local_gateway::localaws::{LocalAws, say};
 
 const USAGE: &str = "\
 usage: localaws setup               user pool, user app client, group admin, users user and admin,
@@ -23,30 +23,13 @@ async fn main() -> ExitCode {
     shared::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let aws = LocalAws::from_env();
-    let printed = match args.first().map(String::as_str) {
-        Some("setup") => aws.setup().await.map(|_| None),
-        Some("token") => {
-            let user = args[1..]
-                .iter()
-                .find(|a| !a.starts_with("--"))
-                .map_or("user", String::as_str);
-            let kind = if args.iter().any(|a| a == "--id") {
-                TokenKind::Id
-            } else {
-                TokenKind::Access
-            };
-            aws.token(user, kind).await.map(Some)
-        }
-        Some("machine-token") => aws.machine_token(&args[1..]).await.map(Some),
-        Some("signing-key") => aws.moto_signing_key().map(Some),
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    if matches!(args.first().map(String::as_str), Some("-h" | "--help")) {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let Some(printed) = aws.run(&args).await else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
     };
     match printed {
         Ok(Some(out)) => {

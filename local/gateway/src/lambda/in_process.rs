@@ -62,14 +62,21 @@ impl InProcess {
         }
     }
 
-    /// An HTTP function: `router` is what its `main` passes to `lambda_http::run`, and the
-    /// payload an API Gateway event, as [`crate::apigw::build_event`] builds it.
-    pub fn http(router: axum::Router) -> Self {
+    /// An HTTP function: `service` (its axum router, with any layers) is what its `main` passes
+    /// to `lambda_http::run`, and the payload an API Gateway event, as
+    /// [`crate::apigw::build_event`] builds it.
+    pub fn http<S, R, E>(service: S) -> Self
+    where
+        S: Service<lambda_http::Request, Response = R, Error = E> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        R: lambda_http::IntoResponse + 'static,
+        E: Display + 'static,
+    {
         use lambda_http::request::LambdaRequest;
         Self::new(tower::service_fn(
             move |event: LambdaEvent<LambdaRequest>| {
                 // `lambda_http::run`'s own adapter; it is not Send, its future is: one per call.
-                let mut adapter = lambda_http::Adapter::from(router.clone());
+                let mut adapter = lambda_http::Adapter::from(service.clone());
                 adapter.call(event)
             },
         ))
