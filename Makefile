@@ -9,7 +9,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator)
+tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator, cargo-machete, cargo-deny)
 	@scripts/tools.sh
 
 .PHONY: services
