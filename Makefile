@@ -9,7 +9,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator)
+tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator, cargo-machete, cargo-deny)
 	@scripts/tools.sh
 
 .PHONY: services
@@ -24,11 +24,29 @@ services-down: ## stop them (data stays in .local/)
 migrate: services ## create the local databases and apply migrations/
 	@$(ENV) cargo run -q -p setup --bin setup -- local
 
-.PHONY: test
-test: tools services ## run every test: lint, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform
+# The gateway's integration tests that run in-process and need no service (esm.rs needs RabbitMQ
+# and runs in make test).
+CHECK_GATEWAY_TESTS := --test gateway --test lambda --test watch
+
+.PHONY: check
+check: ## the fast tier for the edit loop, no services (under 3 minutes warm): fmt, clippy, unit tests, the gateway's in-process tests
+	@$(MAKE) --no-print-directory lint
+	@echo "== unit tests and in-process integration tests (no services)"
+	cargo test -q --workspace --lib --bins
+	cargo test -q -p local-gateway $(CHECK_GATEWAY_TESTS)
+
+# Not listed by make help: the first step of both tiers.
+.PHONY: lint
+lint:
 	@echo "== format and lint"
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
+
+.PHONY: test
+test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, README
+	@$(MAKE) --no-print-directory lint
+	@echo "== dependency policy: no unused crate (cargo machete), allowed licences and no banned crate (cargo deny)"
+	@scripts/deps-check.sh
 	@echo "== OpenAPI contract"
 	python3 -m openapi_spec_validator openapi.yaml
 	@echo "== release builds (once: the end-to-end smoke test runs them, then make dev in the README check)"
@@ -36,6 +54,7 @@ test: tools services ## run every test: lint, unit, integration (real PostgreSQL
 	@echo "== Rust tests (real PostgreSQL, RabbitMQ and moto)"
 	@$(ENV) scripts/drop-test-databases.sh
 	@$(ENV) set -o pipefail; cargo test --workspace 2>&1 | tee .local/cargo-test.log
+	@$(ENV) scripts/drop-test-databases.sh
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
 	@echo "== GitHub workflows (actionlint)"

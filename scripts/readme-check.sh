@@ -56,6 +56,7 @@ declare -A SKIP=(
   [bench]="bounded at 10 minutes; run it on purpose (README Performance)"
   [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
   [fmt]="rewrites files; make test runs cargo fmt --check instead"
+  [check]="its lint step is make test's first step, and make test's cargo test runs its tests"
 )
 
 say "make help lists the targets"
