@@ -117,6 +117,8 @@ struct UserBody<'a> {
 
 impl Management {
     fn client(&self) -> Result<reqwest::Client, ManagementError> {
+        // reqwest is built without its own provider (ring): it takes the process default.
+        shared::install_crypto_provider();
         reqwest::Client::builder()
             .timeout(self.timeout)
             .build()

@@ -9,6 +9,8 @@ use std::time::Duration;
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use tokio_postgres::error::SqlState;
 
 use crate::config::{ConfigError, Credentials, Env};
@@ -250,7 +252,8 @@ fn make_tls(
         Some(path) => {
             let pem = std::fs::read(path)
                 .map_err(|e| DbError::Setup(format!("reading {}: {e}", path.display())))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            // rustls-pki-types' PEM reader (rustls-pemfile is unmaintained, RUSTSEC-2025-0134).
+            for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| DbError::Setup(format!("{}: {e}", path.display())))?;
                 roots
                     .add(cert)

@@ -1,18 +1,31 @@
 //! Code every function shares. Each function's `main.rs` only wires these pieces together.
+//!
+//! Features: `aws` (the SDK configuration), `secrets` (Secrets Manager), `db` (the pool and
+//! migrations), `http` (the HTTP edge: problems, auth claims, origin verification, trailing
+//! slashes); config, telemetry and metrics are always there.
 
+#[cfg(feature = "http")]
 pub mod auth;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
+#[cfg(feature = "db")]
 pub mod db;
 pub mod metrics;
+#[cfg(feature = "db")]
 pub mod migrate;
+#[cfg(feature = "http")]
 pub mod origin;
+#[cfg(feature = "http")]
 pub mod problem;
+#[cfg(feature = "secrets")]
 pub mod secrets;
 pub mod telemetry;
+#[cfg(feature = "http")]
 pub mod trailing_slash;
 
 pub use config::Secret;
+#[cfg(feature = "http")]
 pub use problem::Problem;
 
 /// The largest batch the billing event source mapping may deliver: the most billing-consumer
