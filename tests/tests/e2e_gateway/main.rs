@@ -5,8 +5,9 @@
 //!
 //! The functions run in-process ([`local_gateway::InProcess`]: their real routers and handler,
 //! wired from the environment the config gives them), so no build is needed; one smoke test
-//! ([`smoke`]) runs the release bootstraps `make test` builds first, one ([`watch`]) runs them
-//! under `cargo lambda watch`.
+//! ([`smoke`]) runs the release bootstraps `make test` builds first (`make release-bins`), and
+//! the watch test ([`watch`]) runs the release `local-gateway` binary in front of
+//! `cargo lambda watch`, as `make dev WATCH=1` does.
 //! This file holds what the topics share: the stack, its tokens and calls.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
