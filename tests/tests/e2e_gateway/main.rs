@@ -81,7 +81,9 @@ enum Functions {
 enum Gateway {
     InProcess(RunningGateway),
     /// Held for its `Drop`.
-    Process { _process: GatewayProcess },
+    Process {
+        _process: GatewayProcess,
+    },
 }
 
 /// Stops the gateway binary with SIGTERM (so it stops its function instances) when dropped.
