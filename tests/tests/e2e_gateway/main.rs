@@ -72,8 +72,9 @@ enum Functions {
     /// Their release `bootstrap`s, from `target/release` (built before the tests).
     Release,
     /// Under `cargo lambda watch`, with these variables for the config, behind the release
-    /// `local-gateway` binary as `make dev WATCH=1` runs it (in-process, `cargo lambda watch`
-    /// held invocations after a rebuild: see `watch.rs`).
+    /// `local-gateway` binary as `make dev WATCH=1` runs it: with the gateway in this test's
+    /// process, cargo lambda watch 1.9.2 held the first invocation after a rebuild for good (three
+    /// runs of three, one instance or four); as its own process it does not.
     Watch(Vec<(&'static str, String)>),
 }
 
