@@ -73,8 +73,8 @@ enum Functions {
     Release,
     /// Under `cargo lambda watch`, with these variables for the config, behind the release
     /// `local-gateway` binary as `make dev WATCH=1` runs it: with the gateway in this test's
-    /// process, cargo lambda watch 1.9.2 held the first invocation after a rebuild for good (three
-    /// runs of three, one instance or four); as its own process it does not.
+    /// process, cargo lambda watch 1.9.2 held the first invocation after a rebuild for good even
+    /// with one instance per function (as its own process, with one instance, it did not).
     Watch(Vec<(&'static str, String)>),
 }
 
