@@ -5,8 +5,9 @@
 //!
 //! The functions run in-process ([`local_gateway::InProcess`]: their real routers and handler,
 //! wired from the environment the config gives them), so no build is needed; one smoke test
-//! ([`smoke`]) runs the release bootstraps `make test` builds first, one ([`watch`]) runs them
-//! under `cargo lambda watch`.
+//! ([`smoke`]) runs the release bootstraps `make test` builds first (`make release-bins`), and
+//! the watch test ([`watch`]) runs the release `local-gateway` binary in front of
+//! `cargo lambda watch`, as `make dev WATCH=1` does.
 //! This file holds what the topics share: the stack, its tokens and calls.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
@@ -20,6 +21,7 @@ mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine;
@@ -31,6 +33,7 @@ use local_gateway::localaws::{LocalAws, Settings};
 use local_gateway::{GatewayConfig, RunningGateway};
 use serde_json::{Value, json};
 use shared::migrate::Database;
+use tokio::io::AsyncBufReadExt;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -82,8 +85,70 @@ enum Functions {
     InProcess,
     /// Their release `bootstrap`s, from `target/release` (built before the tests).
     Release,
-    /// Under `cargo lambda watch`, with these variables for the config.
+    /// Under `cargo lambda watch`, with these variables for the config, behind the release
+    /// `local-gateway` binary as `make dev WATCH=1` runs it: with the gateway in this test's
+    /// process, cargo lambda watch 1.9.2 held the first invocation after a rebuild for good even
+    /// with one instance per function (as its own process, with one instance, it did not).
     Watch(Vec<(&'static str, String)>),
+}
+
+/// Where the gateway runs: in this process, or as the `local-gateway` binary.
+enum Gateway {
+    InProcess(RunningGateway),
+    /// Held for its `Drop`.
+    Process {
+        _process: GatewayProcess,
+    },
+}
+
+/// Stops the gateway binary with SIGTERM (so it stops its function instances) when dropped.
+struct GatewayProcess {
+    child: tokio::process::Child,
+}
+
+impl GatewayProcess {
+    /// Starts `local-gateway local/gateway.yaml` with `vars`; returns it and its URL.
+    async fn start(vars: &HashMap<&str, String>) -> (Self, String) {
+        let log = std::env::var_os("TEST_LOG").is_some();
+        let mut child = tokio::process::Command::new(smoke::release_dir().join("local-gateway"))
+            .arg(root().join("local/gateway.yaml"))
+            .current_dir(root())
+            .envs(vars.iter().map(|(k, v)| (*k, v)))
+            .env("GATEWAY_LOG", if log { "debug" } else { "error" })
+            .stdout(Stdio::piped())
+            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("start local-gateway");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the gateway prints its URL")
+            .unwrap()
+            .expect("the gateway exited before listening");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("a URL in the first line")
+            .to_owned();
+        (Self { child }, url)
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else { return };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        // It stops its `cargo lambda watch` process groups before exiting.
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.start_kill();
+    }
 }
 
 struct Stack {
@@ -96,9 +161,9 @@ struct Stack {
     _movies: TestDb,
     orders: TestDb,
     _broker: BrokerUsers,
-    /// Dropping it (the test's runtime ends) stops the gateway's tasks, and with them the
-    /// function processes (spawned with kill_on_drop; watchers' process groups on drop).
-    gateway: RunningGateway,
+    /// Dropping it stops the gateway and the function processes it started (in-process: the
+    /// test's runtime ends its tasks, and the instances go with kill_on_drop).
+    gateway: Gateway,
 }
 
 impl Stack {
@@ -156,29 +221,28 @@ impl Stack {
             vars.insert("FUNCTIONS_DIR", smoke::release_dir().display().to_string());
         }
         let text = std::fs::read_to_string(root().join("local/gateway.yaml")).unwrap();
-        let mut cfg = GatewayConfig::parse(&text, |k| {
+        let cfg = GatewayConfig::parse(&text, |k| {
             vars.get(k).cloned().or_else(|| std::env::var(k).ok())
         })
         .unwrap();
-        for f in &mut cfg.functions {
-            f.forward_logs = log;
-            // The watchers take the toolchain's variables from the gateway's process, which
-            // is this test's: the target directory comes through the function's own instead.
-            if let Some(dir) = vars.get("CARGO_TARGET_DIR") {
-                f.env.insert("CARGO_TARGET_DIR".into(), dir.clone());
-            }
-        }
-        let gateway = match functions {
+        let (url, gateway) = match functions {
             Functions::InProcess => {
                 let lambda = functions::in_process(&cfg.functions).await;
-                local_gateway::start_with(cfg, lambda).await
+                let gw = local_gateway::start_with(cfg, lambda).await.unwrap();
+                (gw.url(), Gateway::InProcess(gw))
             }
-            Functions::Release | Functions::Watch(_) => local_gateway::start(cfg).await,
-        }
-        .expect("start the gateway");
+            Functions::Release => {
+                let gw = local_gateway::start(cfg).await.unwrap();
+                (gw.url(), Gateway::InProcess(gw))
+            }
+            Functions::Watch(_) => {
+                let (process, url) = GatewayProcess::start(&vars).await;
+                (url, Gateway::Process { _process: process })
+            }
+        };
         Self {
-            url: gateway.url(),
-            port: gateway.addr.port(),
+            port: url.rsplit(':').next().unwrap().parse().unwrap(),
+            url,
             http: reqwest::Client::new(),
             state,
             pool,

@@ -80,6 +80,10 @@ async fn watch_mode_rebuilds_a_saved_change_and_billing_still_delivers() {
         ("CARGO_TARGET_DIR", watch_target_dir().display().to_string()),
         // The first run on a machine may build every dependency in debug (2 cores: minutes).
         ("WATCH_BUILD_BUDGET_SECS", "900".into()),
+        // One instance each: with four, cargo lambda watch 1.9.2 held the first invocation
+        // after a rebuild for good while the four new instances waited for work.
+        ("INVENTORY_CONCURRENCY", "1".into()),
+        ("BILLING_API_CONCURRENCY", "1".into()),
     ]))
     .await;
     let user = s.token("user");
