@@ -34,6 +34,8 @@ fn knob(name: &str, default: usize) -> usize {
 
 struct Ctx {
     svc: Services,
+    /// Names this run's queue, secrets and DLQ.
+    run_id: String,
     http: reqwest::Client,
     cognito: Cognito,
     dlq_url: String,
@@ -101,6 +103,7 @@ async fn run() -> Result<bool, String> {
     let queue = format!("bench_billing_{run_id}");
     let ctx = Ctx {
         svc,
+        run_id,
         http,
         cognito,
         dlq_url,

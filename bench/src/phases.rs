@@ -6,6 +6,8 @@ mod functions;
 mod gateway;
 mod gateway_load;
 mod inprocess;
+mod power;
+mod power_report;
 mod references;
 mod routes;
 mod sizes;
@@ -63,6 +65,10 @@ pub async fn run(
     if wanted("cold") {
         say("cold starts");
         cold::cold_starts(ctx, report, all_ok).await?;
+    }
+    if wanted("power") {
+        say("power tuning: cold and warm under Lambda's CPU share at each memory size");
+        power::power_tuning(ctx, report, all_ok).await?;
     }
     if wanted("inprocess") {
         say("warm latency in-process (router.oneshot against the real database and broker)");
