@@ -10,10 +10,14 @@ use bench::cgroup::{Cgroups, DEFAULT_PERIOD_US, cpu_share};
 
 /// utime + stime of `pid` in seconds (`/proc/<pid>/stat` fields 14 and 15, 100 ticks a second).
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_comm = stat.rsplit_once(')').unwrap().1;
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_comm
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
     ticks as f64 / 100.0
 }
 
