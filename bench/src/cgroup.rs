@@ -40,9 +40,11 @@ pub fn quota_us(memory_mb: u32, period_us: u32) -> u32 {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Layout {
-    /// Directories (ours) in the `cpu` and `memory` hierarchies.
+    /// Directories (ours) in the `cpu`, `cpuacct` (when mounted apart) and `memory`
+    /// hierarchies.
     V1 {
         cpu: PathBuf,
+        cpuacct: Option<PathBuf>,
         memory: Option<PathBuf>,
     },
     /// Our directory in the unified hierarchy.
@@ -61,9 +63,8 @@ pub struct Cgroups {
 /// that size's CPU share and memory limit.
 #[derive(Debug)]
 pub struct Cap {
-    pub memory_mb: u32,
-    pub quota_us: u32,
-    pub period_us: u32,
+    /// `None`: no limits (the full core).
+    pub memory_mb: Option<u32>,
     /// The `cgroup.procs` files to join.
     pub procs: Vec<PathBuf>,
     dirs: Vec<PathBuf>,
@@ -84,6 +85,12 @@ impl Cap {
     pub fn cpu_stat(&self) -> CpuStat {
         let mut stat = CpuStat::default();
         for dir in &self.dirs {
+            if let Some(ns) = std::fs::read_to_string(dir.join("cpuacct.usage"))
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+            {
+                stat.usage_us = ns / 1000;
+            }
             if let Ok(text) = std::fs::read_to_string(dir.join("cpu.stat")) {
                 for line in text.lines() {
                     let mut it = line.split_whitespace();
@@ -156,7 +163,7 @@ impl Cgroups {
     /// `cgroup v1 (cpu, memory)` or `cgroup v2`, and where.
     pub fn describe(&self) -> String {
         match &self.layout {
-            Layout::V1 { cpu, memory } => format!(
+            Layout::V1 { cpu, memory, .. } => format!(
                 "cgroup v1: `cpu.cfs_quota_us` in {}, {}",
                 cpu.display(),
                 memory
@@ -195,13 +202,30 @@ impl Cgroups {
 
     /// Creates (or resets) the groups of `memory_mb`.
     pub fn cap(&self, memory_mb: u32) -> Result<Cap, String> {
-        let quota = quota_us(memory_mb, self.period_us);
-        let limit = u64::from(memory_mb) * 1024 * 1024;
-        let name = format!("{}-{memory_mb}mb", self.tag);
+        self.group(Some(memory_mb))
+    }
+
+    /// A group without limits: the full-core figures, measured the same way (through the
+    /// wrapper, with the group's CPU time).
+    pub fn unlimited(&self) -> Result<Cap, String> {
+        self.group(None)
+    }
+
+    fn group(&self, memory_mb: Option<u32>) -> Result<Cap, String> {
+        let (quota, limit, name) = match memory_mb {
+            Some(mb) => (
+                quota_us(mb, self.period_us).to_string(),
+                (u64::from(mb) * 1024 * 1024).to_string(),
+                format!("{}-{mb}mb", self.tag),
+            ),
+            None => (
+                "-1".to_owned(),
+                "-1".to_owned(),
+                format!("{}-full", self.tag),
+            ),
+        };
         let mut cap = Cap {
             memory_mb,
-            quota_us: quota,
-            period_us: self.period_us,
             procs: Vec::new(),
             dirs: Vec::new(),
         };
@@ -221,24 +245,35 @@ impl Cgroups {
             Ok(())
         };
         match &self.layout {
-            Layout::V1 { cpu, memory } => {
+            Layout::V1 {
+                cpu,
+                cpuacct,
+                memory,
+            } => {
                 // The period first: the kernel checks the quota against it.
                 group(
                     cpu,
                     &[
                         ("cpu.cfs_period_us", self.period_us.to_string()),
-                        ("cpu.cfs_quota_us", quota.to_string()),
+                        ("cpu.cfs_quota_us", quota.clone()),
                     ],
                 )?;
                 if let Some(memory) = memory {
-                    group(memory, &[("memory.limit_in_bytes", limit.to_string())])?;
+                    group(memory, &[("memory.limit_in_bytes", limit)])?;
+                }
+                // Only to read the CPU time used (`cpu.stat` of v1 has no usage).
+                if let Some(cpuacct) = cpuacct {
+                    group(cpuacct, &[])?;
                 }
             }
             Layout::V2 { dir } => group(
                 dir,
                 &[
-                    ("cpu.max", format!("{quota} {}", self.period_us)),
-                    ("memory.max", limit.to_string()),
+                    (
+                        "cpu.max",
+                        format!("{} {}", quota.replace("-1", "max"), self.period_us),
+                    ),
+                    ("memory.max", limit.replace("-1", "max")),
                 ],
             )?,
         }
@@ -248,7 +283,11 @@ impl Cgroups {
     /// Removes empty groups a killed earlier run left behind.
     fn clean_stale(&self) {
         let parents: Vec<&PathBuf> = match &self.layout {
-            Layout::V1 { cpu, memory } => std::iter::once(cpu).chain(memory).collect(),
+            Layout::V1 {
+                cpu,
+                cpuacct,
+                memory,
+            } => std::iter::once(cpu).chain(cpuacct).chain(memory).collect(),
             Layout::V2 { dir } => vec![dir],
         };
         for parent in parents {
@@ -312,8 +351,10 @@ fn layout(mountinfo: &str, own: &str) -> Result<Layout, String> {
         })
     };
     if let Some(cpu) = v1("cpu") {
+        let cpuacct = v1("cpuacct").filter(|a| *a != cpu);
         return Ok(Layout::V1 {
             cpu,
+            cpuacct,
             memory: v1("memory"),
         });
     }
@@ -354,17 +395,19 @@ mod tests {
     const HYBRID: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
 
     #[test]
     fn finds_our_groups_in_v1() {
-        let own = "4:memory:/process_api/abc\n1:cpu:/\n0::/\n";
+        let own = "4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/\n";
         assert_eq!(
             layout(HYBRID, own).unwrap(),
             Layout::V1 {
                 cpu: "/sys/fs/cgroup/cpu".into(),
+                cpuacct: Some("/sys/fs/cgroup/cpuacct".into()),
                 memory: Some("/sys/fs/cgroup/memory/process_api/abc".into()),
             }
         );
@@ -374,6 +417,7 @@ mod tests {
             layout(combined, "3:cpu,cpuacct:/user.slice\n").unwrap(),
             Layout::V1 {
                 cpu: "/sys/fs/cgroup/cpu,cpuacct/user.slice".into(),
+                cpuacct: None,
                 memory: None,
             }
         );

@@ -31,8 +31,9 @@ pub(super) struct Power {
     pub(super) wrapper_overhead: Option<Duration>,
     pub(super) cold_starts: usize,
     pub(super) warm: usize,
-    /// `perf record` each capped cold start at this size into `BENCH_PROFILE_DIR`.
-    profile: Option<(u32, PathBuf)>,
+    /// `BENCH_PROFILE`: a command put in front of each bootstrap at `BENCH_PROFILE_MEMORY`
+    /// (256), `{function}` and `{pid}` replaced (`perf record -g -o /tmp/p/{function}.{pid} --`).
+    profile: Option<(u32, String)>,
     secrets: Secrets,
 }
 
@@ -49,7 +50,9 @@ pub(super) struct Samples {
     pub(super) firsts: Vec<Duration>,
     pub(super) warm: Vec<Duration>,
     pub(super) errors: usize,
-    /// Throttling of the warm invocations (capped only).
+    /// CPU time of each cold start up to its first answer (when the machine's cgroups give it).
+    pub(super) cold_cpu: Vec<Duration>,
+    /// CPU time and throttling of all the warm invocations together.
     pub(super) warm_throttle: CpuStat,
 }
 
@@ -107,8 +110,10 @@ impl Power {
             (&user, &password),
         )
         .await?;
-        let profile = std::env::var_os("BENCH_PROFILE_DIR")
-            .map(|d| (knob("BENCH_PROFILE_MEMORY", 256) as u32, PathBuf::from(d)));
+        let profile = std::env::var("BENCH_PROFILE")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| (knob("BENCH_PROFILE_MEMORY", 256) as u32, p));
         let wrapper_overhead = cgroups
             .is_ok()
             .then(|| wrapper_overhead(&wrapper))
@@ -151,20 +156,16 @@ impl Power {
             Some(cap) => {
                 env.insert("LAMBDA_CAP_EXEC".into(), bootstrap.display().to_string());
                 env.insert("LAMBDA_CAP_CGROUPS".into(), cap.procs_list());
-                if let Some((mb, dir)) = &self.profile
-                    && *mb == cap.memory_mb
+                if let Some((mb, prefix)) = &self.profile
+                    && Some(*mb) == cap.memory_mb
                 {
-                    let out = dir.join(format!("{f}.{{pid}}.perf"));
-                    env.insert(
-                        "LAMBDA_CAP_PREFIX".into(),
-                        format!("perf record -q -F 20000 -g -o {} --", out.display()),
-                    );
+                    env.insert("LAMBDA_CAP_PREFIX".into(), prefix.replace("{function}", f));
                 }
                 FunctionConfig::new(f, &self.wrapper)
             }
         };
         cfg.env = env;
-        cfg.memory_mb = cap.map_or(1769, |c| c.memory_mb);
+        cfg.memory_mb = cap.and_then(|c| c.memory_mb).unwrap_or(1769);
         cfg.max_concurrency = 1;
         cfg.timeout = Duration::from_secs(10);
         cfg.forward_logs = std::env::var_os("BENCH_FUNCTION_LOGS").is_some();
@@ -176,16 +177,24 @@ impl Power {
         let lambda = LambdaService::new([self.config(ctx, f, cap)]);
         let mut s = Samples::default();
         let deadline = Instant::now() + Duration::from_secs(60);
-        let label = cap.map_or("full core".to_owned(), |c| format!("{} MB", c.memory_mb));
+        let label = cap
+            .and_then(|c| c.memory_mb)
+            .map_or("full core".to_owned(), |mb| format!("{mb} MB"));
+        let used = || cap.map(Cap::cpu_stat).unwrap_or_default().usage_us;
         for i in 0..self.cold_starts {
             if i > 0 && Instant::now() > deadline {
                 break;
             }
             lambda.stop_idle(f).await;
+            let cpu_before = used();
             match lambda.invoke(f, payload(ctx, f)?).await {
                 Ok(inv) if ok(f, &inv) => {
                     s.firsts.push(inv.total);
                     s.inits.extend(inv.init_duration);
+                    let cpu = used().saturating_sub(cpu_before);
+                    if cpu > 0 {
+                        s.cold_cpu.push(Duration::from_micros(cpu));
+                    }
                 }
                 Ok(inv) => {
                     s.errors += 1;
@@ -296,7 +305,15 @@ pub(super) async fn power_tuning(
             }
         }
         say(&format!("{f} on the full core"));
-        let samples = power.measure(ctx, f, None).await?;
+        // In a group without limits when there are cgroups, for its CPU time.
+        let unlimited = power
+            .cgroups
+            .as_ref()
+            .ok()
+            .map(Cgroups::unlimited)
+            .transpose()?;
+        let samples = power.measure(ctx, f, unlimited.as_ref()).await?;
+        drop(unlimited);
         *all_ok &= samples.errors == 0;
         rows.push(Row::new(None, samples));
         results.push((f, rows));

@@ -31,6 +31,9 @@ pub(super) struct Row {
     first_max: Duration,
     warm_p50: Duration,
     warm_p99: Duration,
+    /// Median CPU time of a cold start, and mean CPU time of a warm invocation.
+    cold_cpu: Option<Duration>,
+    warm_cpu: Option<Duration>,
     billed_ms: f64,
     /// Warm invocations, and how many CFS periods throttled them.
     warm_n: usize,
@@ -49,6 +52,9 @@ impl Row {
             first_max: s.firsts.iter().max().copied().unwrap_or_default(),
             warm_p50: percentile(&warm, 50.0),
             warm_p99: percentile(&warm, 99.0),
+            cold_cpu: (!s.cold_cpu.is_empty()).then(|| median(&s.cold_cpu)),
+            warm_cpu: (s.warm_throttle.usage_us > 0 && !s.warm.is_empty())
+                .then(|| Duration::from_micros(s.warm_throttle.usage_us / s.warm.len() as u64)),
             billed_ms: mean_billed_ms(&s.warm),
             warm_n: s.warm.len(),
             throttled_periods: s.warm_throttle.throttled_periods,
@@ -186,21 +192,25 @@ pub(super) fn write(
         let _ = write!(
             md,
             "\n#### {f}\n\n| memory | CPU share | init median | first answer median | first \
-             answer max | warm p50 | warm p99 | billed ms (mean) | USD per 1M | throttled \
-             periods / warm call | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+             answer max | CPU ms per cold start | warm p50 | warm p99 | CPU ms per warm call | \
+             billed ms (mean) | USD per 1M | throttled periods / warm call | errors |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         );
+        let cpu = |d: Option<Duration>| d.map_or("-".into(), ms);
         for r in rows {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.4} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.4} | {} | {} |",
                 r.label(),
                 r.memory_mb
                     .map_or("100%".into(), |mb| format!("{:.1}%", cpu_share(mb) * 100.0)),
                 ms(r.init),
                 ms(r.first),
                 ms(r.first_max),
+                cpu(r.cold_cpu),
                 ms(r.warm_p50),
                 ms(r.warm_p99),
+                cpu(r.warm_cpu),
                 r.billed_ms,
                 r.usd(),
                 r.memory_mb.map_or("-".into(), |_| format!(
