@@ -10,7 +10,8 @@
 //! `BENCH_LAMBDA_DIR` (target/lambda), `BENCH_KEEP=1` keeps the databases afterwards,
 //! `BENCH_ONLY=size,cold,inprocess,gateway` runs only those phases (the references always run),
 //! `BENCH_FUNCTION_LOGS=1` forwards the functions' logs, `BENCH_REPEAT` (3): each latency
-//! figure is the run with the median p99 out of this many.
+//! figure is the run with the median p99 out of this many, `BENCH_WRITE=0` writes no file.
+//! The power-tuning phase (`BENCH_ONLY=power`) has its own knobs: see `phases/power.rs`.
 
 mod phases;
 
@@ -24,6 +25,12 @@ use bench::setup::{self, Cognito, MOVIES_ROLE, Services};
 use uuid::Uuid;
 
 const FUNCTIONS: [&str; 3] = ["inventory", "billing-api", "billing-consumer"];
+
+/// `BENCH_WRITE=0`: print only; leave `bench/results.md`, the charts and
+/// `docs/performance.md` alone (profiling and A/B runs).
+fn writes_files() -> bool {
+    std::env::var("BENCH_WRITE").map_or(true, |v| v.trim() != "0")
+}
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -192,9 +199,11 @@ async fn run() -> Result<bool, String> {
         report.text()
     );
     println!("{text}");
-    let path = ctx.repo.join("bench/results.md");
-    std::fs::write(&path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    say(&format!("written to {}", path.display()));
+    if writes_files() {
+        let path = ctx.repo.join("bench/results.md");
+        std::fs::write(&path, &text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        say(&format!("written to {}", path.display()));
+    }
     Ok(all_ok)
 }
 

@@ -152,7 +152,9 @@ pub(super) fn write_sweep_charts(
     ];
     for (name, svg) in charts {
         let path = ctx.repo.join("bench").join(name);
-        std::fs::write(&path, svg).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        if crate::writes_files() {
+            std::fs::write(&path, svg).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
         report.line(&format!("\n![{name}]({name})"));
     }
     Ok(())

@@ -238,8 +238,10 @@ pub(super) fn write(
             );
             let name = format!("power-{f}.svg");
             let path = ctx.repo.join("bench").join(&name);
-            std::fs::write(&path, chart(f, rows))
-                .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            if crate::writes_files() {
+                std::fs::write(&path, chart(f, rows))
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            }
             let _ = writeln!(md, "\n![{f}: power tuning]({name})");
         }
         if let Some(r) = rows.iter().find(|r| r.memory_mb == Some(GOAL_MB)) {
@@ -258,7 +260,10 @@ pub(super) fn write(
         }
     }
     report.line(&md);
-    write_docs(&ctx.repo, &md)
+    if crate::writes_files() {
+        write_docs(&ctx.repo, &md)?;
+    }
+    Ok(())
 }
 
 /// Replaces the generated section of `docs/performance.md` (image paths made relative to
