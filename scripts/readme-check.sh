@@ -28,6 +28,7 @@ declare -A SKIP=(
   [tf-check]="run by make test just before"
   [tf-moto]="run by make test just before"
   [bench]="bounded at 10 minutes; run it on purpose (README Performance)"
+  [bench-profile]="a release build with symbols and perf; run it on purpose (README Performance)"
   [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
   [fmt]="rewrites files; make test runs cargo fmt --check instead"
 )
