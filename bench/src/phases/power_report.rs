@@ -106,6 +106,23 @@ fn picks(rows: &[Row]) -> Option<(&Row, &Row, &Row)> {
     ))
 }
 
+/// The size the Terraform default should be. Behind API Gateway (inventory, billing-api) a
+/// client waits for every request: the smallest size whose warm invocations the CPU quota never
+/// throttled (a throttle adds up to a period to that request), among those within 5% of the
+/// cheapest; failing that, the cheapest. billing-consumer runs asynchronously, one batch at a
+/// time: the cheapest.
+fn recommended<'a>(f: &str, rows: &'a [Row]) -> Option<&'a Row> {
+    let (cheapest, _, _) = picks(rows)?;
+    if f == "billing-consumer" {
+        return Some(cheapest);
+    }
+    rows.iter()
+        .filter(|r| r.memory_mb.is_some())
+        .filter(|r| r.usd() <= cheapest.usd() * 1.05 && r.throttled_periods == 0)
+        .min_by_key(|r| r.memory_mb)
+        .or(Some(cheapest))
+}
+
 fn chart(f: &str, rows: &[Row]) -> String {
     let capped: Vec<&Row> = rows.iter().filter(|r| r.memory_mb.is_some()).collect();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -225,17 +242,35 @@ pub(super) fn write(
             let _ = writeln!(
                 md,
                 "\nCheapest: **{}** ({:.4} USD per million). Fastest warm: **{}** (p50 {} ms). \
-                 Fastest cold: **{}** (first answer {} ms). Terraform's default: {}.",
+                 Fastest cold: **{}** (first answer {} ms).",
                 cheap.label(),
                 cheap.usd(),
                 fast_warm.label(),
                 ms(fast_warm.warm_p50),
                 fast_cold.label(),
                 ms(fast_cold.first),
-                tf.map_or("not found in terraform/variables.tf".into(), |mb| format!(
-                    "{mb} MB"
-                )),
             );
+            if let Some(rec) = recommended(f, rows) {
+                let tf = tf.map_or("not found in terraform/variables.tf".into(), |mb| {
+                    let agrees = if Some(mb) == rec.memory_mb {
+                        "agrees"
+                    } else {
+                        "**differs: update terraform/variables.tf**"
+                    };
+                    format!("{mb} MB, {agrees}")
+                });
+                let _ = writeln!(
+                    md,
+                    "Recommended ({}): **{}**. Terraform's default: {tf}.",
+                    if *f == "billing-consumer" {
+                        "asynchronous: the cheapest"
+                    } else {
+                        "behind API Gateway: the smallest size with no throttled warm call, \
+                         within 5% of the cheapest"
+                    },
+                    rec.label(),
+                );
+            }
             let name = format!("power-{f}.svg");
             let path = ctx.repo.join("bench").join(&name);
             if crate::writes_files() {
