@@ -132,7 +132,11 @@ load: local-env $(LOCALAWS) ## traffic for the dashboard (needs make dev): ramps
 	@$(ENV) TOKEN=$$($(LOCALAWS) token user) GATEWAY_URL=http://127.0.0.1:$(LOCAL_GATEWAY_PORT) target/debug/load
 
 .PHONY: bench
-bench: services ## measure cold start, latency, throughput, size and RSS; writes bench/results.md
+bench: services ## measure cold start, latency, throughput, size, RSS and the power tuning under Lambda's CPU share; writes bench/results.md and docs/performance.md
 	cargo build --release -p inventory -p billing-api -p billing-consumer
 	cargo build --release -p bench
 	@$(ENV) target/release/bench
+
+.PHONY: bench-profile
+bench-profile: services ## perf profile of the cold starts under the 256 MB CPU share: the top symbols per function (writes nothing in the repo)
+	@bench/profile.sh

@@ -54,6 +54,7 @@ declare -A SKIP=(
   [tf-moto]="run by make test just before"
   [release-bins]="run by make test before cargo test (e2e_gateway's smoke test); make dev builds the same"
   [bench]="bounded at 10 minutes; run it on purpose (README Performance)"
+  [bench-profile]="a release build with symbols and perf; run it on purpose (README Performance)"
   [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
   [fmt]="rewrites files; make test runs cargo fmt --check instead"
   [check]="its lint step is make test's first step, and make test's cargo test runs its tests"

@@ -220,8 +220,8 @@ variable "functions" {
     reserved_concurrency = optional(number, 10)
   }))
   default = {
-    inventory          = { memory_size = 256, timeout = 10, reserved_concurrency = 20 }
-    "billing-api"      = { memory_size = 256, timeout = 10, reserved_concurrency = 20 }
+    inventory          = { memory_size = 512, timeout = 10, reserved_concurrency = 20 }
+    "billing-api"      = { memory_size = 512, timeout = 10, reserved_concurrency = 20 }
     "billing-consumer" = { memory_size = 256, timeout = 30, reserved_concurrency = 2 }
     setup              = { memory_size = 256, timeout = 120, reserved_concurrency = 1 }
   }

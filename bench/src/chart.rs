@@ -33,7 +33,31 @@ fn num(v: f64) -> String {
 
 /// A line chart; x positions are spaced evenly by rank (concurrency levels 1, 2, 4, ...).
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
-    let (w, h, l, r, t, b) = (560.0, 300.0, 60.0, 20.0, 30.0, 50.0);
+    chart(title, x_label, y_label, series, None)
+}
+
+/// A line chart with one more series on its own axis at the right, drawn dashed (the power
+/// tuning's cost next to its times).
+pub fn line_chart_with_right_axis(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    right_label: &str,
+    right: &Series,
+) -> String {
+    chart(title, x_label, y_label, series, Some((right_label, right)))
+}
+
+fn chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    right: Option<(&str, &Series)>,
+) -> String {
+    let r = if right.is_some() { 70.0 } else { 20.0 };
+    let (w, h, l, t, b) = (560.0, 300.0, 60.0, 30.0, 50.0);
     let xs: Vec<f64> = series
         .first()
         .map(|s| s.points.iter().map(|p| p.0).collect())
@@ -113,6 +137,56 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             se.label
         );
     }
+    if let Some((label, se)) = right {
+        let c = COLORS[series.len() % COLORS.len()];
+        let rmax = nice_max(se.points.iter().map(|p| p.1).fold(0.0, f64::max));
+        let ry = |v: f64| t + (h - t - b) * (1.0 - v / rmax);
+        for k in 0..=4 {
+            let v = rmax * f64::from(k) / 4.0;
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{:.1}" fill="{c}">{}</text>"##,
+                w - r + 6.0,
+                ry(v) + 4.0,
+                num(v)
+            );
+        }
+        let mid = (t + h - b) / 2.0;
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{mid}" text-anchor="middle" fill="{c}" transform="rotate(90 {} {mid})">{label}</text>"##,
+            w - 10.0,
+            w - 10.0
+        );
+        let pts: Vec<String> = se
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{:.1},{:.1}", x_at(i), ry(p.1)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r##"<polyline fill="none" stroke="{c}" stroke-width="2" stroke-dasharray="5,3" points="{}"/>"##,
+            pts.join(" ")
+        );
+        for p in &pts {
+            let (x, y) = p.split_once(',').unwrap_or_default();
+            let _ = writeln!(
+                s,
+                r##"<rect x="{x}" y="{y}" width="5" height="5" transform="translate(-2.5 -2.5)" fill="{c}"/>"##
+            );
+        }
+        let ly = t + 4.0 + 14.0 * series.len() as f64;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{c}" stroke-width="2" stroke-dasharray="5,3"/><text x="{}" y="{}">{} (right axis)</text>"##,
+            l + 10.0,
+            l + 26.0,
+            l + 30.0,
+            ly + 4.0,
+            se.label
+        );
+    }
     s.push_str("</svg>\n");
     s
 }
@@ -144,5 +218,31 @@ mod tests {
         assert!(svg.contains(">p99<") && svg.contains(">4<"));
         assert_eq!(nice_max(1.3), 2.0);
         assert_eq!(nice_max(3048.0), 5000.0);
+    }
+
+    #[test]
+    fn right_axis_series_is_dashed_and_labelled() {
+        let svg = line_chart_with_right_axis(
+            "inventory",
+            "memory MB",
+            "ms",
+            &[Series {
+                label: "warm p50",
+                points: vec![(128.0, 2.0), (256.0, 1.0)],
+            }],
+            "USD per million",
+            &Series {
+                label: "cost",
+                points: vec![(128.0, 0.2), (256.0, 0.21)],
+            },
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(
+            svg.matches("stroke-dasharray").count(),
+            2,
+            "line and legend"
+        );
+        assert_eq!(svg.matches("<rect x=").count(), 2);
+        assert!(svg.contains("cost (right axis)") && svg.contains(">USD per million<"));
     }
 }

@@ -2,9 +2,11 @@
 //! PostgreSQL, RabbitMQ and moto, and checks the figures against the targets of issue 6.
 //! The binary (`src/main.rs`) runs the phases; these modules are its parts.
 
+pub mod cgroup;
 pub mod chart;
 pub mod http;
 pub mod load;
+pub mod pricing;
 pub mod proc;
 pub mod report;
 pub mod setup;

@@ -90,6 +90,23 @@ async fn published_message_is_persistent_json_with_message_id() {
     h.cleanup().await;
 }
 
+/// The publisher negotiates a small `frame_max` (`billing_api::amqp::FRAME_MAX`, a cold-start
+/// saving): a message larger than a frame is split by the client and arrives whole.
+#[tokio::test]
+async fn a_message_larger_than_a_frame_arrives_whole() {
+    let h = Harness::new().await;
+    let body = vec![b'x'; 6 * billing_api::amqp::FRAME_MAX as usize + 123];
+    h.publisher
+        .publish(&uuid::Uuid::new_v4().to_string(), &body)
+        .await
+        .unwrap();
+    let mut mapping = Mapping::start(&amqp_url(), &h.queue, 1).await;
+    let deliveries = mapping.next_batch(Duration::from_secs(10)).await;
+    assert_eq!(deliveries[0].data, body);
+    mapping.close().await;
+    h.cleanup().await;
+}
+
 #[tokio::test]
 async fn orders_wait_in_the_queue_while_no_consumer_runs() {
     let h = Harness::new().await;

@@ -19,6 +19,24 @@ use tokio::sync::Mutex;
 
 use crate::topology;
 
+/// The largest AMQP frame the publisher negotiates (the protocol's floor is 4096). lapin keeps
+/// 32 frames of read and 32 of write buffer and zeroes them when a connection opens: at
+/// RabbitMQ's default `frame_max` of 128 KiB that is 8 MiB of `memset` and page faults, which
+/// was the largest CPU cost of billing-api's first publish under Lambda's CPU share (`make
+/// bench`, docs/performance.md). An order is a few hundred bytes; a larger message is simply
+/// split into more body frames. A `frame_max` in the URI wins.
+pub const FRAME_MAX: u32 = 8192;
+
+/// `uri` with [`FRAME_MAX`] unless it sets its own. The error never quotes the URI (it holds
+/// the password).
+fn uri_with_frame_max(uri: &str) -> Result<lapin::uri::AMQPUri, String> {
+    let mut parsed: lapin::uri::AMQPUri = uri
+        .parse()
+        .map_err(|_| "the AMQP URI is not valid (value not shown)".to_owned())?;
+    parsed.query.frame_max.get_or_insert(FRAME_MAX);
+    Ok(parsed)
+}
+
 /// Where the broker is and how long a publish may take.
 #[derive(Debug, Clone)]
 pub struct AmqpSettings {
@@ -212,8 +230,9 @@ impl Publisher {
             cert_chain: s.ca_pem.clone(),
         };
         let unreachable = |e: lapin::Error| PublishError::Unreachable(e.to_string());
-        let connection = Connection::connect_with_config(
-            s.uri.expose(),
+        let uri = uri_with_frame_max(s.uri.expose()).map_err(PublishError::Unreachable)?;
+        let connection = Connection::connect_uri_with_config(
+            uri,
             ConnectionProperties::default().with_connection_name("billing-api".into()),
             tls,
             lapin::runtime::default_runtime().map_err(unreachable)?,
@@ -355,6 +374,18 @@ fn close_in_background(connection: Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_max_is_small_unless_the_uri_sets_it() {
+        let uri = uri_with_frame_max("amqp://u:p@127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(uri.query.frame_max, Some(FRAME_MAX));
+        let uri =
+            uri_with_frame_max("amqps://u:p@h:5671/%2f?frame_max=65536&heartbeat=10").unwrap();
+        assert_eq!(uri.query.frame_max, Some(65536));
+        assert_eq!(uri.query.heartbeat, Some(10));
+        let err = uri_with_frame_max("amqp://u:Secret-Zq81@[bad").unwrap_err();
+        assert!(!err.contains("Zq81"), "{err}");
+    }
 
     #[test]
     fn endpoint_uri_encodes_credentials_and_vhost() {
