@@ -90,12 +90,12 @@ async fn published_message_is_persistent_json_with_message_id() {
     h.cleanup().await;
 }
 
-/// The publisher negotiates a small `frame_max` (`billing_api::amqp::FRAME_MAX`, a cold-start
+/// The publisher negotiates a small `frame_max` (`billing::amqp::FRAME_MAX`, a cold-start
 /// saving): a message larger than a frame is split by the client and arrives whole.
 #[tokio::test]
 async fn a_message_larger_than_a_frame_arrives_whole() {
     let h = Harness::new().await;
-    let body = vec![b'x'; 6 * billing_api::amqp::FRAME_MAX as usize + 123];
+    let body = vec![b'x'; 6 * billing::amqp::FRAME_MAX as usize + 123];
     h.publisher
         .publish(&uuid::Uuid::new_v4().to_string(), &body)
         .await
