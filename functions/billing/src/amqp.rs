@@ -149,6 +149,8 @@ struct Inner {
     settings: AmqpSettings,
     link: Mutex<Option<Link>>,
     generations: std::sync::atomic::AtomicU64,
+    /// Only in test builds (`test-util`): tests check connection reuse with it.
+    #[cfg(any(test, feature = "test-util"))]
     connects: std::sync::atomic::AtomicU64,
 }
 
@@ -160,6 +162,7 @@ impl Publisher {
                 settings,
                 link: Mutex::new(None),
                 generations: 0.into(),
+                #[cfg(any(test, feature = "test-util"))]
                 connects: 0.into(),
             }),
         }
@@ -170,6 +173,7 @@ impl Publisher {
     }
 
     /// How many connections this publisher has opened (tests check reuse with it).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn connections_opened(&self) -> u64 {
         self.inner
             .connects
@@ -230,6 +234,7 @@ impl Publisher {
                 .await
                 .map_err(unreachable)?;
         }
+        #[cfg(any(test, feature = "test-util"))]
         self.inner
             .connects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -3,6 +3,7 @@
 //! inside handler and query spans — can be found from a request id or a trace
 //! (Logs Insights: `filter spans.0.requestId = "…"`).
 
+#[cfg(any(test, feature = "test-util"))]
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
@@ -53,7 +54,8 @@ pub fn log_filter(raw: Option<&str>) -> Targets {
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
-/// Tests stay quiet unless `TEST_LOG` is set.
+/// Tests stay quiet unless `TEST_LOG` is set. Only in test builds (`test-util`).
+#[cfg(any(test, feature = "test-util"))]
 pub fn init_for_tests() {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
