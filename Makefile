@@ -69,7 +69,9 @@ release-bins: ## release builds of the functions and the local gateway (what mak
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)
-	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTIONS))
+	@# One function at a time: Cargo unifies features across the packages of one build, so
+	@# building them together would link shared's `http` into billing-consumer and setup.
+	set -e; for f in $(FUNCTIONS); do cargo lambda build --release --arm64 --output-format zip -p $$f --bin $$f; done
 	@ls -l target/lambda/*/bootstrap.zip
 
 .PHONY: tf-check

@@ -287,6 +287,8 @@ module "function" {
   kms_key_arn        = aws_kms_key.this.arn
   log_retention_days = var.function_log_retention_days
 
+  application_log_level = var.application_log_level
+
   # Opt-in: reservations only when the account's quota is known to leave 100 unreserved (see
   # var.lambda_account_concurrency); otherwise every function draws from the shared pool.
   reserved_concurrent_executions = var.lambda_account_concurrency == null ? -1 : var.functions[each.key].reserved_concurrency

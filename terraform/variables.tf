@@ -212,6 +212,12 @@ variable "rust_log" {
   default     = "info"
 }
 
+variable "application_log_level" {
+  description = "Lambda advanced logging controls' application log level for every function (TRACE, DEBUG, INFO, WARN, ERROR, FATAL): Lambda sets it as AWS_LAMBDA_LOG_LEVEL, which takes precedence over RUST_LOG's level (RUST_LOG's stricter per-target directives still apply). null (default): plain-text format, RUST_LOG alone. Keep it at INFO or below: Lambda counts the EMF metric lines as INFO and drops them above."
+  type        = string
+  default     = null
+}
+
 variable "functions" {
   description = "Per-function sizing. reserved_concurrency caps fan-out toward the database and broker (-1: unreserved); applied only when lambda_account_concurrency is set."
   type = map(object({

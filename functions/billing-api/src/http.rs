@@ -4,23 +4,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::HeaderMap;
+use http::request::Parts;
 use serde::Serialize;
 use shared::Problem;
 use shared::auth::Principal;
 use shared::db::{Db, DbError};
+use shared::extract::JsonBody;
 use shared::metrics::{Metrics, Unit};
-use shared::problem::{BODY_LIMIT, body_bytes, parse_json};
+use shared::problem::BODY_LIMIT;
 use uuid::Uuid;
 
-use billing::{
-    IdempotencyKey, Order, OrderMessage, OrderRequest, PublishError, Publisher, StoredOrder,
-};
+use billing::{IdempotencyKey, Order, OrderMessage, OrderRequest, Publisher, StoredOrder};
+
+use crate::error::ApiError;
 
 /// The optional request header naming a retriable order.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -35,15 +34,15 @@ pub struct AppState {
 
 /// The function's routes; one trailing slash is ignored (`shared::trailing_slash`).
 pub fn router(state: AppState) -> Router {
-    shared::trailing_slash::normalize(
-        Router::new()
-            .route("/api/billing", post(create_order))
-            .route("/api/billing/orders/{message_id}", get(get_order))
-            .fallback(|| async { Problem::not_found("no such route") })
-            .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
-            .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .with_state(Arc::new(state)),
-    )
+    let metrics = state.metrics.clone();
+    let routes = Router::new()
+        .route("/api/billing", post(create_order))
+        .route("/api/billing/orders/{message_id}", get(get_order))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(Arc::new(state));
+    shared::trailing_slash::normalize(shared::db_failure::count_db_errors(routes, metrics))
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -52,24 +51,22 @@ pub struct Queued {
     pub status: String,
 }
 
-#[tracing::instrument(skip(state, headers, body), fields(message_id))]
+#[tracing::instrument(skip(state, key, value), fields(message_id))]
 async fn create_order(
     State(state): State<Arc<AppState>>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Problem> {
-    let body = body_bytes(body)?;
-    let key = idempotency_key(&headers)?;
-    let value: serde_json::Value = parse_json(&headers, &body)?;
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
+    JsonBody(value): JsonBody<serde_json::Value>,
+) -> Result<Response, ApiError> {
     if !value.is_object() {
         return Err(Problem::bad_request(
             "the body must be a JSON object {user_id, number_of_items, total_amount}",
-        ));
+        )
+        .into());
     }
     let request: OrderRequest = serde_json::from_value(value)
         .map_err(|e| Problem::bad_request(format!("invalid field: {e}")))?;
-    let order = Order::try_from(&request).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let order = Order::try_from(&request)?;
     // With a key, a retry (after a 503 or a lost 200) is the same message_id, so the consumer
     // stores the order once; without one, every request is a new order.
     let message_id = match &key {
@@ -84,55 +81,43 @@ async fn create_order(
         Problem::internal()
     })?;
     let started = Instant::now();
-    match state
+    state
         .publisher
         .publish(&message_id.to_string(), &payload)
         .await
-    {
-        Ok(()) => {
-            state.metrics.emit(&[
-                ("OrdersQueued", 1.0, Unit::Count),
-                (
-                    "PublishConfirmLatency",
-                    started.elapsed().as_secs_f64() * 1000.0,
-                    Unit::Milliseconds,
-                ),
-            ]);
-            tracing::info!(%message_id, user_id = order.user_id, "order queued");
-            Ok(axum::Json(Queued {
-                message_id,
-                status: "queued".into(),
-            })
-            .into_response())
-        }
-        Err(e) => {
-            tracing::error!(error = %e, %message_id, "order not queued");
-            Err(match e {
-                PublishError::Unreachable(_) | PublishError::Timeout(_) => {
-                    Problem::unavailable("Broker unavailable")
-                }
-                PublishError::Nacked | PublishError::Unroutable(_) => {
-                    Problem::unavailable("Order not accepted by the broker")
-                }
-            })
-        }
-    }
+        .inspect_err(|e| tracing::error!(error = %e, %message_id, "order not queued"))?;
+    state.metrics.emit(&[
+        ("OrdersQueued", 1.0, Unit::Count),
+        (
+            "PublishConfirmLatency",
+            started.elapsed().as_secs_f64() * 1000.0,
+            Unit::Milliseconds,
+        ),
+    ]);
+    tracing::info!(%message_id, user_id = order.user_id, "order queued");
+    Ok(axum::Json(Queued {
+        message_id,
+        status: "queued".into(),
+    })
+    .into_response())
 }
 
 /// The `Idempotency-Key` header, when given (once, valid).
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
-    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(Problem::bad_request(
-            "Idempotency-Key: given more than once",
-        ));
+struct IdempotencyKeyHeader(Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut values = parts.headers.get_all(IDEMPOTENCY_KEY).iter();
+        let Some(first) = values.next() else {
+            return Ok(Self(None));
+        };
+        if values.next().is_some() {
+            return Err(Problem::bad_request("Idempotency-Key: given more than once").into());
+        }
+        Ok(Self(Some(IdempotencyKey::try_from(first.as_bytes())?)))
     }
-    IdempotencyKey::try_from(first.as_bytes())
-        .map(Some)
-        .map_err(|e| Problem::bad_request(e.to_string()))
 }
 
 /// An order is visible to its owner (the token `sub` that placed it, not the username, which
@@ -144,7 +129,7 @@ async fn get_order(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(message_id): Path<String>,
-) -> Result<Response, Problem> {
+) -> Result<Response, ApiError> {
     // Only the hyphenated form this API hands out (and openapi.yaml's pattern states);
     // `Uuid::parse_str` alone would also take the simple, braced and URN forms.
     let id = Some(&message_id)
@@ -154,19 +139,12 @@ async fn get_order(
     let visible = |o: &StoredOrder| {
         principal.is_admin() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
     };
-    match find_order(&state.db, id).await {
-        Ok(Some(order)) if visible(&order) => Ok(axum::Json(order).into_response()),
-        Ok(_) => Err(Problem::not_found(format!(
+    match find_order(&state.db, id).await? {
+        Some(order) if visible(&order) => Ok(axum::Json(order).into_response()),
+        _ => Err(Problem::not_found(format!(
             "order {id} is not stored (yet): it may still be in the queue, retry shortly"
-        ))),
-        Err(e) => {
-            tracing::error!(error = %e, %id, "reading an order");
-            Err(if e.is_unavailable() {
-                Problem::unavailable("Database unavailable")
-            } else {
-                Problem::internal()
-            })
-        }
+        ))
+        .into()),
     }
 }
 

@@ -3,6 +3,8 @@
 //! answers where an order stands. `main.rs` only wires these pieces; the order, the message and
 //! the publisher live in the `billing` library.
 
+pub mod error;
 pub mod http;
 
+pub use error::ApiError;
 pub use http::{AppState, router};

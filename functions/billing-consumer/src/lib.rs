@@ -9,7 +9,7 @@ pub mod dlq;
 pub mod event;
 pub mod store;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use base64::Engine;
@@ -159,33 +159,44 @@ pub fn decode(message: &RabbitMqMessage) -> Result<OrderRow, MessageError> {
 #[tracing::instrument(skip(event, ctx), fields(batch = event.len()))]
 pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, ConsumerError> {
     let started = Instant::now();
-    let mut report = Report::default();
-    let mut rows: Vec<OrderRow> = Vec::new();
-    let mut seen: HashSet<Uuid> = HashSet::new();
-    let mut in_batch_duplicates: Vec<Uuid> = Vec::new();
-    let mut raw_by_id: std::collections::HashMap<Uuid, (String, Value)> =
-        std::collections::HashMap::new();
     let envelopes = event.messages();
     let batch_size = envelopes.len();
+    let mut report = Report::default();
+    let decoded = decode_batch(&envelopes, &mut report);
+    store_batch(ctx, decoded, batch_size, &mut report).await?;
+    send_dead_letters(ctx, &mut report).await?;
+    summarise(ctx, &report, batch_size, started);
+    Ok(report)
+}
 
-    for envelope in &envelopes {
+/// The valid messages of a batch, each `message_id` once, with where each came from.
+#[derive(Default)]
+struct Decoded {
+    rows: Vec<OrderRow>,
+    /// The envelope's source and raw JSON, for a row the database may still refuse.
+    raw_by_id: HashMap<Uuid, (String, Value)>,
+    /// Messages repeating a `message_id` earlier in the same batch.
+    in_batch_duplicates: Vec<Uuid>,
+}
+
+/// Step 1: decodes every envelope; the ones that can never be stored become dead letters.
+fn decode_batch(envelopes: &[event::Envelope], report: &mut Report) -> Decoded {
+    let mut decoded = Decoded::default();
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    for envelope in envelopes {
         let message = envelope
             .message
             .as_ref()
             .map_err(|e| MessageError::Envelope(e.clone()));
-        let decoded = message.clone().and_then(decode);
-        match decoded {
-            Ok(row) => {
-                if seen.insert(row.message_id) {
-                    raw_by_id.insert(
-                        row.message_id,
-                        (envelope.source.clone(), envelope.raw.clone()),
-                    );
-                    rows.push(row);
-                } else {
-                    in_batch_duplicates.push(row.message_id);
-                }
+        match message.clone().and_then(decode) {
+            Ok(row) if seen.insert(row.message_id) => {
+                decoded.raw_by_id.insert(
+                    row.message_id,
+                    (envelope.source.clone(), envelope.raw.clone()),
+                );
+                decoded.rows.push(row);
             }
+            Ok(row) => decoded.in_batch_duplicates.push(row.message_id),
             Err(reason) => {
                 let message_id = message
                     .as_ref()
@@ -204,12 +215,27 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
             }
         }
     }
+    decoded
+}
 
+/// Step 2: stores the rows with one statement (bisecting when the database refuses some rows'
+/// data, which become dead letters) and sorts them into stored and duplicates. Any other
+/// database error fails the batch for a redelivery.
+async fn store_batch(
+    ctx: &Consumer,
+    decoded: Decoded,
+    batch_size: usize,
+    report: &mut Report,
+) -> Result<(), ConsumerError> {
+    let Decoded {
+        rows,
+        mut raw_by_id,
+        in_batch_duplicates,
+    } = decoded;
     let store_started = Instant::now();
-    let stored = match store::insert_isolating(&ctx.db, &rows).await {
-        Ok(stored) => stored,
-        Err(e) => return Err(fail(ctx, batch_size, e)),
-    };
+    let stored = store::insert_isolating(&ctx.db, &rows)
+        .await
+        .map_err(|e| fail(ctx, batch_size, e))?;
     report.statements = stored.statements;
     report.store_time = store_started.elapsed();
     if !stored.rejected.is_empty() {
@@ -219,7 +245,6 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
             "the database refused some rows' data; bisected the batch to isolate them"
         );
     }
-    let rejected: HashSet<usize> = stored.rejected.iter().map(|(i, _)| *i).collect();
     for (index, why) in &stored.rejected {
         let row = &rows[*index];
         let reason = MessageError::Rejected(why.clone());
@@ -234,28 +259,34 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
             &raw,
         ));
     }
-    let inserted = stored.inserted;
-    let rows: Vec<OrderRow> = rows
-        .into_iter()
+    let rejected: HashSet<usize> = stored.rejected.iter().map(|(i, _)| *i).collect();
+    for (_, row) in rows
+        .iter()
         .enumerate()
         .filter(|(i, _)| !rejected.contains(i))
-        .map(|(_, row)| row)
-        .collect();
-    for row in &rows {
-        if inserted.contains(&row.message_id) {
+    {
+        if stored.inserted.contains(&row.message_id) {
             report.stored.push(row.message_id);
         } else {
             report.duplicates.push(row.message_id);
         }
     }
     report.duplicates.extend(in_batch_duplicates);
+    Ok(())
+}
 
+/// Step 3: sends the dead letters, if any, to the SQS dead-letter queue.
+async fn send_dead_letters(ctx: &Consumer, report: &mut Report) -> Result<(), ConsumerError> {
     if !report.dead_lettered.is_empty() {
         let dlq_started = Instant::now();
         report.dlq_requests = dlq::send(&ctx.sqs, &ctx.dlq_url, &report.dead_lettered).await?;
         report.dlq_time = dlq_started.elapsed();
     }
+    Ok(())
+}
 
+/// Step 4: one log line and one EMF line for the batch.
+fn summarise(ctx: &Consumer, report: &Report, batch_size: usize, started: Instant) {
     let dead: Vec<String> = report
         .dead_lettered
         .iter()
@@ -288,7 +319,6 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
         ("BatchSize", batch_size as f64, Unit::Count),
         ("DbErrors", 0.0, Unit::Count),
     ]);
-    Ok(report)
 }
 
 fn fail(ctx: &Consumer, batch_size: usize, e: DbError) -> ConsumerError {

@@ -167,6 +167,8 @@ struct Inner {
     settings: AmqpSettings,
     link: Mutex<Option<Link>>,
     generations: std::sync::atomic::AtomicU64,
+    /// Only in test builds (`test-util`): tests check connection reuse with it.
+    #[cfg(any(test, feature = "test-util"))]
     connects: std::sync::atomic::AtomicU64,
 }
 
@@ -178,6 +180,7 @@ impl Publisher {
                 settings,
                 link: Mutex::new(None),
                 generations: 0.into(),
+                #[cfg(any(test, feature = "test-util"))]
                 connects: 0.into(),
             }),
         }
@@ -188,6 +191,7 @@ impl Publisher {
     }
 
     /// How many connections this publisher has opened (tests check reuse with it).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn connections_opened(&self) -> u64 {
         self.inner
             .connects
@@ -249,6 +253,7 @@ impl Publisher {
                 .await
                 .map_err(unreachable)?;
         }
+        #[cfg(any(test, feature = "test-util"))]
         self.inner
             .connects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -3,20 +3,21 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 use shared::Problem;
 use shared::auth::Principal;
-use shared::db::{Db, DbError};
+use shared::db::Db;
+use shared::extract::JsonBody;
 use shared::metrics::Metrics;
 
-use crate::domain::{CreateBody, Invalid, ListQuery, MovieId, MoviePatch, NewMovie, UpdateBody};
+use crate::domain::{CreateBody, ListQuery, MovieId, MoviePatch, NewMovie, UpdateBody};
+use crate::error::ApiError;
 use crate::repo::{self, Movie};
 
 pub use shared::problem::BODY_LIMIT;
@@ -31,19 +32,6 @@ impl AppState {
     pub fn new(db: Db, metrics: Metrics) -> Self {
         Self { db, metrics }
     }
-
-    /// Logs a database failure with its cause and turns it into the answer the client sees:
-    /// 503 when the database is away (retry), 500 with no detail otherwise.
-    fn fail(&self, e: DbError) -> Problem {
-        self.metrics.count("DbErrors", 1);
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "database unavailable");
-            Problem::unavailable("Database unavailable")
-        } else {
-            tracing::error!(error = %e, "database error");
-            Problem::internal()
-        }
-    }
 }
 
 /// The function's routes; one trailing slash is ignored (`shared::trailing_slash`).
@@ -52,7 +40,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn routes(state: AppState) -> Router {
-    Router::new()
+    let metrics = state.metrics.clone();
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/api/movies", get(list).post(create).delete(delete_all))
         .route(
@@ -62,20 +51,17 @@ fn routes(state: AppState) -> Router {
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .with_state(state);
+    shared::db_failure::count_db_errors(routes, metrics)
 }
 
-fn bad(e: Invalid) -> Problem {
-    Problem::bad_request(e.to_string())
-}
-
-fn id_from(path: Result<Path<String>, PathRejection>) -> Result<MovieId, Problem> {
+fn id_from(path: Result<Path<String>, PathRejection>) -> Result<MovieId, ApiError> {
     let Path(raw) = path.map_err(|_| Problem::bad_request("id: is not a positive integer"))?;
-    MovieId::try_from(raw.as_str()).map_err(bad)
+    Ok(MovieId::try_from(raw.as_str())?)
 }
 
-fn not_found(id: MovieId) -> Problem {
-    Problem::not_found(format!("movie {} does not exist", id.0))
+fn not_found(id: MovieId) -> ApiError {
+    Problem::not_found(format!("movie {} does not exist", id.0)).into()
 }
 
 #[tracing::instrument(skip_all)]
@@ -98,12 +84,10 @@ async fn list(
     State(state): State<AppState>,
     principal: Principal,
     RawQuery(raw): RawQuery,
-) -> Result<Response, Problem> {
+) -> Result<Response, ApiError> {
     let params = shared::problem::parse_query(raw.as_deref(), &["title", "limit", "cursor"])?;
-    let query = ListQuery::try_from(params).map_err(bad)?;
-    let (movies, more) = repo::list(&state.db, &query)
-        .await
-        .map_err(|e| state.fail(e))?;
+    let query = ListQuery::try_from(params)?;
+    let (movies, more) = repo::list(&state.db, &query).await?;
     let mut response = Json(&movies).into_response();
     if more && let Some(last) = movies.last() {
         let mut next = format!("/api/movies?limit={}&cursor={}", query.limit, last.id);
@@ -122,15 +106,10 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Movie>, Problem> {
-    let body = shared::problem::body_bytes(body)?;
-    let raw: CreateBody = shared::problem::parse_json(&headers, &body)?;
-    let movie = NewMovie::try_from(raw).map_err(bad)?;
-    let created = repo::create(&state.db, &movie)
-        .await
-        .map_err(|e| state.fail(e))?;
+    JsonBody(raw): JsonBody<CreateBody>,
+) -> Result<Json<Movie>, ApiError> {
+    let movie = NewMovie::try_from(raw)?;
+    let created = repo::create(&state.db, &movie).await?;
     state.metrics.count("MoviesCreated", 1);
     tracing::info!(id = created.id, "movie created");
     Ok(Json(created))
@@ -140,15 +119,14 @@ async fn create(
 async fn delete_all(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Response, Problem> {
+) -> Result<Response, ApiError> {
     if !principal.is_admin() {
         return Err(Problem::forbidden(
             "deleting every movie needs the admin group, or the admin scope of the machine client",
-        ));
+        )
+        .into());
     }
-    let deleted = repo::delete_all(&state.db)
-        .await
-        .map_err(|e| state.fail(e))?;
+    let deleted = repo::delete_all(&state.db).await?;
     state.metrics.count("MoviesDeleted", deleted as usize);
     tracing::info!(deleted, "all movies deleted");
     Ok(Json(json!({ "deleted": deleted })).into_response())
@@ -159,9 +137,9 @@ async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Movie>, Problem> {
+) -> Result<Json<Movie>, ApiError> {
     let id = id_from(path)?;
-    let movie = repo::get(&state.db, id).await.map_err(|e| state.fail(e))?;
+    let movie = repo::get(&state.db, id).await?;
     movie.map(Json).ok_or_else(|| not_found(id))
 }
 
@@ -170,16 +148,13 @@ async fn update(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Movie>, Problem> {
+    body: Result<JsonBody<UpdateBody>, Problem>,
+) -> Result<Json<Movie>, ApiError> {
+    // The id first: a bad id is reported whatever the body.
     let id = id_from(path)?;
-    let body = shared::problem::body_bytes(body)?;
-    let raw: UpdateBody = shared::problem::parse_json(&headers, &body)?;
-    let patch = MoviePatch::try_from(raw).map_err(bad)?;
-    let movie = repo::update(&state.db, id, &patch)
-        .await
-        .map_err(|e| state.fail(e))?;
+    let JsonBody(raw) = body?;
+    let patch = MoviePatch::try_from(raw)?;
+    let movie = repo::update(&state.db, id, &patch).await?;
     movie.map(Json).ok_or_else(|| not_found(id))
 }
 
@@ -188,11 +163,9 @@ async fn delete_one(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Json<Movie>, Problem> {
+) -> Result<Json<Movie>, ApiError> {
     let id = id_from(path)?;
-    let movie = repo::delete(&state.db, id)
-        .await
-        .map_err(|e| state.fail(e))?;
+    let movie = repo::delete(&state.db, id).await?;
     if movie.is_some() {
         state.metrics.count("MoviesDeleted", 1);
     }

@@ -11,6 +11,10 @@ pub mod aws;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
+#[cfg(all(feature = "http", feature = "db"))]
+pub mod db_failure;
+#[cfg(feature = "http")]
+pub mod extract;
 pub mod metrics;
 #[cfg(feature = "db")]
 pub mod migrate;

@@ -2,6 +2,7 @@
 //! call and no latency. Namespace and dimension names match the Terraform dashboard and alarms.
 
 use std::io::Write;
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,33 +23,53 @@ impl Unit {
     }
 }
 
+/// Where the EMF lines go: stdout, which Lambda sends to CloudWatch Logs.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     namespace: String,
     service: String,
-    /// Tests read the emitted lines from here instead of stdout.
-    captured: Option<Arc<Mutex<Vec<String>>>>,
+    /// Only in test builds (`test-util`): tests read the lines here instead of stdout.
+    #[cfg(any(test, feature = "test-util"))]
+    captured: Option<Sink>,
 }
 
+/// The lines a capturing [`Metrics`] emitted.
+#[cfg(any(test, feature = "test-util"))]
+pub type Sink = Arc<Mutex<Vec<String>>>;
+
 impl Metrics {
-    /// `METRICS_NAMESPACE` (default `CrudMaster`) and `SERVICE_NAME` (default: `service`).
+    /// `METRICS_NAMESPACE` (default `CrudMaster`) and `SERVICE_NAME` (default: `service`), as
+    /// Terraform sets them for each function.
     pub fn from_env(service: &str) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self::from_env_with(&crate::config::ProcessEnv, service)
+    }
+
+    /// As [`Metrics::from_env`], from `env`.
+    pub fn from_env_with(env: &impl crate::config::Env, service: &str) -> Self {
         Self {
-            namespace: env("METRICS_NAMESPACE").unwrap_or_else(|| "CrudMaster".into()),
-            service: env("SERVICE_NAME").unwrap_or_else(|| service.into()),
+            namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or_else(|| "CrudMaster".into()),
+            service: env
+                .optional("SERVICE_NAME")
+                .unwrap_or_else(|| service.into()),
+            #[cfg(any(test, feature = "test-util"))]
             captured: None,
         }
     }
 
-    pub fn capturing(service: &str) -> (Self, Arc<Mutex<Vec<String>>>) {
-        let sink = Arc::new(Mutex::new(Vec::new()));
-        let m = Self {
-            namespace: "CrudMaster".into(),
-            service: service.into(),
-            captured: Some(sink.clone()),
-        };
-        (m, sink)
+    /// The default namespace and `service`, lines captured instead of printed.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn capturing(service: &str) -> (Self, Sink) {
+        Self::from_env_with(&[("", "")], service).capture()
+    }
+
+    /// These metrics, lines captured instead of printed.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn capture(mut self) -> (Self, Sink) {
+        let sink = Sink::default();
+        self.captured = Some(sink.clone());
+        (self, sink)
     }
 
     pub fn line(&self, values: &[(&str, f64, Unit)]) -> String {
@@ -85,13 +106,12 @@ impl Metrics {
             return;
         }
         let line = self.line(values);
-        match &self.captured {
-            Some(sink) => sink.lock().map(|mut v| v.push(line)).unwrap_or_default(),
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
+        #[cfg(any(test, feature = "test-util"))]
+        if let Some(sink) = &self.captured {
+            return sink.lock().map(|mut v| v.push(line)).unwrap_or_default();
         }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
     }
 
     pub fn count(&self, name: &str, value: usize) {

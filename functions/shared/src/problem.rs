@@ -158,7 +158,7 @@ impl IntoResponse for Problem {
 
 /// The request body, read under the router's `DefaultBodyLimit::max(BODY_LIMIT)`: too large is a
 /// 413 problem, unreadable a 400.
-pub fn body_bytes(
+pub(crate) fn body_bytes(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<axum::body::Bytes, Problem> {
     body.map_err(|e| match e.status() {
@@ -231,7 +231,7 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
 
 /// Parses a JSON request body, turning every failure into a 400 that names the problem.
 /// Duplicate keys in any object are refused.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<T, Problem> {

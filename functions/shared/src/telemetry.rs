@@ -3,14 +3,16 @@
 //! inside handler and query spans — can be found from a request id or a trace
 //! (Logs Insights: `filter spans.0.requestId = "…"`).
 
+#[cfg(any(test, feature = "test-util"))]
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the JSON subscriber on stdout; `RUST_LOG` filters (default `info`).
+/// Installs the JSON subscriber on stdout, filtered by [`log_filter`] from `RUST_LOG` and
+/// `AWS_LAMBDA_LOG_LEVEL`.
 pub fn init() {
     init_with_writer(std::io::stdout);
 }
@@ -20,12 +22,23 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    init_with_writer_and_filter(writer, std::env::var("RUST_LOG").ok().as_deref());
+    let filter = log_filter(
+        std::env::var("RUST_LOG").ok().as_deref(),
+        std::env::var(LAMBDA_LOG_LEVEL).ok().as_deref(),
+    );
+    install(writer, filter);
 }
 
-/// As [`init_with_writer`], with `rust_log` instead of the `RUST_LOG` variable (tests log at
-/// `trace` without touching the process environment).
+/// As [`init_with_writer`], with `rust_log` instead of the environment (tests log at `trace`
+/// without touching the process environment).
 pub fn init_with_writer_and_filter<W>(writer: W, rust_log: Option<&str>)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    install(writer, log_filter(rust_log, None));
+}
+
+fn install<W>(writer: W, filter: Targets)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -36,24 +49,58 @@ where
         .with_target(false)
         .with_ansi(false)
         .with_writer(writer);
-    let filter = log_filter(rust_log);
     let _ = tracing_subscriber::registry()
         .with(json.with_filter(filter))
         .try_init();
 }
 
-/// `RUST_LOG` as `target=level` directives (`info`, `info,lapin=warn`); `info` when unset or
-/// invalid. A plain target filter rather than `EnvFilter`: the functions never filter on span
-/// fields, and `EnvFilter` links a regex engine (about 100 KB of each zip, `make bench`) and
-/// matches every span against it.
-pub fn log_filter(raw: Option<&str>) -> Targets {
-    raw.map(str::trim)
+/// The variable Lambda's advanced logging controls set to the function's application log level
+/// (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`) when one is configured; Lambda then
+/// drops every JSON line whose `level` is below it
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>).
+pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+
+/// The log filter, from `RUST_LOG` (`target=level` directives: `info`, `info,lapin=warn`) and
+/// `AWS_LAMBDA_LOG_LEVEL`. Precedence:
+/// - `AWS_LAMBDA_LOG_LEVEL`, when set and valid, is the level: what the operator chose in the
+///   function's logging configuration, and what Lambda keeps anyway. `RUST_LOG`'s per-target
+///   directives still apply where they are stricter (`lapin=warn` stays quiet under `DEBUG`),
+///   never where they are more verbose (Lambda would drop those lines after we paid for them).
+/// - Otherwise `RUST_LOG`; `info` when it is unset or invalid.
+///
+/// A plain target filter rather than `EnvFilter`: the functions never filter on span fields,
+/// and `EnvFilter` links a regex engine (about 100 KB of each zip, `make bench`) and matches
+/// every span against it.
+pub fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
+    let rust_log = rust_log
+        .map(str::trim)
         .filter(|r| !r.is_empty())
         .and_then(|r| r.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let Some(level) = lambda_level.and_then(lambda_level_filter) else {
+        return rust_log;
+    };
+    rust_log
+        .iter()
+        .fold(Targets::new().with_default(level), |t, (target, l)| {
+            t.with_target(target, l.min(level))
+        })
 }
 
-/// Tests stay quiet unless `TEST_LOG` is set.
+/// Lambda's level names; `FATAL` is `ERROR` (tracing has nothing above it).
+fn lambda_level_filter(raw: &str) -> Option<LevelFilter> {
+    match raw.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some(LevelFilter::TRACE),
+        "DEBUG" => Some(LevelFilter::DEBUG),
+        "INFO" => Some(LevelFilter::INFO),
+        "WARN" => Some(LevelFilter::WARN),
+        "ERROR" | "FATAL" => Some(LevelFilter::ERROR),
+        _ => None,
+    }
+}
+
+/// Tests stay quiet unless `TEST_LOG` is set. Only in test builds (`test-util`).
+#[cfg(any(test, feature = "test-util"))]
 pub fn init_for_tests() {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -73,16 +120,44 @@ mod tests {
 
     #[test]
     fn rust_log_directives_filter_by_target_and_default_to_info() {
-        let f = log_filter(Some("info,lapin=warn"));
+        let f = log_filter(Some("info,lapin=warn"), None);
         assert!(f.would_enable("inventory::repo", &Level::INFO));
         assert!(!f.would_enable("inventory::repo", &Level::DEBUG));
         assert!(!f.would_enable("lapin::channel", &Level::INFO));
         assert!(f.would_enable("lapin::channel", &Level::WARN));
         for unset in [None, Some(""), Some("not a filter ==")] {
-            let f = log_filter(unset);
+            let f = log_filter(unset, None);
             assert!(f.would_enable("x", &Level::INFO), "{unset:?}");
             assert!(!f.would_enable("x", &Level::DEBUG), "{unset:?}");
         }
-        assert!(log_filter(Some("debug")).would_enable("x", &Level::DEBUG));
+        assert!(log_filter(Some("debug"), None).would_enable("x", &Level::DEBUG));
+    }
+
+    #[test]
+    fn aws_lambda_log_level_sets_the_level_and_rust_log_only_narrows_targets() {
+        // Lambda's level wins over RUST_LOG's default, either way.
+        let f = log_filter(Some("info"), Some("DEBUG"));
+        assert!(f.would_enable("x", &Level::DEBUG));
+        assert!(!f.would_enable("x", &Level::TRACE));
+        let f = log_filter(Some("debug"), Some("WARN"));
+        assert!(!f.would_enable("x", &Level::INFO));
+        assert!(f.would_enable("x", &Level::WARN));
+        // A stricter target directive stays; a more verbose one is capped.
+        let f = log_filter(Some("info,lapin=warn,billing=trace"), Some("DEBUG"));
+        assert!(!f.would_enable("lapin::channel", &Level::INFO));
+        assert!(f.would_enable("lapin::channel", &Level::WARN));
+        assert!(f.would_enable("billing::amqp", &Level::DEBUG));
+        assert!(!f.would_enable("billing::amqp", &Level::TRACE));
+        // Without RUST_LOG; FATAL is ERROR; any case.
+        assert!(log_filter(None, Some("trace")).would_enable("x", &Level::TRACE));
+        let f = log_filter(None, Some("FATAL"));
+        assert!(f.would_enable("x", &Level::ERROR));
+        assert!(!f.would_enable("x", &Level::WARN));
+        // Unset or unknown: RUST_LOG alone.
+        for ignored in [None, Some(""), Some("VERBOSE")] {
+            let f = log_filter(Some("warn"), ignored);
+            assert!(!f.would_enable("x", &Level::INFO), "{ignored:?}");
+            assert!(f.would_enable("x", &Level::WARN), "{ignored:?}");
+        }
     }
 }

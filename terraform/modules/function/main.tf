@@ -172,9 +172,14 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # Lambda's advanced logging controls: with an application log level, Lambda sets
+  # AWS_LAMBDA_LOG_LEVEL (the functions' telemetry honours it) and drops JSON lines below it; it
+  # needs the JSON format, which keeps the functions' JSON lines as they are (no double encoding).
+  # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.this.name
+    log_format            = var.application_log_level == null ? "Text" : "JSON"
+    application_log_level = var.application_log_level
+    log_group             = aws_cloudwatch_log_group.this.name
   }
 
   tags = var.tags

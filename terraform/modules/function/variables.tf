@@ -147,3 +147,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "application_log_level" {
+  description = "Lambda's application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL), set as AWS_LAMBDA_LOG_LEVEL and enforced by Lambda; null keeps the plain-text log format and RUST_LOG alone. Above INFO, Lambda also drops the EMF metric lines (they carry no level, so count as INFO)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.application_log_level == null || contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], coalesce(var.application_log_level, "INFO"))
+    error_message = "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, or null."
+  }
+}

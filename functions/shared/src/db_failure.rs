@@ -1,0 +1,44 @@
+//! A database failure as the HTTP functions answer and count it, in one place: each function's
+//! error type converts a [`DbError`] with `From` and answers with [`respond`]; the router's
+//! [`count_db_errors`] layer emits the `DbErrors` metric the Terraform alarm
+//! `<function>-db-errors` (terraform/modules/observability/monitoring.json) watches.
+
+use axum::Router;
+use axum::extract::State;
+use axum::middleware::map_response_with_state;
+use axum::response::{IntoResponse, Response};
+
+use crate::db::DbError;
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+
+/// Carried by the response of a database failure, for [`count_db_errors`].
+#[derive(Debug, Clone, Copy)]
+struct DbFailed;
+
+/// Logs the failure with its cause and answers: 503 when the database is away (retry), 500 with
+/// no detail otherwise.
+pub fn respond(e: &DbError) -> Response {
+    let problem = if e.is_unavailable() {
+        tracing::warn!(error = %e, "database unavailable");
+        Problem::unavailable("Database unavailable")
+    } else {
+        tracing::error!(error = %e, "database error");
+        Problem::internal()
+    };
+    let mut response = problem.into_response();
+    response.extensions_mut().insert(DbFailed);
+    response
+}
+
+/// Counts `DbErrors` once for every response [`respond`] built.
+pub fn count_db_errors(router: Router, metrics: Metrics) -> Router {
+    router.layer(map_response_with_state(metrics, count))
+}
+
+async fn count(State(metrics): State<Metrics>, response: Response) -> Response {
+    if response.extensions().get::<DbFailed>().is_some() {
+        metrics.count("DbErrors", 1);
+    }
+    response
+}
