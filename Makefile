@@ -63,9 +63,11 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
 
+# What make dev runs (scripts/dev.sh builds the same set, so the artifacts are shared).
+RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p local-gateway
 .PHONY: release-bins
 release-bins: ## release builds of the functions and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
-	cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
+	cargo build --release $(RELEASE_PACKAGES)
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)
@@ -102,7 +104,7 @@ dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migra
 LOCALAWS := target/release/localaws
 $(LOCALAWS): $(shell find local/gateway/src functions/shared/src -name '*.rs' 2>/dev/null) local/gateway/Cargo.toml
 	@echo "building $@ (release, with the functions, as make dev does; once)" >&2
-	@cargo build -q --release -p inventory -p billing-api -p billing-consumer -p local-gateway >&2
+	@cargo build -q --release $(RELEASE_PACKAGES) >&2
 	@touch $@
 
 .PHONY: local-env

@@ -56,12 +56,6 @@ pub enum MessageError {
     Rejected(String),
 }
 
-impl MessageError {
-    pub fn is_retryable(&self) -> bool {
-        false
-    }
-}
-
 /// Why the invocation failed. Always retryable: the mapping redelivers the batch, and storing
 /// it again adds nothing.
 #[derive(Debug, thiserror::Error)]
@@ -72,12 +66,6 @@ pub enum ConsumerError {
     Database(#[source] DbError),
     #[error("{0}; the batch will be redelivered")]
     DeadLetterQueue(#[from] dlq::DlqError),
-}
-
-impl ConsumerError {
-    pub fn is_retryable(&self) -> bool {
-        true
-    }
 }
 
 /// The invocation error the runtime reports; `errorType` says it will be retried.
