@@ -11,8 +11,8 @@ pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// Any other refusal, already phrased as a problem (404, an extractor's 4xx).
-    #[error("{0}")]
-    Problem(Problem),
+    #[error(transparent)]
+    Problem(#[from] Problem),
     /// The broker did not confirm the order: 503, the client may retry (with its
     /// `Idempotency-Key`, the retry is the same order).
     #[error(transparent)]
@@ -20,12 +20,6 @@ pub enum ApiError {
     /// 503 when the database is away, else 500; counted as `DbErrors` by the router.
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        Self::Problem(p)
-    }
 }
 
 impl IntoResponse for ApiError {

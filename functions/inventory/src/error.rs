@@ -12,17 +12,11 @@ pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     /// Any other refusal, already phrased as a problem (404, 403, an extractor's 4xx).
-    #[error("{0}")]
-    Problem(Problem),
+    #[error(transparent)]
+    Problem(#[from] Problem),
     /// 503 when the database is away, else 500; counted as `DbErrors` by the router.
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        Self::Problem(p)
-    }
 }
 
 impl IntoResponse for ApiError {

@@ -138,6 +138,9 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// So a function's error type can carry one with `#[from]`.
+impl std::error::Error for Problem {}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
