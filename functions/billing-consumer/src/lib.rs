@@ -33,6 +33,27 @@ pub struct Consumer {
     pub metrics: Metrics,
 }
 
+impl Consumer {
+    /// Wired from the function's configuration `env`: the pool (built once, connected on first
+    /// use), the SQS client and the dead-letter queue. `main` and the end-to-end tests
+    /// (in-process) both call it.
+    pub async fn from_env(
+        env: &impl shared::config::Env,
+        metrics: Metrics,
+    ) -> Result<Self, lambda_runtime::Error> {
+        let secrets = shared::secrets::SecretSource::new();
+        let db = Db::new(&shared::db::DbSettings::from_env(env, &secrets).await?)?;
+        let dlq_url = env.required("DLQ_URL")?;
+        let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config(env));
+        Ok(Self {
+            db,
+            sqs,
+            dlq_url,
+            metrics,
+        })
+    }
+}
+
 /// Why a message can never be stored. Not retryable: it goes to the dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {

@@ -7,11 +7,7 @@ use std::sync::Arc;
 use local_gateway::lambda::FunctionConfig;
 use local_gateway::metrics::Recorder;
 use local_gateway::{InProcess, Invoker, LambdaService};
-use shared::auth::AdminPolicy;
-use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
-use shared::origin::OriginVerify;
-use shared::secrets::SecretSource;
 
 /// What Lambda hands a function: its configured variables plus the role's credentials and the
 /// region (see the gateway's spawned environment).
@@ -41,35 +37,23 @@ fn metrics(service: &str) -> Metrics {
 
 async fn http_function(cfg: &FunctionConfig) -> InProcess {
     let env = environment(cfg);
-    let secrets = SecretSource::new();
-    let admin = AdminPolicy::from_env(&env).unwrap();
-    let db = Db::new(&DbSettings::from_env(&env, &secrets).await.unwrap()).unwrap();
-    let origin = OriginVerify::from_env(&env, &secrets).await.unwrap();
-    let router = match cfg.name.as_str() {
-        "inventory" => inventory::router(inventory::AppState::new(db, metrics("inventory"))),
-        "billing-api" => billing_api::router(billing_api::AppState {
-            publisher: billing::Publisher::new(
-                billing::AmqpSettings::from_env(&env, &secrets)
-                    .await
-                    .unwrap(),
-            ),
-            db,
-            metrics: metrics("billing-api"),
-        }),
+    match cfg.name.as_str() {
+        "inventory" => InProcess::http(inventory::app(&env, metrics("inventory")).await.unwrap()),
+        "billing-api" => InProcess::http(
+            billing_api::app(&env, metrics("billing-api"))
+                .await
+                .unwrap(),
+        ),
         other => panic!("no HTTP function {other}"),
-    };
-    InProcess::http(origin.around(admin.attach(router)))
+    }
 }
 
 async fn consumer_function(cfg: &FunctionConfig) -> InProcess {
     let env = environment(cfg);
-    let secrets = SecretSource::new();
-    let consumer = Arc::new(billing_consumer::Consumer {
-        db: Db::new(&DbSettings::from_env(&env, &secrets).await.unwrap()).unwrap(),
-        sqs: aws_sdk_sqs::Client::new(&shared::aws::sdk_config(&env)),
-        dlq_url: env["DLQ_URL"].clone(),
-        metrics: metrics("billing-consumer"),
-    });
+    let consumer = billing_consumer::Consumer::from_env(&env, metrics("billing-consumer"))
+        .await
+        .unwrap();
+    let consumer = Arc::new(consumer);
     InProcess::new(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<billing_consumer::RabbitMqEvent>| {
             let consumer = consumer.clone();
