@@ -63,7 +63,7 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
 
-# What make dev runs (scripts/dev.sh builds the same set, so the artifacts are shared).
+# What make dev runs (scripts/dev.sh calls this target) and e2e_gateway's smoke test needs.
 RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p local-gateway
 .PHONY: release-bins
 release-bins: ## release builds of the functions and the local gateway (what make dev runs and e2e_gateway's smoke test needs)

@@ -55,7 +55,7 @@ if [ "$WATCH" = 1 ]; then
   MODE="watch: functions under cargo lambda watch (debug builds), rebuilt on save; a one-line change is live ~5 s after the save (README: Rebuild on save)"
 else
   say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
-  cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway
+  make --no-print-directory release-bins # the Makefile names the packages once
   MODE="release: built bootstraps; after a change, rebuild (cargo build --release -p <function>) or make dev WATCH=1"
 fi
 say "built after $(elapsed)"
