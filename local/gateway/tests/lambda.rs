@@ -201,7 +201,18 @@ async fn a_rebuilt_bootstrap_takes_over_and_stop_idle_forces_a_cold_start() {
     let tmp = dir.join("bootstrap.new");
     std::fs::copy(source, &tmp).unwrap();
     std::fs::rename(&tmp, &bootstrap).unwrap();
+    // A writer still holds the new file for a moment (as a process forked mid-rebuild does until
+    // its exec): the kernel refuses to run it (ETXTBSY) and the gateway waits it out.
+    let writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&bootstrap)
+        .unwrap();
+    let held = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(writer);
+    });
     let (second, inv) = call(&lambda, "reloading", json!({})).await.unwrap();
+    held.join().unwrap();
     assert!(inv.is_cold(), "the new build starts");
     assert_ne!(first["pid"], second["pid"]);
 

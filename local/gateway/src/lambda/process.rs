@@ -261,7 +261,7 @@ impl Instance {
         }
         let binary = binary_version(&cfg.bootstrap);
         let spawned = Instant::now();
-        let mut child = match cmd.spawn() {
+        let mut child = match spawn_when_not_busy(&mut cmd).await {
             Ok(c) => c,
             Err(e) => {
                 server.abort();
@@ -452,5 +452,24 @@ pub(crate) async fn forward_lines(
             r.ingest_emf(&line);
         }
         eprintln!("[{name}] {line}");
+    }
+}
+
+/// Spawns `cmd`, retrying for up to about a second while the kernel reports the file busy.
+///
+/// `execve` fails with `ETXTBSY` while any process holds the bootstrap open for writing. That
+/// happens for a moment after a rebuild (`cargo` or a test writing the file) even once the writer
+/// has closed it: a process forked at that instant by another thread inherits the descriptor until
+/// its own `exec` closes it (`O_CLOEXEC`). The condition is transient, so a short retry is the fix.
+async fn spawn_when_not_busy(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut attempt = 0u32;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
     }
 }
