@@ -53,7 +53,7 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@$(MAKE) --no-print-directory release-bins
 	@echo "== Rust tests (real PostgreSQL, RabbitMQ and moto)"
 	@$(ENV) scripts/drop-test-databases.sh
-	@$(ENV) set -o pipefail; cargo test --workspace 2>&1 | tee .local/cargo-test.log
+	@$(ENV) set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee .local/cargo-test.log
 	@$(ENV) scripts/drop-test-databases.sh
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
