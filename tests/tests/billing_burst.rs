@@ -13,7 +13,7 @@ const ORDERS: usize = 10_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_10000_orders_stores_exactly_10000_rows() {
-    let h = Harness::new().await;
+    let h = Harness::patient().await;
     let started = Instant::now();
     let statuses: Vec<u16> = futures::stream::iter(0..ORDERS)
         .map(|i| {

@@ -90,7 +90,7 @@ async fn broker_down_answers_503_in_bounded_time_and_recovers() {
             "a dependency is temporarily unreachable; retry shortly"
         );
         assert!(
-            started.elapsed() < Duration::from_secs(6),
+            started.elapsed() < Duration::from_secs(10), // the 5 s publish budget, plus a loaded machine's slack
             "bounded wait: {:?}",
             started.elapsed()
         );

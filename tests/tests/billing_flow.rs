@@ -349,7 +349,7 @@ async fn an_unroutable_order_is_503_never_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_share_one_connection() {
-    let h = Harness::new().await;
+    let h = Harness::patient().await;
     let posts = (0..40).map(|i| {
         let router = h.router.clone();
         tokio::spawn(async move {

@@ -43,7 +43,7 @@ async fn broker_restart_loses_no_queued_order() {
     let r = h.post(&order_body(50)).await;
     r.assert_problem(503);
     assert!(
-        started.elapsed() < Duration::from_secs(6),
+        started.elapsed() < Duration::from_secs(10), // the 5 s publish budget, plus a loaded machine's slack
         "bounded: {:?}",
         started.elapsed()
     );

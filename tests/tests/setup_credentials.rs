@@ -44,8 +44,13 @@ async fn config(env: &HashMap<String, String>) -> setup::SetupConfig {
         .unwrap()
 }
 
+/// Both tests run setup on the same cluster-wide roles, databases and queue: one at a time, so
+/// their statements cannot race ("tuple concurrently updated").
+static ONE_SETUP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn role_passwords_are_sent_only_as_scram_verifiers() {
+    let _one = ONE_SETUP_AT_A_TIME.lock().await;
     // Everything setup sends to PostgreSQL goes through this recorder (plain TCP on loopback).
     let wire = Forwarder::start(0, pg_port()).await;
     let cfg = config(&env(wire.port, &amqp_url(), &[])).await;
@@ -89,6 +94,7 @@ async fn role_passwords_are_sent_only_as_scram_verifiers() {
 
 #[tokio::test]
 async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
+    let _one = ONE_SETUP_AT_A_TIME.lock().await;
     // Ports with nothing behind them yet: PostgreSQL (or RDS Proxy registering its target),
     // the broker and its management API are "not accepting connections".
     let (pg_late, amqp_late, mgmt_late) = (free_port(), free_port(), free_port());

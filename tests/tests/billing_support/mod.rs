@@ -136,10 +136,20 @@ impl Harness {
     /// `amqp` is the broker URL billing-api publishes to; `db_port` overrides the database port
     /// both functions use (a [`integration_tests::Cuttable`] in front of PostgreSQL).
     pub async fn with(amqp: &str, db_port: Option<u16>) -> Self {
+        Self::build(amqp, db_port, Duration::from_secs(5)).await
+    }
+
+    /// A publish budget of 30 s, for tests that count connections: under a slow disk a confirm
+    /// past half the 5 s budget makes the publisher reconnect, which is right but changes the count.
+    pub async fn patient() -> Self {
+        Self::build(&amqp_url(), None, Duration::from_secs(30)).await
+    }
+
+    async fn build(amqp: &str, db_port: Option<u16>, publish_timeout: Duration) -> Self {
         let db = TestDb::new(Database::Orders).await;
         let queue = unique("billing_queue");
         let mut settings = AmqpSettings::local(amqp, &queue);
-        settings.publish_timeout = Duration::from_secs(5);
+        settings.publish_timeout = publish_timeout;
         let publisher = Publisher::new(settings);
         let app_db = match db_port {
             None => db.db.clone(),
@@ -261,7 +271,9 @@ impl Mapping {
     pub async fn start(url: &str, queue: &str, batch: u16) -> Self {
         let mut cfg = EsmConfig::new("billing-consumer", url, queue);
         cfg.batch_size = batch;
-        cfg.batching_window = Duration::from_millis(100);
+        // Long enough that a loaded machine cannot split what the broker delivers at once; a
+        // full batch returns without waiting for it.
+        cfg.batching_window = Duration::from_secs(1);
         let source = tokio::time::timeout(Duration::from_secs(10), BatchSource::connect(&cfg))
             .await
             .expect("connect to RabbitMQ in time")

@@ -164,6 +164,17 @@ struct Stack {
     /// Dropping it stops the gateway and the function processes it started (in-process: the
     /// test's runtime ends its tasks, and the instances go with kill_on_drop).
     gateway: Gateway,
+    /// Declared last, so it is released after the gateway has stopped.
+    _turn: Turn,
+}
+
+/// The watch test builds the functions in debug on the machine's cores for minutes: it runs
+/// alone, so the other stacks' JWKS fetches and database logins never compete with it.
+static TURNS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>),
 }
 
 impl Stack {
@@ -172,6 +183,10 @@ impl Stack {
     }
 
     async fn start_with(functions: Functions) -> Self {
+        let turn = match functions {
+            Functions::Watch(_) => Turn::Alone(TURNS.write().await),
+            _ => Turn::Shared(TURNS.read().await),
+        };
         let movies = TestDb::new(Database::Movies).await;
         let orders = TestDb::new(Database::Orders).await;
         let state = std::env::temp_dir().join(unique("e2e_gateway"));
@@ -251,6 +266,7 @@ impl Stack {
             orders,
             _broker: broker,
             gateway,
+            _turn: turn,
         }
     }
 

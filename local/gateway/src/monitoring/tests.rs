@@ -69,12 +69,13 @@ fn alarm_states_follow_threshold_and_periods() {
         alarm_state(a5xx, &rec, now, now)["state"],
         "INSUFFICIENT_DATA"
     );
+    // Stamped with `now`, so the second cannot tick over between the puts and the reads.
     for _ in 0..4 {
-        rec.put(a5xx.id.clone(), 1.0);
+        rec.put_at(a5xx.id.clone(), 1.0, now * 1000);
     }
     // 4 < 5 (GreaterThanOrEqualToThreshold 5 over one 300 s period).
     assert_eq!(alarm_state(a5xx, &rec, now, now)["state"], "OK");
-    rec.put(a5xx.id.clone(), 1.0);
+    rec.put_at(a5xx.id.clone(), 1.0, now * 1000);
     assert_eq!(alarm_state(a5xx, &rec, now, now)["state"], "ALARM");
     // p99 latency needs 3 breaching periods of 300 s: one is not enough.
     let lat = dash
@@ -82,7 +83,7 @@ fn alarm_states_follow_threshold_and_periods() {
         .iter()
         .find(|a| a.name == "api-latency-p99")
         .unwrap();
-    rec.put(lat.id.clone(), 5000.0);
+    rec.put_at(lat.id.clone(), 5000.0, now * 1000);
     assert_eq!(alarm_state(lat, &rec, now, now - 3600)["state"], "OK");
     for k in 1..3 {
         rec.put_at(lat.id.clone(), 5000.0, (now - k * 300) * 1000);
