@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use billing::{IdempotencyKey, Order, OrderMessage, OrderRequest, Publisher, StoredOrder};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Refusal};
 
 /// The optional request header naming a retriable order.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -66,7 +66,7 @@ async fn create_order(
     }
     let request: OrderRequest = serde_json::from_value(value)
         .map_err(|e| Problem::bad_request(format!("invalid field: {e}")))?;
-    let order = Order::try_from(&request)?;
+    let order = Order::try_from(&request).map_err(Refusal::from)?;
     // With a key, a retry (after a 503 or a lost 200) is the same message_id, so the consumer
     // stores the order once; without one, every request is a new order.
     let message_id = match &key {
@@ -85,7 +85,8 @@ async fn create_order(
         .publisher
         .publish(&message_id.to_string(), &payload)
         .await
-        .inspect_err(|e| tracing::error!(error = %e, %message_id, "order not queued"))?;
+        .inspect_err(|e| tracing::error!(error = %e, %message_id, "order not queued"))
+        .map_err(Refusal::from)?;
     state.metrics.emit(&[
         ("OrdersQueued", 1.0, Unit::Count),
         (
@@ -116,7 +117,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         if values.next().is_some() {
             return Err(Problem::bad_request("Idempotency-Key: given more than once").into());
         }
-        Ok(Self(Some(IdempotencyKey::try_from(first.as_bytes())?)))
+        Ok(Self(Some(
+            IdempotencyKey::try_from(first.as_bytes()).map_err(Refusal::from)?,
+        )))
     }
 }
 

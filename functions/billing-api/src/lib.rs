@@ -9,29 +9,24 @@ pub mod http;
 pub use error::ApiError;
 pub use http::{AppState, router};
 
-use shared::auth::AdminPolicy;
 use shared::config::Env;
-use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
-use shared::origin::{OriginVerify, OriginVerifyService};
-use shared::secrets::SecretSource;
+use shared::origin::OriginVerifyService;
+use shared::wiring::Wiring;
 
-/// The function as Lambda serves it, wired from its configuration `env`: the admin policy, the
-/// broker publisher and the pool (built once, connected on first use) and the origin check
-/// around the routes. `main` and the end-to-end tests (in-process) both call it.
+/// The function as Lambda serves it, wired from its configuration `env` ([`Wiring`]: the admin
+/// policy, the pool, the origin check) around its routes, plus the broker publisher (connected on
+/// first use). `main` and the end-to-end tests (in-process) both call it.
 pub async fn app(
     env: &impl Env,
     metrics: Metrics,
 ) -> Result<OriginVerifyService<axum::Router>, lambda_http::Error> {
-    let admin = AdminPolicy::from_env(env)?;
-    let secrets = SecretSource::new();
-    let amqp = billing::AmqpSettings::from_env(env, &secrets).await?;
-    let db = Db::new(&DbSettings::from_env(env, &secrets).await?)?;
+    let wiring = Wiring::from_env(env).await?;
+    let amqp = billing::AmqpSettings::from_env(env, &wiring.secrets).await?;
     let state = AppState {
         publisher: billing::Publisher::new(amqp),
-        db,
+        db: wiring.db.clone(),
         metrics,
     };
-    let origin = OriginVerify::from_env(env, &secrets).await?;
-    Ok(origin.around(admin.attach(router(state))))
+    wiring.serve(env, router(state)).await
 }

@@ -1,30 +1,21 @@
-//! inventory's one error type: what a handler can fail with, and the answer each gets.
+//! inventory's one error type: shared's [`ApiError`](shared::db_failure::ApiError), whose own
+//! refusal is a field the caller must fix (400 naming it).
 
 use axum::response::{IntoResponse, Response};
 use shared::Problem;
-use shared::db::DbError;
 
 use crate::domain::Invalid;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// A field the caller must fix: 400 naming it.
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-    /// Any other refusal, already phrased as a problem (404, 403, an extractor's 4xx).
-    #[error(transparent)]
-    Problem(#[from] Problem),
-    /// 503 when the database is away, else 500; counted as `DbErrors` by the router.
-    #[error(transparent)]
-    Db(#[from] DbError),
+pub type ApiError = shared::db_failure::ApiError<Invalid>;
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        Self::Refused(e)
+    }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for Invalid {
     fn into_response(self) -> Response {
-        match self {
-            Self::Invalid(e) => Problem::bad_request(e.to_string()).into_response(),
-            Self::Problem(p) => p.into_response(),
-            Self::Db(e) => shared::db_failure::respond(&e),
-        }
+        Problem::bad_request(self.to_string()).into_response()
     }
 }

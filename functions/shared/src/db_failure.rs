@@ -1,6 +1,6 @@
-//! A database failure as the HTTP functions answer and count it, in one place: each function's
-//! error type converts a [`DbError`] with `From` and answers with [`respond`]; the router's
-//! [`count_db_errors`] layer emits the `DbErrors` metric the Terraform alarm
+//! The HTTP functions' error type, and a database failure as they answer and count it, in one
+//! place: [`ApiError`] converts a [`DbError`] with `From` and answers with [`respond`]; the
+//! router's [`count_db_errors`] layer emits the `DbErrors` metric the Terraform alarm
 //! `<function>-db-errors` (terraform/modules/observability/monitoring.json) watches.
 
 use axum::Router;
@@ -11,6 +11,31 @@ use axum::response::{IntoResponse, Response};
 use crate::db::DbError;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+
+/// An HTTP function's one error type: what a handler can fail with, and the answer each gets.
+/// `R` is the function's own refusals, each of which answers for itself (inventory: a field to
+/// fix; billing-api: that, or the broker not confirming).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError<R> {
+    #[error(transparent)]
+    Refused(R),
+    /// Any other refusal, already phrased as a problem (404, 403, an extractor's 4xx).
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    /// 503 when the database is away, else 500; counted as `DbErrors` by the router.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl<R: IntoResponse> IntoResponse for ApiError<R> {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Refused(r) => r.into_response(),
+            Self::Problem(p) => p.into_response(),
+            Self::Db(e) => respond(&e),
+        }
+    }
+}
 
 /// Carried by the response of a database failure, for [`count_db_errors`].
 #[derive(Debug, Clone, Copy)]

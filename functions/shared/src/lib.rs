@@ -27,6 +27,8 @@ pub mod secrets;
 pub mod telemetry;
 #[cfg(feature = "http")]
 pub mod trailing_slash;
+#[cfg(all(feature = "http", feature = "db"))]
+pub mod wiring;
 
 pub use config::Secret;
 #[cfg(feature = "http")]
