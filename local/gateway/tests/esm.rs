@@ -145,13 +145,7 @@ impl Fixture {
         what: &str,
         mut done: impl FnMut(&[Vec<(String, bool, String)>]) -> bool,
     ) {
-        for _ in 0..200 {
-            if done(&self.batches()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for {what}; got {:?}", self.batches());
+        poll(what, || self.batches(), |b| done(b)).await;
     }
 
     async fn cleanup(self, esm: EventSourceMapping) {
@@ -167,15 +161,26 @@ impl Fixture {
     }
 }
 
-/// Polls the mapping's status (every 50 ms, up to 10 s) until `done` holds.
-async fn wait_status(esm: &EventSourceMapping, done: impl Fn(&Value) -> bool) {
+/// Polls the mapping's status until `done` holds.
+async fn wait_status(esm: &EventSourceMapping, done: impl FnMut(&Value) -> bool) {
+    poll("the mapping's status", || esm.status(), done).await;
+}
+
+/// Reads `read()` every 50 ms, up to 10 s, until `done` holds; the panic shows the last reading.
+async fn poll<T: std::fmt::Debug>(
+    what: &str,
+    read: impl Fn() -> T,
+    mut done: impl FnMut(&T) -> bool,
+) {
+    let mut last = read();
     for _ in 0..200 {
-        if done(&esm.status()) {
+        if done(&last) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+        last = read();
     }
-    panic!("timed out; the mapping's status is {}", esm.status());
+    panic!("timed out waiting for {what}; got {last:?}");
 }
 
 fn ids(batches: &[Vec<(String, bool, String)>]) -> Vec<Vec<&str>> {

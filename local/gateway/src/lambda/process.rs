@@ -260,9 +260,8 @@ impl Instance {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
         let binary = binary_version(&cfg.bootstrap);
-        let spawned = Instant::now();
-        let mut child = match spawn_when_not_busy(&mut cmd).await {
-            Ok(c) => c,
+        let (mut child, spawned) = match spawn_when_not_busy(&mut cmd).await {
+            Ok(started) => started,
             Err(e) => {
                 server.abort();
                 return Err(spawn_err(e.to_string()));
@@ -455,21 +454,23 @@ pub(crate) async fn forward_lines(
     }
 }
 
-/// Spawns `cmd`, retrying for up to about a second while the kernel reports the file busy.
+/// Spawns `cmd`, retrying for up to about a second while the kernel reports the file busy; the
+/// instant is that of the attempt that started it, so the retries do not count as init.
 ///
 /// `execve` fails with `ETXTBSY` while any process holds the bootstrap open for writing. That
 /// happens for a moment after a rebuild (`cargo` or a test writing the file) even once the writer
 /// has closed it: a process forked at that instant by another thread inherits the descriptor until
 /// its own `exec` closes it (`O_CLOEXEC`). The condition is transient, so a short retry is the fix.
-async fn spawn_when_not_busy(cmd: &mut Command) -> std::io::Result<Child> {
+async fn spawn_when_not_busy(cmd: &mut Command) -> std::io::Result<(Child, Instant)> {
     let mut attempt = 0u32;
     loop {
+        let started = Instant::now();
         match cmd.spawn() {
             Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 20 => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            other => return other,
+            other => return other.map(|child| (child, started)),
         }
     }
 }
