@@ -40,6 +40,7 @@ fi
 
 TOKEN=$(make -s token)
 ADMIN=$(make -s token USER=admin)
+VIEWER=$(make -s token USER=viewer)
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 started=$SECONDS
@@ -47,7 +48,7 @@ started=$SECONDS
 say "newman $NEWMAN_VERSION: postman/crud-master.postman_collection.json against $URL"
 if ! "$NEWMAN" run postman/crud-master.postman_collection.json \
     -e postman/local.postman_environment.json \
-    --env-var "baseUrl=$URL" --env-var "token=$TOKEN" --env-var "adminToken=$ADMIN" \
+    --env-var "baseUrl=$URL" --env-var "token=$TOKEN" --env-var "adminToken=$ADMIN" --env-var "viewerToken=$VIEWER" \
     --reporters cli,json --reporter-json-export "$WORK/newman.json" --color off >"$WORK/newman.log" 2>&1; then
   cat "$WORK/newman.log" >&2; say "newman: a request or an assertion failed (above)"; exit 1
 fi

@@ -41,8 +41,21 @@ own_session() {
   done
   say "process $1 did not become a session leader"; exit 1
 }
+# Databases of their own, so the check neither sees nor changes the developer's catalogue and
+# orders: setup (MOVIES_DB, ORDERS_DB) creates them, the functions use them (local/gateway.yaml).
+# t_<pid>_ names: scripts/drop-test-databases.sh drops them should this script die uncleaned.
+export MOVIES_DB="t_$$_readme_movies" ORDERS_DB="t_$$_readme_orders"
+drop_own_databases() {
+  [ -f .local/env ] || return 0
+  ( set -a; source .local/env; set +a; export PGPASSWORD="$CRUD_PG_PASSWORD"
+    for db in "$MOVIES_DB" "$ORDERS_DB"; do
+      psql -qAt -h "$CRUD_PG_HOST" -p "$CRUD_PG_PORT" -U "$CRUD_PG_USER" -d postgres \
+        -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done )
+}
 cleanup() {
   for sid in $DEV_PID $WATCH_PID; do stop_session "$sid"; done
+  drop_own_databases
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -162,7 +162,7 @@ locals {
     DATABASE_POOL_SIZE = "1"
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
-  # The admin scope counts only in tokens of the machine client (shared::auth::AdminPolicy).
+  # The admin scope counts only in tokens of the machine client (shared::auth::AccessPolicy).
   admin_env = {
     ADMIN_SCOPE      = module.auth.admin_scope
     ADMIN_CLIENT_IDS = module.auth.machine_client_id

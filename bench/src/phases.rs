@@ -10,6 +10,7 @@ mod power;
 mod power_report;
 mod references;
 mod routes;
+mod search;
 mod sizes;
 
 use bench::report::{Report, latency_cells};

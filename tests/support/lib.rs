@@ -294,8 +294,10 @@ pub async fn call_with(
     Reply::from(local_gateway::request::oneshot(router, request).await).await
 }
 
-pub const USER: Option<(&str, &str)> = Some(("user", "[user]"));
-pub const ADMIN: Option<(&str, &str)> = Some(("admin", "[admin user]"));
+/// Callers as `make dev` has them: `user` is an editor (the default), `viewer` only reads.
+pub const USER: Option<(&str, &str)> = Some(("user", "[editors]"));
+pub const ADMIN: Option<(&str, &str)> = Some(("admin", "[admin editors]"));
+pub const VIEWER: Option<(&str, &str)> = Some(("viewer", "[]"));
 
 /// A loopback TCP forwarder to `target_port` that records what clients send: a test checks
 /// what went over the wire (a password must not) and can open it late, on a port chosen

@@ -160,7 +160,11 @@ async fn title_filter_is_case_insensitive_and_literal() {
             .collect()
     };
     let r = call(&app, "GET", "/api/movies?title=MATRIX", None, USER).await;
-    assert_eq!(titles(&r), vec!["The Matrix", "the matrix reloaded"]);
+    assert_eq!(
+        titles(&r),
+        vec!["the matrix reloaded", "The Matrix"],
+        "newest first"
+    );
     let r = call(&app, "GET", "/api/movies?title=100%25", None, USER).await;
     assert_eq!(titles(&r), vec!["100% Love"], "% is literal");
     let r = call(&app, "GET", "/api/movies?title=e_c", None, USER).await;
@@ -218,8 +222,8 @@ async fn listing_is_bounded_and_paginated_with_link() {
             None => break,
         }
     }
-    let expected: Vec<String> = (0..7).map(|i| format!("Film {i}")).collect();
-    assert_eq!(seen, expected, "every movie exactly once, in id order");
+    let expected: Vec<String> = (0..7).rev().map(|i| format!("Film {i}")).collect();
+    assert_eq!(seen, expected, "every movie exactly once, newest first");
     let all = call(&app, "GET", "/api/movies", None, USER).await;
     assert!(all.headers.get("link").is_none());
 }
@@ -348,7 +352,7 @@ async fn bad_input_is_a_clear_4xx_never_a_500() {
         use tower::ServiceExt;
         let req = http::Request::post("/api/movies")
             .header("content-type", "text/plain")
-            .extension(integration_tests::request_context("user", "[user]"))
+            .extension(integration_tests::request_context("user", "[editors]"))
             .body(axum::body::Body::from(r#"{"title":"x"}"#))
             .unwrap();
         integration_tests::Reply::from(app.clone().oneshot(req).await.unwrap()).await

@@ -4,7 +4,9 @@
 //! health), then pauses the billing event source mapping, queues orders so the backlog builds,
 //! resumes it and lets it drain. One progress line per step. Exits 1 if any answer was a 5xx.
 //! Some 404s are expected: an order read back before the consumer stored it (always while
-//! billing is paused), an id another user just deleted.
+//! billing is paused), an id another user just deleted. At the end it deletes every movie it
+//! created and has not deleted, so the catalogue is as it found it (orders stay: the API never
+//! removes an order).
 //!
 //! Env: GATEWAY_URL (default http://127.0.0.1:3000; must be loopback), TOKEN (an access token,
 //! `make -s token`), LOAD_STEP_SECS (default 8), LOAD_MAX_REQUESTS per step (default 5000).
@@ -106,7 +108,6 @@ impl Ctx {
                     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                     if let Some(id) = v["id"].as_i64()
                         && let Ok(mut m) = self.movies.lock()
-                        && m.len() < 1000
                     {
                         m.push(id);
                     }
@@ -156,6 +157,22 @@ async fn admin(ctx: &Ctx, path: &str) -> Result<(), String> {
     } else {
         Err(format!("POST {path}: {status}"))
     }
+}
+
+/// Deletes the movies the run created and did not delete itself.
+async fn clean_up(ctx: &Ctx) -> Result<usize, String> {
+    let ids = std::mem::take(&mut *ctx.movies.lock().map_err(|e| e.to_string())?);
+    for id in &ids {
+        let (status, _) = ctx
+            .client
+            .send(0, ctx.req("DELETE", &format!("/api/movies/{id}"), None))
+            .await?;
+        // 404: deleted meanwhile by someone else, which is what cleaning up wants too.
+        if !status.is_success() && status != http::StatusCode::NOT_FOUND {
+            return Err(format!("DELETE /api/movies/{id}: {status}"));
+        }
+    }
+    Ok(ids.len())
 }
 
 async fn step(ctx: &Arc<Ctx>, label: &str, users: usize, secs: u64, max: usize, orders_only: bool) {
@@ -247,6 +264,13 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     step(&ctx, "billing resumed", 1, secs * 2, max / 4, false).await;
+    match clean_up(&ctx).await {
+        Ok(n) => println!("load: deleted the {n} movies it created and had not deleted"),
+        Err(e) => {
+            eprintln!("load: cleaning up: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let k = &ctx.counts;
     let bad = k.c5xx.load(Ordering::Relaxed) + k.failed.load(Ordering::Relaxed);
     if bad > 0 {

@@ -197,6 +197,8 @@ pub(super) async fn gateway_phases(
         ]);
     }
 
+    super::search::search_at_scale(ctx, client, report, all_ok).await?;
+
     report.heading(
         "Peak memory (RSS) under load",
         "VmHWM of every instance the gateway ran, read from `/proc/<pid>/status` after the load \

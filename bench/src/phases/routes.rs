@@ -13,12 +13,12 @@ use super::references::RefKind;
 
 const ORDER_BODY: &str = r#"{"user_id": "42", "number_of_items": "3", "total_amount": "12.50"}"#;
 
-/// The request context API Gateway's JWT authorizer attaches for the bench user.
+/// The request context API Gateway's JWT authorizer attaches for the bench user, an editor.
 pub(super) fn request_context() -> Result<lambda_http::request::RequestContext, String> {
     Ok(request::request_context(request::user_claims(
         "sub-bench",
         "bench",
-        None,
+        Some("[editors]"),
     )))
 }
 

@@ -172,15 +172,19 @@ impl TryFrom<UpdateBody> for MoviePatch {
     }
 }
 
-/// `GET /api/movies` query: an optional title filter, a page size and a keyset cursor.
+/// `GET /api/movies` query: an optional title filter, a page size and a keyset cursor. Pages run
+/// newest first (highest id first: ids come from one sequence, in the order movies are
+/// created), so the cursor is the last id of the page before and the next page holds smaller
+/// ids. Rows added meanwhile land before the cursor and rows deleted simply vanish: no row is
+/// skipped or repeated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// The ILIKE pattern, wildcards in the user's text escaped so they match literally.
     pub title_pattern: Option<String>,
     pub title: Option<String>,
     pub limit: i64,
-    /// Return movies with `id > after`.
-    pub after: i64,
+    /// Return movies with `id < before` (the first page: every id).
+    pub before: i64,
 }
 
 impl TryFrom<Vec<(String, String)>> for ListQuery {
@@ -190,7 +194,7 @@ impl TryFrom<Vec<(String, String)>> for ListQuery {
             title_pattern: None,
             title: None,
             limit: LIMIT_DEFAULT,
-            after: 0,
+            before: FIRST_PAGE,
         };
         for (k, v) in params {
             match k.as_str() {
@@ -221,9 +225,9 @@ impl TryFrom<Vec<(String, String)>> for ListQuery {
                 }
                 // `cursor=` (empty) is the first page, as if absent: a client that builds
                 // `?cursor={next}` with no next yet gets the start, not a 400.
-                "cursor" if v.is_empty() => q.after = 0,
+                "cursor" if v.is_empty() => q.before = FIRST_PAGE,
                 "cursor" => {
-                    q.after = cursor(&v)
+                    q.before = cursor(&v)
                         .ok_or_else(|| invalid("cursor", "is not a cursor this API returned"))?
                 }
                 _ => {}
@@ -232,6 +236,9 @@ impl TryFrom<Vec<(String, String)>> for ListQuery {
         Ok(q)
     }
 }
+
+/// The cursor of the first page: above every id.
+pub const FIRST_PAGE: i64 = i64::MAX;
 
 /// A cursor is a movie id in decimal: digits, at most 18 significant (the pattern in
 /// `openapi.yaml`), greater than 0.
@@ -343,16 +350,17 @@ mod tests {
         };
         let ok = q(&[("title", "100%_a\\b"), ("limit", "5"), ("cursor", "7")]).unwrap();
         assert_eq!(ok.title_pattern.as_deref(), Some("%100\\%\\_a\\\\b%"));
-        assert_eq!((ok.limit, ok.after), (5, 7));
+        assert_eq!((ok.limit, ok.before), (5, 7));
+        assert_eq!(q(&[]).unwrap().before, FIRST_PAGE);
         assert_eq!(q(&[]).unwrap().limit, LIMIT_DEFAULT);
         assert_eq!(
-            q(&[("cursor", "")]).unwrap().after,
-            0,
+            q(&[("cursor", "")]).unwrap().before,
+            FIRST_PAGE,
             "empty cursor: first page"
         );
-        assert_eq!(q(&[("cursor", "007")]).unwrap().after, 7);
+        assert_eq!(q(&[("cursor", "007")]).unwrap().before, 7);
         assert_eq!(
-            q(&[("cursor", "999999999999999999")]).unwrap().after,
+            q(&[("cursor", "999999999999999999")]).unwrap().before,
             999_999_999_999_999_999
         );
         for bad in [

@@ -4,9 +4,10 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
@@ -53,6 +54,26 @@ fn routes(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     shared::db_failure::count_db_errors(routes, metrics)
+}
+
+/// A caller who may change the catalogue (`shared::auth`: the `editors` or `admin` group, or
+/// the machine client's write scope). Extracted before the body, so a reader learns nothing
+/// about the body's validity: every write a reader attempts is a 403.
+struct Editor(Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Editor {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if principal.may_edit() {
+            Ok(Self(principal))
+        } else {
+            Err(Problem::forbidden(
+                "changing the catalogue needs the editors or admin group, or the movies.write scope of the machine client",
+            ))
+        }
+    }
 }
 
 fn id_from(path: Result<Path<String>, PathRejection>) -> Result<MovieId, ApiError> {
@@ -105,7 +126,7 @@ async fn list(
 #[tracing::instrument(skip_all, fields(principal = principal.label()))]
 async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Editor(principal): Editor,
     JsonBody(raw): JsonBody<CreateBody>,
 ) -> Result<Json<Movie>, ApiError> {
     let movie = NewMovie::try_from(raw)?;
@@ -146,7 +167,7 @@ async fn get_one(
 #[tracing::instrument(skip_all, fields(principal = principal.label()))]
 async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Editor(principal): Editor,
     path: Result<Path<String>, PathRejection>,
     body: Result<JsonBody<UpdateBody>, Problem>,
 ) -> Result<Json<Movie>, ApiError> {
@@ -161,7 +182,7 @@ async fn update(
 #[tracing::instrument(skip_all, fields(principal = principal.label()))]
 async fn delete_one(
     State(state): State<AppState>,
-    principal: Principal,
+    Editor(principal): Editor,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Movie>, ApiError> {
     let id = id_from(path)?;

@@ -30,7 +30,7 @@ pub enum SetupError {
     },
     #[error("database connection: {0}")]
     Connect(#[from] DbError),
-    #[error("invalid role name {0:?}: use lowercase letters, digits and _")]
+    #[error("invalid role or database name {0:?}: use lowercase letters, digits and _")]
     RoleName(String),
     #[error("broker: {0}")]
     Broker(#[from] billing::amqp::PublishError),
@@ -47,6 +47,9 @@ fn db_err(step: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Setu
 #[derive(Debug, Clone)]
 pub struct AppDatabase {
     pub kind: Database,
+    /// The database's name: the kind's (`movies`, `orders`) unless `MOVIES_DB` / `ORDERS_DB`
+    /// name another (a second local stack beside the developer's, such as the README check's).
+    pub name: String,
     pub owner: Credentials,
     /// Table privileges the role gets: what the functions need and no more.
     pub privileges: &'static str,
@@ -118,11 +121,13 @@ impl SetupConfig {
             apps: vec![
                 AppDatabase {
                     kind: Database::Movies,
+                    name: env.optional("MOVIES_DB").unwrap_or_else(|| Database::Movies.name().into()),
                     owner: movies,
                     privileges: "SELECT, INSERT, UPDATE, DELETE",
                 },
                 AppDatabase {
                     kind: Database::Orders,
+                    name: env.optional("ORDERS_DB").unwrap_or_else(|| Database::Orders.name().into()),
                     owner: orders,
                     // Orders are never changed or removed by the application.
                     privileges: "SELECT, INSERT",
@@ -251,7 +256,8 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
     let admin = connect(&cfg.master, &backoff).await?;
     for app in &cfg.apps {
         let role = checked_role(&app.owner.username)?;
-        let dbname = app.kind.name();
+        // Database names follow the same identifier rule as role names.
+        let dbname = checked_role(&app.name)?;
         let password = quote_literal(&scram_verifier(app.owner.password.expose()));
         let exists = admin
             .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])

@@ -1,16 +1,20 @@
 //! Who is calling, from the JWT claims API Gateway's authorizer put in the request context,
-//! and whether they are an administrator.
+//! and what they may do with the catalogue.
 //!
 //! The authorizer has already checked the signature, issuer, client, expiry and the route's
 //! scopes; here we only read the claims. They arrive as strings: `cognito:groups` is
 //! `"[admin user]"` (API Gateway prints arrays the way Go's `%v` does).
 //!
-//! Admin (DESIGN section 2) is exactly one of:
+//! Every signed-in caller reads. An **editor** (create, change and delete single movies) is a
+//! member of the `editors` or `admin` group, or a machine client holding the write scope
+//! (`<resource server>/movies.write`). An **admin** (delete every movie) is exactly one of:
 //! - membership of the Cognito group named `admin`, matched as a whole name;
 //! - the exact admin scope of our resource server (`ADMIN_SCOPE`, e.g.
 //!   `crud-master/movies.admin`) in a token whose `client_id` is one of the machine clients
-//!   allowed to hold it (`ADMIN_CLIENT_IDS`). The user client is not allowed that scope in
-//!   Cognito, and a token from any other client carrying it is still no admin.
+//!   allowed to hold it (`ADMIN_CLIENT_IDS`).
+//!
+//! Resource-server scopes count only from those machine clients: the user client is not
+//! allowed them in Cognito, and a token from any other client carrying one is still no editor.
 
 use std::collections::HashMap;
 
@@ -23,16 +27,34 @@ use crate::config::{ConfigError, Env};
 
 /// The Cognito group whose members are administrators.
 pub const ADMIN_GROUP: &str = "admin";
+/// The Cognito group whose members may change the catalogue.
+pub const EDITORS_GROUP: &str = "editors";
+/// The scope name, on the admin scope's resource server, that lets a machine client change the
+/// catalogue (`movies.write` in `openapi.yaml` and Terraform's `auth` module).
+pub const WRITE_SCOPE_NAME: &str = "movies.write";
 
-/// Who may use the admin scope, from the environment Terraform sets. Without both variables
-/// only the `admin` group is admin (the functions then fail closed for machine clients).
+/// What a caller may do with the catalogue, weakest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read movies (every signed-in caller).
+    #[default]
+    Reader,
+    /// Also create, change and delete single movies.
+    Editor,
+    /// Also delete every movie.
+    Admin,
+}
+
+/// Who may use the resource server's scopes, from the environment Terraform sets. Without both
+/// variables only the groups count (the functions then fail closed for machine clients).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AdminPolicy {
+pub struct AccessPolicy {
     scope: Option<String>,
+    write_scope: Option<String>,
     client_ids: Vec<String>,
 }
 
-impl AdminPolicy {
+impl AccessPolicy {
     /// `<resource server identifier>/<scope name>`, e.g. `crud-master/movies.admin`.
     pub const SCOPE_VAR: &'static str = "ADMIN_SCOPE";
     /// Comma-separated app client ids that may hold the admin scope (the machine client).
@@ -82,6 +104,7 @@ impl AdminPolicy {
         }
         Ok(Self {
             scope: Some(scope.to_owned()),
+            write_scope: Some(format!("{server}/{WRITE_SCOPE_NAME}")),
             client_ids,
         })
     }
@@ -100,16 +123,20 @@ impl AdminPolicy {
         }
     }
 
-    /// The admin rule, on claims as API Gateway passes them.
-    fn allows(&self, groups: &[String], scopes: &[String], client_id: Option<&str>) -> bool {
-        if groups.iter().any(|g| g == ADMIN_GROUP) {
-            return true;
-        }
-        let Some(admin_scope) = &self.scope else {
-            return false;
+    /// The role rules, on claims as API Gateway passes them.
+    fn role(&self, groups: &[String], scopes: &[String], client_id: Option<&str>) -> Role {
+        let in_group = |name: &str| groups.iter().any(|g| g == name);
+        let machine = client_id.is_some_and(|c| self.client_ids.iter().any(|allowed| allowed == c));
+        let holds = |scope: &Option<String>| {
+            machine && scope.as_ref().is_some_and(|want| scopes.iter().any(|s| s == want))
         };
-        scopes.iter().any(|s| s == admin_scope)
-            && client_id.is_some_and(|c| self.client_ids.iter().any(|allowed| allowed == c))
+        if in_group(ADMIN_GROUP) || holds(&self.scope) {
+            Role::Admin
+        } else if in_group(EDITORS_GROUP) || holds(&self.write_scope) {
+            Role::Editor
+        } else {
+            Role::Reader
+        }
     }
 
     /// The router with this policy attached, for the [`Principal`] extractor to find.
@@ -127,15 +154,15 @@ pub struct Principal {
     pub client_id: Option<String>,
     pub groups: Vec<String>,
     pub scopes: Vec<String>,
-    /// Decided once, by [`AdminPolicy`], when the principal is read from the claims.
-    admin: bool,
+    /// Decided once, by [`AccessPolicy`], when the principal is read from the claims.
+    role: Role,
 }
 
 impl Principal {
     pub fn from_claims(
         claims: &HashMap<String, String>,
         scopes: Option<&[String]>,
-        policy: &AdminPolicy,
+        policy: &AccessPolicy,
     ) -> Option<Self> {
         let subject = claims.get("sub")?.clone();
         let mut all_scopes: Vec<String> = claims
@@ -152,7 +179,7 @@ impl Principal {
             .map(|g| parse_groups(g))
             .unwrap_or_default();
         // Only an access token's `client_id` names the client that was granted its scopes.
-        let admin = policy.allows(
+        let role = policy.role(
             &groups,
             &all_scopes,
             claims.get("client_id").map(String::as_str),
@@ -169,11 +196,11 @@ impl Principal {
                 .cloned(),
             groups,
             scopes: all_scopes,
-            admin,
+            role,
         })
     }
 
-    pub fn from_request_context(ctx: &RequestContext, policy: &AdminPolicy) -> Option<Self> {
+    pub fn from_request_context(ctx: &RequestContext, policy: &AccessPolicy) -> Option<Self> {
         match ctx {
             RequestContext::ApiGatewayV2(ctx) => {
                 let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
@@ -188,7 +215,16 @@ impl Principal {
     /// `aws.cognito.signin.user.admin`, which every user token carries, is not an admin
     /// grant: it only lets a user manage their own profile.
     pub fn is_admin(&self) -> bool {
-        self.admin
+        self.role == Role::Admin
+    }
+
+    /// An editor or an admin: may create, change and delete single movies.
+    pub fn may_edit(&self) -> bool {
+        self.role >= Role::Editor
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// A short label for logs and the `principal` column: the username, else the subject.
@@ -224,8 +260,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let fallback = AdminPolicy::groups_only();
-        let policy = parts.extensions.get::<AdminPolicy>().unwrap_or(&fallback);
+        let fallback = AccessPolicy::groups_only();
+        let policy = parts.extensions.get::<AccessPolicy>().unwrap_or(&fallback);
         parts
             .extensions
             .get::<RequestContext>()
@@ -239,11 +275,12 @@ mod tests {
     use super::*;
 
     const SCOPE: &str = "crud-master/movies.admin";
+    const WRITE: &str = "crud-master/movies.write";
     const MACHINE: &str = "machine-client";
     const USER_CLIENT: &str = "user-client";
 
-    fn policy() -> AdminPolicy {
-        AdminPolicy::with_scope(SCOPE, MACHINE).unwrap()
+    fn policy() -> AccessPolicy {
+        AccessPolicy::with_scope(SCOPE, MACHINE).unwrap()
     }
 
     fn principal(pairs: &[(&str, &str)]) -> Principal {
@@ -316,6 +353,40 @@ mod tests {
     }
 
     #[test]
+    fn editors_are_the_editors_or_admin_group_or_the_machine_clients_write_scope() {
+        assert_eq!(user("[editors]").role(), Role::Editor);
+        assert_eq!(user("[viewers editors]").role(), Role::Editor);
+        assert_eq!(user("[admin]").role(), Role::Admin);
+        assert!(user("[admin]").may_edit());
+        assert_eq!(machine(MACHINE, WRITE).role(), Role::Editor);
+        assert_eq!(machine(MACHINE, SCOPE).role(), Role::Admin);
+        let readers = [
+            user("[]"),
+            user("[viewers]"),
+            user("[Editors]"),
+            user("[editors,x]"),
+            user("editors"),
+            machine(MACHINE, "crud-master/movies.read"),
+            machine(MACHINE, "movies.write"),
+            machine(MACHINE, "other-server/movies.write"),
+            machine(USER_CLIENT, WRITE),
+            machine("someone-else", WRITE),
+        ];
+        for p in readers {
+            assert_eq!(p.role(), Role::Reader, "{p:?}");
+            assert!(!p.may_edit() && !p.is_admin(), "{p:?}");
+        }
+        // Without a configured resource server no scope makes an editor.
+        let claims: HashMap<String, String> =
+            [("sub", MACHINE), ("client_id", MACHINE), ("scope", WRITE)]
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect();
+        let p = Principal::from_claims(&claims, None, &AccessPolicy::groups_only()).unwrap();
+        assert_eq!(p.role(), Role::Reader);
+    }
+
+    #[test]
     fn only_the_exact_admin_scope_from_the_machine_client_is_admin() {
         assert!(machine(MACHINE, SCOPE).is_admin());
         assert!(machine(MACHINE, &format!("crud-master/movies.read {SCOPE}")).is_admin());
@@ -384,7 +455,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect();
-        let p = Principal::from_claims(&claims, None, &AdminPolicy::groups_only()).unwrap();
+        let p = Principal::from_claims(&claims, None, &AccessPolicy::groups_only()).unwrap();
         assert!(!p.is_admin());
         assert!(Principal::from_claims(&HashMap::new(), None, &policy()).is_none());
     }
@@ -392,20 +463,20 @@ mod tests {
     #[test]
     fn the_policy_comes_from_both_variables_or_neither() {
         let none: [(&str, &str); 0] = [];
-        assert_eq!(AdminPolicy::from_env(&none), Ok(AdminPolicy::groups_only()));
+        assert_eq!(AccessPolicy::from_env(&none), Ok(AccessPolicy::groups_only()));
         let both = [("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", " a , b ")];
-        let p = AdminPolicy::from_env(&both).unwrap();
+        let p = AccessPolicy::from_env(&both).unwrap();
         assert_eq!(p.client_ids, vec!["a", "b"]);
         assert_eq!(
-            AdminPolicy::from_env(&[("ADMIN_SCOPE", SCOPE)]),
+            AccessPolicy::from_env(&[("ADMIN_SCOPE", SCOPE)]),
             Err(ConfigError::Missing("ADMIN_CLIENT_IDS".into()))
         );
         assert_eq!(
-            AdminPolicy::from_env(&[("ADMIN_CLIENT_IDS", MACHINE)]),
+            AccessPolicy::from_env(&[("ADMIN_CLIENT_IDS", MACHINE)]),
             Err(ConfigError::Missing("ADMIN_SCOPE".into()))
         );
         assert_eq!(
-            AdminPolicy::from_env(&[("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", " , ")]),
+            AccessPolicy::from_env(&[("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", " , ")]),
             Err(ConfigError::Missing("ADMIN_CLIENT_IDS".into()))
         );
         for bad in [
@@ -414,11 +485,11 @@ mod tests {
             "crud-master/",
             "crud-master/movies admin",
         ] {
-            let err = AdminPolicy::from_env(&[("ADMIN_SCOPE", bad), ("ADMIN_CLIENT_IDS", MACHINE)])
+            let err = AccessPolicy::from_env(&[("ADMIN_SCOPE", bad), ("ADMIN_CLIENT_IDS", MACHINE)])
                 .unwrap_err();
             assert!(err.to_string().contains("ADMIN_SCOPE"), "{bad}: {err}");
         }
-        let err = AdminPolicy::from_env(&[("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", "a b")])
+        let err = AccessPolicy::from_env(&[("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", "a b")])
             .unwrap_err();
         assert!(err.to_string().contains("ADMIN_CLIENT_IDS"), "{err}");
     }
@@ -436,7 +507,7 @@ mod tests {
 
     async fn extract(
         ctx: RequestContext,
-        policy: Option<AdminPolicy>,
+        policy: Option<AccessPolicy>,
     ) -> Result<Principal, Problem> {
         let (mut parts, ()) = http::Request::new(()).into_parts();
         parts.extensions.insert(ctx);

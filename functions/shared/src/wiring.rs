@@ -6,7 +6,7 @@
 
 use axum::Router;
 
-use crate::auth::AdminPolicy;
+use crate::auth::AccessPolicy;
 use crate::config::Env;
 use crate::db::{Db, DbSettings};
 use crate::origin::{OriginVerify, OriginVerifyService};
@@ -14,7 +14,7 @@ use crate::secrets::SecretSource;
 
 /// The parts a function's routes are built from; [`Wiring::serve`] finishes the function.
 pub struct Wiring {
-    admin: AdminPolicy,
+    admin: AccessPolicy,
     /// For the function's own secrets as well (billing-api: the broker's).
     pub secrets: SecretSource,
     pub db: Db,
@@ -22,7 +22,7 @@ pub struct Wiring {
 
 impl Wiring {
     pub async fn from_env(env: &impl Env) -> Result<Self, lambda_http::Error> {
-        let admin = AdminPolicy::from_env(env)?;
+        let admin = AccessPolicy::from_env(env)?;
         let secrets = SecretSource::new();
         let db = Db::new(&DbSettings::from_env(env, &secrets).await?)?;
         Ok(Self { admin, secrets, db })

@@ -71,9 +71,18 @@ resource "aws_cognito_resource_server" "this" {
 
 resource "aws_cognito_user_group" "admin" {
   name         = "admin"
-  description  = "May delete all movies (DELETE /api/movies)"
+  description  = "May delete all movies (DELETE /api/movies), and edit the catalogue"
   user_pool_id = aws_cognito_user_pool.this.id
   precedence   = 1
+}
+
+# Members may create, change and delete single movies (shared::auth); everyone else signed in
+# only reads. Add a user with `aws cognito-idp admin-add-user-to-group --group-name editors`.
+resource "aws_cognito_user_group" "editors" {
+  name         = "editors"
+  description  = "May create, change and delete single movies"
+  user_pool_id = aws_cognito_user_pool.this.id
+  precedence   = 2
 }
 
 # Public client for people: USER_PASSWORD_AUTH (AWS CLI), SRP (SDKs/Amplify), hosted UI code flow.

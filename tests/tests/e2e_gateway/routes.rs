@@ -75,6 +75,35 @@ async fn deleting_every_movie_needs_the_admin_group() {
     assert_eq!((status, body), (200, json!({"deleted": 2})));
 }
 
+/// Real Cognito tokens through the gateway: `viewer` reads and is refused every write (a 403
+/// problem from the function, the gateway having let the token through); the machine client's
+/// `movies.write` scope edits.
+#[tokio::test]
+async fn only_editors_change_the_catalogue() {
+    let s = Stack::start().await;
+    let (user, viewer) = (s.token("user"), s.token("viewer"));
+    let created = add_movie(&s, &user, json!({"title": "Heat"})).await;
+    let one = format!("/api/movies/{}", created["id"]);
+    let (status, _) = s.call("GET", &one, Some(&viewer), None).await;
+    assert_eq!(status, 200);
+    for (method, path, body) in [
+        ("POST", "/api/movies", Some(json!({"title": "X"}))),
+        ("PUT", one.as_str(), Some(json!({"title": "X"}))),
+        ("DELETE", one.as_str(), None),
+    ] {
+        let (status, problem) = s.call(method, path, Some(&viewer), body).await;
+        assert_eq!(status, 403, "{method} {path}: {problem}");
+        assert_eq!(problem["status"], 403, "a problem from the function: {problem}");
+    }
+    let writer = s.machine_token(&["movies.write"]);
+    let (status, body) = s
+        .call("PUT", &one, Some(&writer), Some(json!({"title": "Heat (1995)"})))
+        .await;
+    assert_eq!((status, &body["title"]), (200, &json!("Heat (1995)")), "{body}");
+    let (status, _) = s.call("DELETE", &one, Some(&writer), None).await;
+    assert_eq!(status, 200);
+}
+
 /// The route's scopes are the gateway's business (403 `{"message":"Forbidden"}`, as API
 /// Gateway answers); the admin rule is the function's (403 problem+json).
 #[tokio::test]

@@ -18,8 +18,19 @@ pub const SCOPES: [(&str, &str); 5] = [
     ("billing.read", "Read the client's orders"),
     ("billing.write", "Place orders"),
 ];
-/// The pool's users and their groups.
-pub const USERS: [(&str, &[&str]); 2] = [("user", &[]), ("admin", &["admin"])];
+/// The pool's groups, as Terraform's `auth` module creates them.
+pub const GROUPS: [(&str, &str); 2] = [
+    ("admin", "may delete every movie"),
+    ("editors", "may create, change and delete single movies"),
+];
+
+/// The pool's users and their groups: `user` (the default of `make token`) edits the catalogue,
+/// `viewer` only reads it.
+pub const USERS: [(&str, &[&str]); 3] = [
+    ("user", &["editors"]),
+    ("admin", &["admin"]),
+    ("viewer", &[]),
+];
 const CLIENT_NAME: &str = "crud-master-cli";
 const MACHINE_CLIENT_NAME: &str = "crud-master-machine";
 /// The key id moto publishes in every pool's JWKS.
@@ -259,17 +270,18 @@ impl LocalAws {
         let groups = self
             .cognito("ListGroups", json!({"UserPoolId": pool_id}))
             .await?;
-        let has_admin = groups["Groups"]
-            .as_array()
-            .is_some_and(|gs| gs.iter().any(|g| g["GroupName"] == "admin"));
-        if !has_admin {
-            say("creating group admin");
-            self.cognito(
-                "CreateGroup",
-                json!({"UserPoolId": pool_id, "GroupName": "admin",
-                       "Description": "may delete every movie"}),
-            )
-            .await?;
+        for (group, description) in GROUPS {
+            let exists = groups["Groups"]
+                .as_array()
+                .is_some_and(|gs| gs.iter().any(|g| g["GroupName"] == group));
+            if !exists {
+                say(&format!("creating group {group}"));
+                self.cognito(
+                    "CreateGroup",
+                    json!({"UserPoolId": pool_id, "GroupName": group, "Description": description}),
+                )
+                .await?;
+            }
         }
         let mut passwords = BTreeMap::new();
         for (user, user_groups) in USERS {
@@ -322,7 +334,7 @@ impl LocalAws {
             "written by localaws setup: the local Cognito pool (moto)",
         )?;
         say(&format!(
-            "user pool {}, user client {}, machine client {}; users user and admin (in group admin)",
+            "user pool {}, user client {}, machine client {}; users user (editors), admin (admin) and viewer",
             pool.pool_id, pool.client_id, pool.machine_client_id
         ));
         Ok(pool)
