@@ -11,9 +11,18 @@ does not return them on read, so the AWS provider would see drift that real AWS 
   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRule.html).
 
 Each patch only makes moto echo back what it was given; nothing here changes what Terraform sends.
+
+For the local stack (scripts/services.sh sets MOTO_LOCAL_GUARD=1), moto is also closed to web
+pages: moto answers every origin (`Access-Control-Allow-Origin: *`) and holds the local Cognito
+pool and secrets, so a page open in the developer's browser could read them, directly or by DNS
+rebinding. The guard refuses (403) a request from a peer that is not loopback, to a Host that is
+not a loopback name, or with any Origin (no browser needs moto), and sends no CORS header.
 Usage: python3 scripts/moto_server.py -H 127.0.0.1 -p PORT (same arguments as moto.server).
 """
 
+import ipaddress
+import os
+import re
 import sys
 
 import moto
@@ -74,11 +83,54 @@ def patch_ec2() -> None:
     cls.description = property(description)
 
 
+LOOPBACK_HOST = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?$", re.IGNORECASE)
+
+
+def refusal(environ) -> str | None:
+    """Why a request may not reach moto, or None."""
+    try:
+        if not ipaddress.ip_address(environ.get("REMOTE_ADDR", "")).is_loopback:
+            return "the peer is not on this machine"
+    except ValueError:
+        return "the peer is not on this machine"
+    if not LOOPBACK_HOST.match(environ.get("HTTP_HOST", "")):
+        return "the Host header is not a loopback name"
+    if "HTTP_ORIGIN" in environ:
+        return "the request comes from a web page (Origin)"
+    return None
+
+
+def local_guard(app):
+    def guarded(environ, start_response):
+        why = refusal(environ)
+        if why is not None:
+            body = f'{{"message": "Forbidden: {why}"}}'.encode()
+            start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+
+        def no_cors(status, headers, exc_info=None):
+            kept = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+            return start_response(status, kept, exc_info)
+
+        return app(environ, no_cors)
+
+    return guarded
+
+
 def main() -> None:
     patch_lambda()
     patch_rds()
     patch_ec2()
+    import moto.server
     from moto.server import main as server_main
+
+    if os.environ.get("MOTO_LOCAL_GUARD") == "1":
+        run_simple = moto.server.run_simple
+
+        def run_guarded(host, port, app, **kwargs):
+            return run_simple(host, port, local_guard(app), **kwargs)
+
+        moto.server.run_simple = run_guarded
 
     print(f"moto {moto.__version__} with tf-moto read-back patches", flush=True)
     server_main(sys.argv[1:])

@@ -151,6 +151,9 @@ contract_started=$SECONDS
 scripts/contract-check.sh "http://127.0.0.1:$PORT"
 say "contract check took $((SECONDS - contract_started)) s"
 
+say "every listener of the stack on loopback, and closed to web pages (scripts/listeners-check.sh)"
+scripts/listeners-check.sh "$PORT" "$DEV_PID"
+
 say "the dashboard: make load, then /_local/dashboard in headless Chromium (screenshot docs/dashboard.png)"
 scripts/dashboard-check.sh "http://127.0.0.1:$PORT"
 
@@ -158,7 +161,7 @@ say "cargo lambda watch serves the functions and cargo lambda invoke -F events/.
 WATCH_PORT=$(free_port)
 (
   set -a; source .local/env; set +a
-  export DATABASE_HOST=127.0.0.1 DATABASE_PORT="$CRUD_PG_PORT" DATABASE_NAME=movies \
+  export DATABASE_HOST=127.0.0.1 DATABASE_PORT="$CRUD_PG_PORT" DATABASE_NAME="$MOVIES_DB" \
          DATABASE_USER=movies_app DATABASE_PASSWORD=movies-local-password
   exec setsid cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" >"$WORK/watch.log" 2>&1
 ) &

@@ -134,6 +134,44 @@ rabbit_env() {
   export RABBITMQ_CONFIG_FILE="$STATE/rabbitmq/rabbitmq"
   export RABBITMQ_ENABLED_PLUGINS_FILE="$STATE/rabbitmq/enabled_plugins"
   export RABBITMQ_PID_FILE="$STATE/rabbitmq/pid"
+  # The Erlang distribution (node and CLI) on loopback too: by default it listens on every
+  # interface, and anyone who reaches it with the cookie controls the node.
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+# The broker's administrator: no `guest` (its password is public, and a DNS-rebinding page could
+# use it on the management API), but a user with a password made once for this checkout.
+RABBIT_ADMIN_USER="crud_admin"
+rabbit_admin_password() {
+  local f="$STATE/rabbitmq/admin-password"
+  if [ ! -s "$f" ]; then
+    mkdir -p "$STATE/rabbitmq"
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$f")
+  fi
+  cat "$f"
+}
+
+# Creates the administrator and deletes `guest` on a node that still has it. Safe to run twice.
+rabbit_admin() {
+  local pw users; pw="$(rabbit_admin_password)"
+  users="$(rabbit_ctl -q list_users 2>/dev/null | awk '{print $1}')"
+  if ! grep -qx "$RABBIT_ADMIN_USER" <<<"$users"; then
+    say "creating the broker administrator $RABBIT_ADMIN_USER (password in .local/rabbitmq/admin-password)"
+    rabbit_ctl -q add_user "$RABBIT_ADMIN_USER" "$pw" >/dev/null
+  fi
+  rabbit_ctl -q set_user_tags "$RABBIT_ADMIN_USER" administrator >/dev/null
+  rabbit_ctl -q set_permissions -p / "$RABBIT_ADMIN_USER" '.*' '.*' '.*' >/dev/null
+  if grep -qx guest <<<"$users"; then
+    say "deleting the broker's default user guest"
+    rabbit_ctl -q delete_user guest >/dev/null
+  fi
+}
+
+# The distribution port of a node started before it was kept to loopback.
+rabbit_dist_open_to_all() {
+  command -v ss >/dev/null || return 1
+  ss -ltnH "sport = :$RABBIT_DIST_PORT" 2>/dev/null | awk '{print $4}' | grep -qv '^127\.0\.0\.1:'
 }
 
 rabbit_ctl() { (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n crud@localhost "$@"); }
@@ -141,14 +179,20 @@ rabbit_ctl() { (rabbit_env; /usr/lib/rabbitmq/bin/rabbitmqctl -n crud@localhost 
 rabbitmq_up() {
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_install rabbitmq-server
   mkdir -p "$STATE/rabbitmq/log" "$STATE/rabbitmq/mnesia"
-  [ -f "$STATE/rabbitmq/rabbitmq.conf" ] || cat >"$STATE/rabbitmq/rabbitmq.conf" <<CONF
+  [ -f "$STATE/rabbitmq/rabbitmq.conf" ] || (umask 077; cat >"$STATE/rabbitmq/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$AMQP_PORT
-loopback_users.guest = true
+default_user = $RABBIT_ADMIN_USER
+default_pass = $(rabbit_admin_password)
+default_user_tags.administrator = true
+default_permissions.configure = .*
+default_permissions.read = .*
+default_permissions.write = .*
 vm_memory_high_watermark.relative = 0.2
 disk_free_limit.absolute = 200MB
 log.console = false
 log.file.level = warning
 CONF
+)
   # The management API on loopback (older nodes get it added; the plugin starts at boot).
   grep -q '^management.tcp.port' "$STATE/rabbitmq/rabbitmq.conf" || cat >>"$STATE/rabbitmq/rabbitmq.conf" <<CONF
 management.tcp.ip = 127.0.0.1
@@ -158,11 +202,12 @@ CONF
   # The node's configuration is the authority once written (a later run may not export the port).
   MGMT_PORT="$(sed -n 's/^management.tcp.port = //p' "$STATE/rabbitmq/rabbitmq.conf")"
   if port_open "$AMQP_PORT" && rabbit_ctl -q status >/dev/null 2>&1; then
-    if port_open "$MGMT_PORT"; then
+    if port_open "$MGMT_PORT" && ! rabbit_dist_open_to_all; then
       say "RabbitMQ already running on 127.0.0.1:$AMQP_PORT (management API on $MGMT_PORT)"
+      rabbit_admin
       return
     fi
-    say "restarting RabbitMQ to start its management API on 127.0.0.1:$MGMT_PORT (one-time)"
+    say "restarting RabbitMQ to keep every listener on loopback (one-time)"
     rabbitmq_stop
     local j
     for j in $(seq 1 30); do port_open "$AMQP_PORT" || break; sleep 1; done
@@ -171,7 +216,10 @@ CONF
   (rabbit_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$STATE/rabbitmq/log/stdout.log" 2>&1 &)
   local i
   for i in $(seq 1 120); do
-    if port_open "$AMQP_PORT" && rabbit_ctl -q await_startup >/dev/null 2>&1 && port_open "$MGMT_PORT"; then return; fi
+    if port_open "$AMQP_PORT" && rabbit_ctl -q await_startup >/dev/null 2>&1 && port_open "$MGMT_PORT"; then
+      rabbit_admin
+      return
+    fi
     sleep 1
   done
   say "RabbitMQ did not start; see .local/rabbitmq/log"; tail -20 "$STATE/rabbitmq/log/"*.log >&2 || true
@@ -194,7 +242,8 @@ moto_up() {
   }
   say "starting moto on 127.0.0.1:$MOTO_PORT"
   mkdir -p "$STATE/moto"
-  setsid nohup python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto/server.log" 2>&1 &
+  # scripts/moto_server.py: moto, closed to web pages (MOTO_LOCAL_GUARD; see the script).
+  MOTO_LOCAL_GUARD=1 setsid nohup python3 "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto/server.log" 2>&1 &
   echo $! >"$STATE/moto/pid"
   local i
   for i in $(seq 1 60); do
@@ -213,14 +262,14 @@ export CRUD_PG_USER=$PG_USER
 export CRUD_PG_PASSWORD=$PG_PASSWORD
 export CRUD_PG_SOCKET_DIR=$PG_DIR
 export CRUD_PG_CA_FILE=$PG_DIR/ca.crt
-export AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
+export AMQP_URL=amqp://$RABBIT_ADMIN_USER:$(rabbit_admin_password)@127.0.0.1:$AMQP_PORT/%2f
 export CRUD_AMQP_PORT=$AMQP_PORT
 export CRUD_RABBIT_MGMT_PORT=$MGMT_PORT
 export CRUD_RABBIT_MGMT_URL=http://127.0.0.1:$MGMT_PORT
 # AMQP_URL is the administrator (setup, tests). The functions and the event source mapping log in
 # as the least-privilege users setup creates (cargo run -p setup -- local), as on AWS.
-export CRUD_AMQP_ADMIN_USER=guest
-export CRUD_AMQP_ADMIN_PASSWORD=guest
+export CRUD_AMQP_ADMIN_USER=$RABBIT_ADMIN_USER
+export CRUD_AMQP_ADMIN_PASSWORD=$(rabbit_admin_password)
 export CRUD_AMQP_PUBLISHER_USER=billing_publisher
 export CRUD_AMQP_PUBLISHER_PASSWORD=publisher-local-password
 export CRUD_AMQP_CONSUMER_USER=billing_consumer

@@ -29,6 +29,14 @@ pub fn pg_password() -> String {
 pub fn amqp_url() -> String {
     var("AMQP_URL")
 }
+/// The broker administrator's user name and password (scripts/services.sh makes them; there is
+/// no `guest`).
+pub fn amqp_admin() -> (String, String) {
+    (
+        var("CRUD_AMQP_ADMIN_USER"),
+        var("CRUD_AMQP_ADMIN_PASSWORD"),
+    )
+}
 pub fn aws_endpoint() -> String {
     var("AWS_ENDPOINT_URL")
 }
@@ -403,7 +411,10 @@ impl BrokerUsers {
             queue: unique(queue_prefix),
             management: setup::broker::Management {
                 url: rabbit_management_url(),
-                admin: credentials("guest", "guest"),
+                admin: {
+                    let (user, password) = amqp_admin();
+                    credentials(&user, &password)
+                },
                 vhost: "/".into(),
                 timeout: Duration::from_secs(10),
             },
@@ -465,10 +476,11 @@ impl BrokerUsers {
     /// Deletes the two users (best effort; the queue is the caller's).
     pub async fn cleanup(&self) {
         let http = reqwest::Client::new();
+        let (admin, password) = amqp_admin();
         for user in [&self.publisher.username, &self.consumer.username] {
             let _ = http
                 .delete(format!("{}/api/users/{user}", self.management.url))
-                .basic_auth("guest", Some("guest"))
+                .basic_auth(&admin, Some(&password))
                 .send()
                 .await;
         }

@@ -75,7 +75,8 @@ async fn database_down_fails_the_batch_and_the_redelivery_stores_it_once() {
 #[tokio::test]
 async fn broker_down_answers_503_in_bounded_time_and_recovers() {
     let proxy = Cuttable::to(amqp_port()).await;
-    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
+    let (admin, password) = integration_tests::amqp_admin();
+    let url = format!("amqp://{admin}:{password}@127.0.0.1:{}/%2f", proxy.port);
     let h = Harness::with(&url, None).await;
     let first = h.post(&order_body(1)).await;
     assert_eq!(first.status, 200, "{}", first.json);

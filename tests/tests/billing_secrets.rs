@@ -20,7 +20,8 @@ async fn secret(value: serde_json::Value) -> String {
 #[tokio::test]
 async fn credentials_come_from_secrets_manager_when_arns_are_set() {
     let db = TestDb::new(Database::Orders).await;
-    let amqp_arn = secret(serde_json::json!({"username": "guest", "password": "guest"})).await;
+    let (admin, admin_password) = integration_tests::amqp_admin();
+    let amqp_arn = secret(serde_json::json!({"username": admin, "password": admin_password})).await;
     let db_arn =
         secret(serde_json::json!({"username": pg_user(), "password": pg_password()})).await;
     let queue = unique("billing_queue");
@@ -49,7 +50,7 @@ async fn credentials_come_from_secrets_manager_when_arns_are_set() {
     assert!(!amqp.declare_topology, "billing-api only publishes");
     assert_eq!(amqp.queue, queue);
     assert!(
-        !format!("{amqp:?}").contains("guest:guest"),
+        !format!("{amqp:?}").contains(&admin_password),
         "the URI never prints"
     );
     let settings = DbSettings::from_env(&env, &secrets).await.unwrap();

@@ -150,13 +150,15 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         ("MOVIES_DB_PASSWORD", "movies-local-password".into()),
         ("ORDERS_DB_USER", "orders_app".into()),
         ("ORDERS_DB_PASSWORD", "orders-local-password".into()),
+        ("ORDERS_READER_USER", "orders_reader".into()),
+        ("ORDERS_READER_PASSWORD", "orders-reader-local-password".into()),
         ("AMQP_URL", integration_tests::amqp_url()),
         (
             "RABBITMQ_MANAGEMENT_URL",
             integration_tests::rabbit_management_url(),
         ),
-        ("AMQP_USER", "guest".into()),
-        ("AMQP_PASSWORD", "guest".into()),
+        ("AMQP_USER", integration_tests::amqp_admin().0),
+        ("AMQP_PASSWORD", integration_tests::amqp_admin().1),
         ("BROKER_PUBLISHER_USER", "billing_publisher".into()),
         (
             "BROKER_PUBLISHER_PASSWORD",

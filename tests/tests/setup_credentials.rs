@@ -25,6 +25,8 @@ fn env(pg_port: u16, amqp: &str, extra: &[(&str, &str)]) -> HashMap<String, Stri
         ("MOVIES_DB_PASSWORD", MOVIES_PASSWORD.into()),
         ("ORDERS_DB_USER", "orders_app".into()),
         ("ORDERS_DB_PASSWORD", ORDERS_PASSWORD.into()),
+        ("ORDERS_READER_USER", "orders_reader".into()),
+        ("ORDERS_READER_PASSWORD", "orders-reader-local-password".into()),
         ("AMQP_URL", amqp.into()),
     ]
     .into_iter()
@@ -106,14 +108,15 @@ async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
         .next()
         .and_then(|p| p.parse().ok())
         .expect("a port in CRUD_RABBIT_MGMT_URL");
+    let (admin, admin_password) = integration_tests::amqp_admin();
     let cfg = config(&env(
         pg_late,
         &amqp,
         &[
             ("SETUP_CONNECT_BUDGET_SECS", "60"),
             ("RABBITMQ_MANAGEMENT_URL", &mgmt_url),
-            ("AMQP_USER", "guest"),
-            ("AMQP_PASSWORD", "guest"),
+            ("AMQP_USER", &admin),
+            ("AMQP_PASSWORD", &admin_password),
             // The local stack's own users, so this changes nothing for `make dev`.
             ("BROKER_PUBLISHER_USER", "billing_publisher"),
             ("BROKER_PUBLISHER_PASSWORD", "publisher-local-password"),

@@ -3,8 +3,18 @@
 
 use integration_tests::{amqp_url, connect_as, pg_host, pg_password, pg_port, pg_user};
 
-fn config() -> [(&'static str, String); 9] {
+/// Databases of the test's own (dropped by scripts/drop-test-databases.sh once it has exited),
+/// so setup's checks neither read nor write the developer's `movies` and `orders`.
+fn database(kind: &str) -> String {
+    format!("t_{}_setup_{kind}", std::process::id())
+}
+
+fn config() -> [(&'static str, String); 13] {
     [
+        ("MOVIES_DB", database("movies")),
+        ("ORDERS_DB", database("orders")),
+        ("ORDERS_READER_USER", "orders_reader".into()),
+        ("ORDERS_READER_PASSWORD", "orders-reader-local-password".into()),
         ("DATABASE_HOST", pg_host()),
         ("DATABASE_PORT", pg_port().to_string()),
         ("DATABASE_MASTER_USER", pg_user()),
@@ -39,7 +49,7 @@ async fn setup_is_idempotent_and_grants_least_privilege() {
     );
     assert_eq!(again.declared_queue.as_deref(), Some("billing_queue"));
 
-    let movies = as_role("movies", "movies_app", "movies-local-password").await;
+    let movies = as_role(&database("movies"), "movies_app", "movies-local-password").await;
     let id: i64 = movies
         .query_one(
             "INSERT INTO movies (title) VALUES ('setup test') RETURNING id",
@@ -70,7 +80,7 @@ async fn setup_is_idempotent_and_grants_least_privilege() {
             .is_err()
     );
 
-    let orders = as_role("orders", "orders_app", "orders-local-password").await;
+    let orders = as_role(&database("orders"), "orders_app", "orders-local-password").await;
     let message_id = uuid::Uuid::new_v4();
     orders
         .execute(
@@ -90,9 +100,46 @@ async fn setup_is_idempotent_and_grants_least_privilege() {
         orders.batch_execute("DELETE FROM orders").await.is_err(),
         "orders are append-only"
     );
-    let cross = connect_as("orders", "movies_app", "movies-local-password").await;
+    let cross = connect_as(&database("orders"), "movies_app", "movies-local-password").await;
     assert!(
         cross.is_err(),
         "movies_app cannot even connect to the orders database"
     );
+
+    // billing-api's role reads orders and nothing else.
+    let reader = as_role(
+        &database("orders"),
+        "orders_reader",
+        "orders-reader-local-password",
+    )
+    .await;
+    let seen: i64 = reader
+        .query_one(
+            "SELECT count(*) FROM orders WHERE message_id = $1",
+            &[&message_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 1);
+    for write in [
+        "INSERT INTO orders (message_id, user_id, number_of_items, total_amount) VALUES (gen_random_uuid(), 1, 1, 1.00)",
+        "UPDATE orders SET user_id = 2",
+        "DELETE FROM orders",
+        "SELECT * FROM schema_migrations",
+    ] {
+        let refused = reader.batch_execute(write).await.unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{write}"
+        );
+    }
+    let movies_db = connect_as(
+        &database("movies"),
+        "orders_reader",
+        "orders-reader-local-password",
+    )
+    .await;
+    assert!(movies_db.is_err(), "the reader cannot connect to movies");
 }

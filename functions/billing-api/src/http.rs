@@ -124,9 +124,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
 }
 
 /// An order is visible to its owner (the token `sub` that placed it, not the username, which
-/// can be re-created for someone else) and to admins; to anyone else it does not exist (a 404,
-/// not a 403, so a message_id's existence does not leak). Orders stored before ownership by
-/// `sub` have no owner and are visible to admins only.
+/// can be re-created for someone else) and to the machine client holding the orders audit scope
+/// (`shared::auth::ORDERS_AUDIT_SCOPE_NAME`); to anyone else it does not exist (a 404, not a
+/// 403, so a message_id's existence does not leak). Orders stored before ownership by `sub`
+/// have no owner and are visible to that auditor only.
 #[tracing::instrument(skip(state, principal))]
 async fn get_order(
     State(state): State<Arc<AppState>>,
@@ -140,7 +141,7 @@ async fn get_order(
         .and_then(|m| Uuid::parse_str(m).ok())
         .ok_or_else(|| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
     let visible = |o: &StoredOrder| {
-        principal.is_admin() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
+        principal.reads_every_order() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
     };
     match find_order(&state.db, id).await? {
         Some(order) if visible(&order) => Ok(axum::Json(order).into_response()),

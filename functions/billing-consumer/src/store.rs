@@ -80,13 +80,25 @@ pub struct Stored {
     pub statements: usize,
 }
 
+/// This many rows or more, every one refused with the same SQLSTATE, are not poison but a
+/// platform fault: a schema or code change the orders cannot know about (a new `CHECK`, a
+/// narrowed column) refuses valid orders alike, and dead-lettering them would lose them. The
+/// batch then fails for a redelivery (and the error alarms fire) until the change is repaired.
+/// Fewer rows refused alike cannot be told from poison, and are dead-lettered.
+pub const SYSTEMIC_MIN_ROWS: usize = 3;
+
 /// Stores `rows`, isolating the rows the database refuses for their data: the whole batch in
 /// one statement; if it is refused, each half, recursively, down to single rows. With k bad
 /// rows among n that is at most 1 + 2k·⌈log2 n⌉ statements (instead of n + 1 row by row), and at
 /// most ⌈log2 n⌉ + 1 passes over the rows. Any error that is not a data error stops at once and
-/// is returned: the caller fails the invocation and the whole batch is redelivered.
+/// is returned: the caller fails the invocation and the whole batch is redelivered. So is a
+/// data error that every row of a batch of at least [`SYSTEMIC_MIN_ROWS`] hit alike (the first
+/// row's error is returned).
 pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbError> {
     let mut out = Stored::default();
+    // The SQLSTATE of each refused row, and the first refusal itself.
+    let mut codes: HashSet<Option<String>> = HashSet::new();
+    let mut first_refusal: Option<DbError> = None;
     // Ranges still to store, first the whole batch; depth-first keeps the stack short.
     let mut todo: Vec<std::ops::Range<usize>> = Vec::new();
     todo.push(0..rows.len());
@@ -98,7 +110,11 @@ pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbEr
         match insert_orders(db, &rows[range.clone()]).await {
             Ok(inserted) => out.inserted.extend(inserted),
             Err(e) if !is_data_error(&e) => return Err(e),
-            Err(e) if range.len() == 1 => out.rejected.push((range.start, reason(&e))),
+            Err(e) if range.len() == 1 => {
+                out.rejected.push((range.start, reason(&e)));
+                codes.insert(sqlstate(&e));
+                first_refusal.get_or_insert(e);
+            }
             Err(_) => {
                 let mid = range.start + range.len() / 2;
                 todo.push(mid..range.end);
@@ -106,8 +122,27 @@ pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbEr
             }
         }
     }
+    if rows.len() >= SYSTEMIC_MIN_ROWS
+        && out.rejected.len() == rows.len()
+        && codes.len() == 1
+        && let Some(e) = first_refusal
+    {
+        tracing::error!(
+            rows = rows.len(),
+            sqlstate = sqlstate(&e).as_deref().unwrap_or("none"),
+            "every row of the batch refused with the same data error: a schema or code fault, not poison"
+        );
+        return Err(e);
+    }
     out.rejected.sort_by_key(|(i, _)| *i);
     Ok(out)
+}
+
+fn sqlstate(e: &DbError) -> Option<String> {
+    match e {
+        DbError::Query(pg) => pg.code().map(|c| c.code().to_owned()),
+        DbError::Unavailable(_) | DbError::Setup(_) => None,
+    }
 }
 
 /// The database's message and SQLSTATE, for the dead letter.

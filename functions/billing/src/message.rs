@@ -44,7 +44,11 @@ impl OrderMessage {
 /// The longest `Idempotency-Key` accepted, in bytes.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// A client's `Idempotency-Key`: 1 to 255 printable ASCII characters (space to `~`).
+/// A client's `Idempotency-Key`: 1 to 255 printable ASCII characters (space to `~`) but the
+/// comma. API Gateway joins a header sent twice into one value with a comma
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html>:
+/// "Duplicate headers are combined with commas"), so a comma is how a repeated header looks
+/// behind it, and refusing it makes a repeated header a 400 there as it is locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -63,6 +67,12 @@ impl TryFrom<&[u8]> for IdempotencyKey {
             return Err(ValidationError::new(
                 field,
                 "must be printable ASCII (space to ~)",
+            ));
+        }
+        if raw.contains(&b',') {
+            return Err(ValidationError::new(
+                field,
+                "must contain no comma and be sent once (a repeated header arrives joined with commas)",
             ));
         }
         Ok(Self(String::from_utf8_lossy(raw).into_owned()))
@@ -102,6 +112,8 @@ mod tests {
         assert!(key(&"k".repeat(256)).is_err());
         assert!(key("caf\u{e9}").is_err());
         assert!(key("tab\there").is_err());
+        assert!(key("a,b").is_err(), "two headers, as API Gateway joins them");
+        assert!(key(",").is_err());
         assert!(key(&"k".repeat(255)).is_ok());
         let k = key("order-2026-11-23 #1").unwrap();
         let id = k.message_id("sub-a");

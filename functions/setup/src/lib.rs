@@ -50,8 +50,15 @@ pub struct AppDatabase {
     /// The database's name: the kind's (`movies`, `orders`) unless `MOVIES_DB` / `ORDERS_DB`
     /// name another (a second local stack beside the developer's, such as the README check's).
     pub name: String,
-    pub owner: Credentials,
-    /// Table privileges the role gets: what the functions need and no more.
+    /// The roles that use it, each with its own login.
+    pub roles: Vec<AppRole>,
+}
+
+/// A function's database role.
+#[derive(Debug, Clone)]
+pub struct AppRole {
+    pub credentials: Credentials,
+    /// Table privileges the role gets: what its function needs and no more.
     pub privileges: &'static str,
 }
 
@@ -81,7 +88,8 @@ impl SetupConfig {
     /// `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_TLS`, `DATABASE_CA_FILE` (read as the functions
     /// read them, see `DbSettings::from_env_with`), master credentials from
     /// `DATABASE_MASTER_SECRET_ARN` (or `DATABASE_MASTER_USER`/`_PASSWORD`), and the two
-    /// application roles from `MOVIES_DB_SECRET_ARN` / `ORDERS_DB_SECRET_ARN` (or `*_USER`/`*_PASSWORD`).
+    /// application roles from `MOVIES_DB_SECRET_ARN` / `ORDERS_DB_SECRET_ARN` /
+    /// `ORDERS_READER_SECRET_ARN` (or `*_USER`/`*_PASSWORD`).
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, SetupError> {
         let master_creds = secrets
             .credentials(
@@ -108,6 +116,14 @@ impl SetupConfig {
                 "ORDERS_DB_PASSWORD",
             )
             .await?;
+        let orders_reader = secrets
+            .credentials(
+                env,
+                "ORDERS_READER_SECRET_ARN",
+                "ORDERS_READER_USER",
+                "ORDERS_READER_PASSWORD",
+            )
+            .await?;
         let broker =
             if env.optional("AMQP_URL").is_some() || env.optional("AMQP_ENDPOINT").is_some() {
                 Some(BrokerSetup::from_env(env, secrets).await?)
@@ -121,16 +137,31 @@ impl SetupConfig {
             apps: vec![
                 AppDatabase {
                     kind: Database::Movies,
-                    name: env.optional("MOVIES_DB").unwrap_or_else(|| Database::Movies.name().into()),
-                    owner: movies,
-                    privileges: "SELECT, INSERT, UPDATE, DELETE",
+                    name: env
+                        .optional("MOVIES_DB")
+                        .unwrap_or_else(|| Database::Movies.name().into()),
+                    roles: vec![AppRole {
+                        credentials: movies,
+                        privileges: "SELECT, INSERT, UPDATE, DELETE",
+                    }],
                 },
                 AppDatabase {
                     kind: Database::Orders,
-                    name: env.optional("ORDERS_DB").unwrap_or_else(|| Database::Orders.name().into()),
-                    owner: orders,
-                    // Orders are never changed or removed by the application.
-                    privileges: "SELECT, INSERT",
+                    name: env
+                        .optional("ORDERS_DB")
+                        .unwrap_or_else(|| Database::Orders.name().into()),
+                    roles: vec![
+                        // billing-consumer: orders are never changed or removed.
+                        AppRole {
+                            credentials: orders,
+                            privileges: "SELECT, INSERT",
+                        },
+                        // billing-api only reads the orders the consumer stored.
+                        AppRole {
+                            credentials: orders_reader,
+                            privileges: "SELECT",
+                        },
+                    ],
                 },
             ],
         })
@@ -255,20 +286,22 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
     let backoff = Backoff::new(cfg.connect_budget);
     let admin = connect(&cfg.master, &backoff).await?;
     for app in &cfg.apps {
-        let role = checked_role(&app.owner.username)?;
         // Database names follow the same identifier rule as role names.
         let dbname = checked_role(&app.name)?;
-        let password = quote_literal(&scram_verifier(app.owner.password.expose()));
-        let exists = admin
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
-            .await
-            .map_err(db_err("read roles"))?
-            .is_some();
-        let verb = if exists { "ALTER" } else { "CREATE" };
-        admin
-            .batch_execute(&format!("{verb} ROLE {role} LOGIN PASSWORD {password}"))
-            .await
-            .map_err(db_err(format!("{verb} ROLE {role}")))?;
+        for role in &app.roles {
+            let name = checked_role(&role.credentials.username)?;
+            let password = quote_literal(&scram_verifier(role.credentials.password.expose()));
+            let exists = admin
+                .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+                .await
+                .map_err(db_err("read roles"))?
+                .is_some();
+            let verb = if exists { "ALTER" } else { "CREATE" };
+            admin
+                .batch_execute(&format!("{verb} ROLE {name} LOGIN PASSWORD {password}"))
+                .await
+                .map_err(db_err(format!("{verb} ROLE {name}")))?;
+        }
         let db_exists = admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&dbname])
             .await
@@ -282,11 +315,16 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
             report.created_databases.push(dbname.into());
         }
         admin
-            .batch_execute(&format!(
-                "REVOKE ALL ON DATABASE {dbname} FROM PUBLIC; GRANT CONNECT ON DATABASE {dbname} TO {role};"
-            ))
+            .batch_execute(&format!("REVOKE ALL ON DATABASE {dbname} FROM PUBLIC"))
             .await
-            .map_err(db_err(format!("grant connect on {dbname}")))?;
+            .map_err(db_err(format!("revoke on {dbname}")))?;
+        for role in &app.roles {
+            let name = &role.credentials.username;
+            admin
+                .batch_execute(&format!("GRANT CONNECT ON DATABASE {dbname} TO {name}"))
+                .await
+                .map_err(db_err(format!("grant connect on {dbname}")))?;
+        }
 
         let mut settings = cfg.master.clone();
         settings.dbname = dbname.into();
@@ -298,16 +336,28 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
             report.applied_migrations.push(format!("{dbname}/{v}"));
         }
         client
-            .batch_execute(&format!(
-                "REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-                 GRANT USAGE ON SCHEMA public TO {role};
-                 GRANT {privs} ON ALL TABLES IN SCHEMA public TO {role};
-                 REVOKE ALL ON schema_migrations FROM {role};
-                 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};",
-                privs = app.privileges
-            ))
+            .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             .await
-            .map_err(db_err(format!("grants on {dbname}")))?;
+            .map_err(db_err(format!("revoke create on {dbname}")))?;
+        for role in &app.roles {
+            let name = &role.credentials.username;
+            // Sequences only for a role that inserts (a bigserial's nextval needs USAGE).
+            let sequences = if role.privileges.contains("INSERT") {
+                format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name};")
+            } else {
+                String::new()
+            };
+            client
+                .batch_execute(&format!(
+                    "GRANT USAGE ON SCHEMA public TO {name};
+                     GRANT {privs} ON ALL TABLES IN SCHEMA public TO {name};
+                     REVOKE ALL ON schema_migrations FROM {name};
+                     {sequences}",
+                    privs = role.privileges
+                ))
+                .await
+                .map_err(db_err(format!("grants on {dbname} to {name}")))?;
+        }
     }
     if let Some(broker) = &cfg.broker {
         let (queue, users) = setup_broker(broker, &backoff).await?;

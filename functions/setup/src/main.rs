@@ -9,7 +9,7 @@ use shared::secrets::SecretSource;
 /// Local defaults: the private cluster's superuser, one role per application database, the
 /// local RabbitMQ's administrator and management API, and the two broker users (the same
 /// least-privilege users as on AWS; scripts/services.sh writes their URLs for the gateway).
-const LOCAL_DEFAULTS: [(&str, &str); 15] = [
+const LOCAL_DEFAULTS: [(&str, &str); 17] = [
     ("DATABASE_MASTER_USER", "CRUD_PG_USER"),
     ("DATABASE_MASTER_PASSWORD", "CRUD_PG_PASSWORD"),
     ("DATABASE_HOST", "CRUD_PG_HOST"),
@@ -18,6 +18,8 @@ const LOCAL_DEFAULTS: [(&str, &str); 15] = [
     ("ORDERS_DB_USER", "=orders_app"),
     ("MOVIES_DB_PASSWORD", "=movies-local-password"),
     ("ORDERS_DB_PASSWORD", "=orders-local-password"),
+    ("ORDERS_READER_USER", "=orders_reader"),
+    ("ORDERS_READER_PASSWORD", "=orders-reader-local-password"),
     ("RABBITMQ_MANAGEMENT_URL", "CRUD_RABBIT_MGMT_URL"),
     ("AMQP_USER", "CRUD_AMQP_ADMIN_USER"),
     ("AMQP_PASSWORD", "CRUD_AMQP_ADMIN_PASSWORD"),

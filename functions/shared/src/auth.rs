@@ -32,6 +32,10 @@ pub const EDITORS_GROUP: &str = "editors";
 /// The scope name, on the admin scope's resource server, that lets a machine client change the
 /// catalogue (`movies.write` in `openapi.yaml` and Terraform's `auth` module).
 pub const WRITE_SCOPE_NAME: &str = "movies.write";
+/// The scope name, on the same resource server, that lets a machine client read every caller's
+/// orders. A billing scope of its own: no movies scope, not even the admin one, reads orders
+/// that are not the caller's.
+pub const ORDERS_AUDIT_SCOPE_NAME: &str = "billing.audit";
 
 /// What a caller may do with the catalogue, weakest first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +55,7 @@ pub enum Role {
 pub struct AccessPolicy {
     scope: Option<String>,
     write_scope: Option<String>,
+    audit_scope: Option<String>,
     client_ids: Vec<String>,
 }
 
@@ -105,6 +110,7 @@ impl AccessPolicy {
         Ok(Self {
             scope: Some(scope.to_owned()),
             write_scope: Some(format!("{server}/{WRITE_SCOPE_NAME}")),
+            audit_scope: Some(format!("{server}/{ORDERS_AUDIT_SCOPE_NAME}")),
             client_ids,
         })
     }
@@ -123,16 +129,19 @@ impl AccessPolicy {
         }
     }
 
-    /// The role rules, on claims as API Gateway passes them.
+    /// Whether a token of `client_id` carrying `scopes` holds `scope`: only the machine clients'
+    /// resource-server scopes count.
+    fn holds(&self, scope: &Option<String>, scopes: &[String], client_id: Option<&str>) -> bool {
+        let machine = client_id.is_some_and(|c| self.client_ids.iter().any(|allowed| allowed == c));
+        machine && scope.as_ref().is_some_and(|want| scopes.iter().any(|s| s == want))
+    }
+
+    /// The catalogue role, on claims as API Gateway passes them.
     fn role(&self, groups: &[String], scopes: &[String], client_id: Option<&str>) -> Role {
         let in_group = |name: &str| groups.iter().any(|g| g == name);
-        let machine = client_id.is_some_and(|c| self.client_ids.iter().any(|allowed| allowed == c));
-        let holds = |scope: &Option<String>| {
-            machine && scope.as_ref().is_some_and(|want| scopes.iter().any(|s| s == want))
-        };
-        if in_group(ADMIN_GROUP) || holds(&self.scope) {
+        if in_group(ADMIN_GROUP) || self.holds(&self.scope, scopes, client_id) {
             Role::Admin
-        } else if in_group(EDITORS_GROUP) || holds(&self.write_scope) {
+        } else if in_group(EDITORS_GROUP) || self.holds(&self.write_scope, scopes, client_id) {
             Role::Editor
         } else {
             Role::Reader
@@ -156,6 +165,7 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// Decided once, by [`AccessPolicy`], when the principal is read from the claims.
     role: Role,
+    reads_every_order: bool,
 }
 
 impl Principal {
@@ -195,6 +205,11 @@ impl Principal {
                 .or_else(|| claims.get("aud"))
                 .cloned(),
             groups,
+            reads_every_order: policy.holds(
+                &policy.audit_scope,
+                &all_scopes,
+                claims.get("client_id").map(String::as_str),
+            ),
             scopes: all_scopes,
             role,
         })
@@ -225,6 +240,11 @@ impl Principal {
 
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// A machine client holding the orders audit scope: may read every caller's orders.
+    pub fn reads_every_order(&self) -> bool {
+        self.reads_every_order
     }
 
     /// A short label for logs and the `principal` column: the username, else the subject.
@@ -384,6 +404,19 @@ mod tests {
                 .collect();
         let p = Principal::from_claims(&claims, None, &AccessPolicy::groups_only()).unwrap();
         assert_eq!(p.role(), Role::Reader);
+    }
+
+    #[test]
+    fn only_the_machine_clients_audit_scope_reads_every_order() {
+        assert!(machine(MACHINE, "crud-master/billing.audit").reads_every_order());
+        for p in [
+            machine(MACHINE, SCOPE),
+            machine(MACHINE, "crud-master/billing.read"),
+            machine(USER_CLIENT, "crud-master/billing.audit"),
+            user("[admin]"),
+        ] {
+            assert!(!p.reads_every_order(), "{p:?}");
+        }
     }
 
     #[test]

@@ -22,11 +22,17 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = log_filter(
-        std::env::var("RUST_LOG").ok().as_deref(),
-        std::env::var(LAMBDA_LOG_LEVEL).ok().as_deref(),
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let lambda_level = std::env::var(LAMBDA_LOG_LEVEL).ok();
+    install(
+        writer,
+        log_filter(rust_log.as_deref(), lambda_level.as_deref()),
     );
-    install(writer, filter);
+    tracing::trace!(
+        rust_log = rust_log.as_deref().unwrap_or(""),
+        lambda_level = lambda_level.as_deref().unwrap_or(""),
+        "logging at TRACE; the credential carriers at INFO at most"
+    );
 }
 
 /// As [`init_with_writer`], with `rust_log` instead of the environment (tests log at `trace`
@@ -72,6 +78,70 @@ pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// and `EnvFilter` links a regex engine (about 100 KB of each zip, `make bench`) and matches
 /// every span against it.
 pub fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
+    cap_credential_carriers(requested_filter(rust_log, lambda_level))
+}
+
+/// Crates whose lines below INFO carry credentials, logged at INFO and above whatever level is
+/// asked for: `lambda_runtime` logs each invocation's raw event at TRACE (a caller's
+/// `authorization` and `x-origin-verify` headers); the AWS SDK's runtime logs requests and
+/// responses (the session token, `GetSecretValue`'s secret); lapin and amq-protocol log AMQP
+/// frames (the broker password in `Connection.StartOk`); tokio-postgres logs statements
+/// (setup's role passwords); hyper, h2 and reqwest log headers.
+pub const CREDENTIAL_CARRIERS: [&str; 18] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_config",
+    "aws_credential_types",
+    "aws_runtime",
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "lapin",
+    "amq_protocol",
+    "tokio_postgres",
+    "postgres_protocol",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+];
+
+/// `filter` with every [`CREDENTIAL_CARRIERS`] target (and every directive under one of them)
+/// at INFO at most.
+fn cap_credential_carriers(filter: Targets) -> Targets {
+    let carried = |target: &str| {
+        CREDENTIAL_CARRIERS
+            .iter()
+            .any(|c| target == *c || target.strip_prefix(c).is_some_and(|r| r.starts_with("::")))
+    };
+    let mut capped = match filter.default_level() {
+        Some(level) => Targets::new().with_default(level),
+        None => Targets::new(),
+    };
+    for (target, level) in filter.iter() {
+        let level = if carried(target) { level.min(LevelFilter::INFO) } else { level };
+        capped = capped.with_target(target, level);
+    }
+    for target in CREDENTIAL_CARRIERS {
+        let level = [
+            tracing::Level::TRACE,
+            tracing::Level::DEBUG,
+            tracing::Level::INFO,
+            tracing::Level::WARN,
+            tracing::Level::ERROR,
+        ]
+        .into_iter()
+        .find(|l| filter.would_enable(target, l))
+        .map_or(LevelFilter::OFF, LevelFilter::from_level);
+        capped = capped.with_target(target, level.min(LevelFilter::INFO));
+    }
+    capped
+}
+
+/// The filter as `RUST_LOG` and `AWS_LAMBDA_LOG_LEVEL` ask for it (see [`log_filter`]).
+fn requested_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> Targets {
     let rust_log = rust_log
         .map(str::trim)
         .filter(|r| !r.is_empty())
@@ -131,6 +201,38 @@ mod tests {
             assert!(!f.would_enable("x", &Level::DEBUG), "{unset:?}");
         }
         assert!(log_filter(Some("debug"), None).would_enable("x", &Level::DEBUG));
+    }
+
+    #[test]
+    fn credential_carriers_never_log_below_info() {
+        for (rust_log, lambda) in [
+            (Some("trace"), None),
+            (None, Some("TRACE")),
+            (Some("trace,lambda_runtime=trace"), Some("TRACE")),
+            (Some("lambda_runtime::layers::api_response=trace"), None),
+            (Some("aws_smithy_runtime::client=trace,lapin=debug"), None),
+        ] {
+            let f = log_filter(rust_log, lambda);
+            for target in [
+                "lambda_runtime::layers::api_response",
+                "aws_smithy_runtime::client::orchestrator",
+                "lapin::channel",
+                "tokio_postgres::query",
+                "hyper::proto::h1::role",
+            ] {
+                assert!(!f.would_enable(target, &Level::DEBUG), "{rust_log:?} {target}");
+                assert!(f.would_enable(target, &Level::INFO), "{rust_log:?} {target}");
+            }
+        }
+        // Our own code keeps the level asked for.
+        assert!(log_filter(Some("trace"), None).would_enable("billing::amqp", &Level::TRACE));
+        assert!(log_filter(None, Some("TRACE")).would_enable("inventory::repo", &Level::TRACE));
+        // A stricter choice stays stricter.
+        let f = log_filter(Some("info,lapin=warn"), None);
+        assert!(!f.would_enable("lapin::channel", &Level::INFO));
+        assert!(!f.would_enable("lambda_runtime", &Level::DEBUG));
+        // A carrier's name as a prefix of another crate's is not capped.
+        assert!(log_filter(Some("trace"), None).would_enable("hyperloglog", &Level::TRACE));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::openapi::{Auth, Routes};
 mod control;
 
 pub use control::is_loopback_host;
-use control::{admin, invoke_api, refuse_unless_local_tool};
+use control::{admin, invoke_api, refuse_unless_local, refuse_unless_local_tool};
 
 /// HTTP APIs wait at most 30 s for an integration, then answer 503. A function that times
 /// out before that is a Lambda error, which API Gateway answers with a 500.
@@ -49,6 +49,10 @@ pub enum StartError {
     Watch(std::io::Error),
     #[error("route {route} targets function {function}, which the gateway config does not define")]
     UnknownFunction { route: String, function: String },
+    #[error(
+        "listen {0}: the local gateway listens on a loopback address only (127.0.0.1 or [::1]): it has no TLS, and its control API trusts the machine"
+    )]
+    NotLoopback(SocketAddr),
 }
 
 struct Gateway {
@@ -122,6 +126,9 @@ pub async fn start_with(
                 function: r.function.clone(),
             });
         }
+    }
+    if !cfg.listen.ip().is_loopback() {
+        return Err(StartError::NotLoopback(cfg.listen));
     }
     let listener = TcpListener::bind(cfg.listen)
         .await
@@ -235,10 +242,19 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<B
 
 async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
+    // Every request: from this machine, to a loopback name, from no other site (a web page open
+    // in the developer's browser may send the request, never read or steer it). The control
+    // APIs take no browser at all.
+    let control = path.starts_with("/2015-03-31/functions/") || path.starts_with("/_local/");
+    let refused = if control {
+        refuse_unless_local_tool(&req, peer)
+    } else {
+        refuse_unless_local(&req, peer)
+    };
+    if let Some(refused) = refused {
+        return refused;
+    }
     if let Some(rest) = path.strip_prefix("/2015-03-31/functions/") {
-        if let Some(refused) = refuse_unless_local_tool(&req) {
-            return refused;
-        }
         let name = rest
             .strip_suffix("/invocations")
             .unwrap_or_default()
@@ -246,9 +262,6 @@ async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Respo
         return invoke_api(gw, req, &name).await;
     }
     if let Some(rest) = path.strip_prefix("/_local/") {
-        if let Some(refused) = refuse_unless_local_tool(&req) {
-            return refused;
-        }
         return admin(
             gw,
             req.method(),

@@ -126,6 +126,9 @@ impl WatchedFunction {
         .arg(port.to_string())
         .arg("--concurrency")
         .arg(cfg.max_concurrency.max(1).to_string())
+        // Its Invoke and runtime APIs answer any origin by default: a web page could then read
+        // an invocation's answer, or take the next event with its bearer token.
+        .arg("--disable-cors")
         .current_dir(&watch.workspace)
         .env_clear()
         .envs(&env)

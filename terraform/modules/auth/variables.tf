@@ -46,6 +46,7 @@ variable "scopes" {
     "movies.admin"  = "Delete all movies (machine client only)"
     "billing.read"  = "Read the client's orders"
     "billing.write" = "Place orders"
+    "billing.audit" = "Read every caller's orders (machine client only)"
   }
 
   # The functions grant editing to the machine client holding <identifier>/movies.write
@@ -70,7 +71,7 @@ variable "admin_scope" {
 variable "machine_client_scopes" {
   description = "Scopes granted to the machine (client credentials) client; drop admin_scope to keep it from deleting every movie."
   type        = list(string)
-  default     = ["movies.read", "movies.write", "movies.admin", "billing.read", "billing.write"]
+  default     = ["movies.read", "movies.write", "movies.admin", "billing.read", "billing.write", "billing.audit"]
 
   validation {
     condition     = alltrue([for s in var.machine_client_scopes : contains(keys(var.scopes), s)])

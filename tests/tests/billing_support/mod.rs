@@ -18,6 +18,11 @@ use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
 use shared::migrate::Database;
 
+
+/// The admin scope and the machine client's id, as Terraform sets them for the functions.
+pub const ADMIN_SCOPE: &str = "crud-master/movies.admin";
+pub const MACHINE_CLIENT: &str = "machine-client";
+
 pub async fn sqs() -> aws_sdk_sqs::Client {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     aws_sdk_sqs::Client::new(&config)
@@ -161,11 +166,14 @@ impl Harness {
                 Db::new(&s).expect("pool")
             }
         };
-        let router = billing_api::router(AppState {
-            publisher: publisher.clone(),
-            db: app_db.clone(),
-            metrics: Metrics::capturing("billing-api").0,
-        });
+        // The machine client's scopes count as Terraform configures them.
+        let router = shared::auth::AccessPolicy::with_scope(ADMIN_SCOPE, MACHINE_CLIENT)
+            .expect("policy")
+            .attach(billing_api::router(AppState {
+                publisher: publisher.clone(),
+                db: app_db.clone(),
+                metrics: Metrics::capturing("billing-api").0,
+            }));
         let sqs = sqs().await;
         let dlq_url = create_dlq(&sqs).await;
         let consumer = Consumer {

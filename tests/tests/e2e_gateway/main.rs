@@ -85,6 +85,9 @@ enum Functions {
     InProcess,
     /// Their release `bootstrap`s, from `target/release` (built before the tests).
     Release,
+    /// The bootstraps in this directory (wrappers around the release ones), logging at TRACE
+    /// (`RUST_LOG=trace`, `AWS_LAMBDA_LOG_LEVEL=TRACE`).
+    Traced(PathBuf),
     /// Under `cargo lambda watch`, with these variables for the config, behind the release
     /// `local-gateway` binary as `make dev WATCH=1` runs it: with the gateway in this test's
     /// process, cargo lambda watch 1.9.2 held the first invocation after a rebuild for good even
@@ -217,6 +220,8 @@ impl Stack {
             ("ORDERS_DB", orders.name.clone()),
             ("ORDERS_DB_USER", pg_user()),
             ("ORDERS_DB_PASSWORD", pg_password()),
+            ("ORDERS_READER_USER", pg_user()),
+            ("ORDERS_READER_PASSWORD", pg_password()),
             (
                 "FUNCTION_LOG",
                 if log { "debug" } else { "warn" }.to_owned(),
@@ -232,8 +237,16 @@ impl Stack {
         if let Functions::Watch(extra) = &functions {
             vars.extend(extra.iter().cloned());
         }
-        if let Functions::Release = &functions {
-            vars.insert("FUNCTIONS_DIR", smoke::release_dir().display().to_string());
+        match &functions {
+            Functions::Release => {
+                vars.insert("FUNCTIONS_DIR", smoke::release_dir().display().to_string());
+            }
+            Functions::Traced(dir) => {
+                vars.insert("FUNCTIONS_DIR", dir.display().to_string());
+                vars.insert("FUNCTION_LOG", "trace".to_owned());
+                vars.insert("FUNCTION_LAMBDA_LOG_LEVEL", "TRACE".to_owned());
+            }
+            Functions::InProcess | Functions::Watch(_) => {}
         }
         let text = std::fs::read_to_string(root().join("local/gateway.yaml")).unwrap();
         let cfg = GatewayConfig::parse(&text, |k| {
@@ -246,7 +259,7 @@ impl Stack {
                 let gw = local_gateway::start_with(cfg, lambda).await.unwrap();
                 (gw.url(), Gateway::InProcess(gw))
             }
-            Functions::Release => {
+            Functions::Release | Functions::Traced(_) => {
                 let gw = local_gateway::start(cfg).await.unwrap();
                 (gw.url(), Gateway::InProcess(gw))
             }

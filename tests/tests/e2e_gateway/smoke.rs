@@ -59,3 +59,73 @@ async fn the_release_bootstraps_serve_a_movie_and_an_order() {
         );
     }
 }
+
+/// No credential in any log at any level, through the real bootstraps and the Lambda runtime
+/// path: each function runs at `RUST_LOG=trace` and `AWS_LAMBDA_LOG_LEVEL=TRACE` behind the
+/// gateway's runtime API, its output captured by a wrapper, while a movie and an order go
+/// through with a bearer token and an `X-Origin-Verify` header. lambda_runtime logs every raw
+/// event at TRACE: without `shared::telemetry`'s cap the token would be in these lines.
+#[tokio::test]
+async fn the_release_bootstraps_log_no_credential_at_trace() {
+    let release = release_dir();
+    let dir = std::env::temp_dir().join(unique("traced"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["inventory", "billing-api", "billing-consumer"] {
+        let wrapper = dir.join(f);
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec '{}' >>'{}' 2>&1\n",
+                release.join(f).display(),
+                dir.join(format!("{f}.log")).display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let s = Stack::start_with(Functions::Traced(dir.clone())).await;
+    let user = s.token("user");
+    let origin_secret = format!("origin-{}", uuid::Uuid::new_v4().simple());
+    let resp = s
+        .http
+        .post(format!("{}/api/movies", s.url))
+        .bearer_auth(&user)
+        .header("x-origin-verify", &origin_secret)
+        .header("content-type", "application/json")
+        .body(r#"{"title":"Traced"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let order = json!({"user_id": "3", "number_of_items": "5", "total_amount": "180"});
+    let id = s.order(&user, order).await;
+    s.eventually_ok(&format!("/api/billing/orders/{id}"), &user, "the order stored")
+        .await;
+    drop(s);
+
+    let logs: Vec<(String, String)> = ["inventory", "billing-api", "billing-consumer"]
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(dir.join(format!("{f}.log"))).unwrap_or_default();
+            ((*f).to_owned(), text)
+        })
+        .collect();
+    let secrets = [
+        ("the caller's access token", user.clone()),
+        ("the token's signature", user.rsplit('.').next().unwrap().to_owned()),
+        ("the X-Origin-Verify value", origin_secret),
+        ("the database password", pg_password()),
+    ];
+    for (function, text) in &logs {
+        assert!(
+            text.contains("logging at TRACE"),
+            "{function} logged at TRACE (else this test proves nothing): {}",
+            text.lines().take(5).collect::<Vec<_>>().join("\n")
+        );
+        for (what, secret) in &secrets {
+            assert!(!text.contains(secret.as_str()), "{function} logged {what}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -92,19 +92,44 @@ fn lock<T: Clone>(m: &StdMutex<T>) -> T {
 
 async fn serve_runtime_api(listener: TcpListener, api: Arc<RuntimeApi>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let api = api.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(runtime_route(&api, req).await) }
+                async move {
+                    Ok::<_, Infallible>(match refused(&req, peer) {
+                        Some(why) => runtime_error(StatusCode::FORBIDDEN, "Forbidden", why),
+                        None => runtime_route(&api, req).await,
+                    })
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Only the function's own runtime client may call: from this machine, to a loopback `Host`,
+/// with no `Origin` (a web page could otherwise take the next event, bearer token and all, or
+/// answer it).
+fn refused(req: &Request<Incoming>, peer: std::net::SocketAddr) -> Option<&'static str> {
+    if !peer.ip().is_loopback() {
+        return Some("the peer is not on this machine");
+    }
+    if req.headers().contains_key(http::header::ORIGIN) {
+        return Some("the request comes from a web page (Origin)");
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    match host {
+        Some(h) if crate::server::is_loopback_host(h) => None,
+        _ => Some("the Host header is not a loopback name"),
     }
 }
 

@@ -11,12 +11,13 @@ use super::{Error, LocalAws, read_env, say, write_env};
 
 /// The resource server and its scopes, as `terraform/modules/auth` creates them.
 pub const RESOURCE_SERVER: &str = "crud-master";
-pub const SCOPES: [(&str, &str); 5] = [
+pub const SCOPES: [(&str, &str); 6] = [
     ("movies.read", "Read movies"),
     ("movies.write", "Create, update and delete single movies"),
     ("movies.admin", "Delete all movies (machine client only)"),
     ("billing.read", "Read the client's orders"),
     ("billing.write", "Place orders"),
+    ("billing.audit", "Read every caller's orders (machine client only)"),
 ];
 /// The pool's groups, as Terraform's `auth` module creates them.
 pub const GROUPS: [(&str, &str); 2] = [

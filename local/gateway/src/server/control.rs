@@ -9,7 +9,10 @@ use super::*;
 /// browser could otherwise reach them, with a simple cross-origin POST (browsers always send
 /// `Origin` then; curl and the AWS CLI never do) or by DNS rebinding (its own name resolving to
 /// 127.0.0.1, which the browser sends as `Host`). So: no `Origin`, and a loopback `Host`.
-pub(super) fn refuse_unless_local_tool(req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+pub(super) fn refuse_unless_local_tool(
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Option<Response<Full<Bytes>>> {
     let refuse = |why: &str| {
         tracing::warn!(path = %req.uri().path(), why, "refused a request to the local control API");
         let mut resp = apigw::gateway_error(StatusCode::FORBIDDEN, "Forbidden");
@@ -19,20 +22,59 @@ pub(super) fn refuse_unless_local_tool(req: &Request<Incoming>) -> Option<Respon
         );
         Some(resp)
     };
+    if !peer.ip().is_loopback() {
+        return refuse("the peer is not on this machine");
+    }
     if req.headers().contains_key(http::header::ORIGIN) {
         return refuse("the request has an Origin header (sent by a browser)");
     }
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
-    match host {
+    match request_host(req) {
         Some(host) if is_loopback_host(&host) => None,
         Some(_) => refuse("the Host header is not a loopback name"),
         None => refuse("the request has no Host header"),
     }
+}
+
+/// Any request, to any route: from a loopback peer (whatever `Host` says), to a loopback `Host`
+/// (a DNS-rebinding page sends its own name), and with no `Origin` but this gateway's own
+/// (`http://127.0.0.1:<port>`, `http://localhost:<port>`, `http://[::1]:<port>`), which is what a
+/// page the gateway itself serves sends. The HTTP API then still needs a token; the control
+/// API also refuses its own origin ([`refuse_unless_local_tool`]).
+pub(super) fn refuse_unless_local(
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Option<Response<Full<Bytes>>> {
+    let refuse = |why: &str| {
+        tracing::warn!(path = %req.uri().path(), %peer, why, "refused a request that is not local");
+        Some(apigw::gateway_error(StatusCode::FORBIDDEN, "Forbidden"))
+    };
+    if !peer.ip().is_loopback() {
+        return refuse("the peer is not on this machine");
+    }
+    let host = request_host(req);
+    let Some(host) = host.filter(|h| is_loopback_host(h)) else {
+        return refuse("the Host header is not a loopback name");
+    };
+    match req.headers().get(http::header::ORIGIN).map(|o| o.to_str()) {
+        None => None,
+        Some(Ok(origin)) if is_same_origin(origin, &host) => None,
+        Some(_) => refuse("the request comes from another site (Origin)"),
+    }
+}
+
+/// `origin` is `http://<host>` for the loopback `host` the request was sent to.
+fn is_same_origin(origin: &str, host: &str) -> bool {
+    origin
+        .strip_prefix("http://")
+        .is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+fn request_host(req: &Request<Incoming>) -> Option<String> {
+    req.headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
 }
 
 /// `127.0.0.1`, `localhost` or `[::1]`, each with an optional `:port`.
@@ -272,6 +314,22 @@ pub(super) async fn invoke_api(
 #[cfg(test)]
 mod tests {
     use super::is_loopback_host;
+
+    #[test]
+    fn only_the_gateways_own_origin_is_same_origin() {
+        use super::is_same_origin;
+        assert!(is_same_origin("http://127.0.0.1:3000", "127.0.0.1:3000"));
+        assert!(is_same_origin("http://LOCALHOST:3000", "localhost:3000"));
+        for (origin, host) in [
+            ("http://127.0.0.1:3001", "127.0.0.1:3000"),
+            ("https://127.0.0.1:3000", "127.0.0.1:3000"),
+            ("http://evil.example", "127.0.0.1:3000"),
+            ("null", "127.0.0.1:3000"),
+            ("http://localhost:3000", "127.0.0.1:3000"),
+        ] {
+            assert!(!is_same_origin(origin, host), "{origin} {host}");
+        }
+    }
 
     #[test]
     fn only_loopback_names_are_local() {

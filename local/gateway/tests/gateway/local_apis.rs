@@ -57,15 +57,49 @@ async fn the_local_control_apis_answer_only_local_tools() {
             );
         }
     }
-    // The HTTP API itself is for anyone, browsers included.
-    let resp = s
-        .to("GET", "/health", None)
-        .header("origin", "http://evil.example")
-        .header("host", "api.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    // The HTTP API answers a page of the gateway's own origin, and no other site: not a
+    // cross-origin request, not a DNS-rebinding one (its own name as Host).
+    let health = |host: String, origin: Option<String>| {
+        let mut req = s.to("GET", "/health", None).header("host", host);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    for (host, origin) in [
+        (format!("127.0.0.1:{port}"), None),
+        (
+            format!("127.0.0.1:{port}"),
+            Some(format!("http://127.0.0.1:{port}")),
+        ),
+        (
+            format!("localhost:{port}"),
+            Some(format!("http://localhost:{port}")),
+        ),
+    ] {
+        let resp = health(host.clone(), origin.clone()).await.unwrap();
+        assert_eq!(resp.status(), 200, "Host {host}, Origin {origin:?}");
+    }
+    for (host, origin) in [
+        ("api.example".to_owned(), None),
+        (format!("127.0.0.1.nip.io:{port}"), None),
+        (
+            format!("127.0.0.1:{port}"),
+            Some("http://evil.example".to_owned()),
+        ),
+        (format!("127.0.0.1:{port}"), Some("null".to_owned())),
+        (
+            format!("127.0.0.1:{port}"),
+            Some(format!("http://127.0.0.1:{}", port + 1)),
+        ),
+    ] {
+        let resp = health(host.clone(), origin.clone()).await.unwrap();
+        assert_eq!(resp.status(), 403, "Host {host}, Origin {origin:?}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"message": "Forbidden"})
+        );
+    }
     s.gw.shutdown().await;
 }
 
