@@ -22,7 +22,8 @@ services-down: ## stop them (data stays in .local/)
 
 .PHONY: migrate
 migrate: services ## create the local databases and apply migrations/
-	@$(ENV) cargo run -q -p setup --bin setup -- local
+	@cargo build -q --release $(RELEASE_PACKAGES)
+	@$(ENV) target/release/setup local
 
 # The gateway's integration tests that run in-process and need no service (esm.rs needs RabbitMQ
 # and runs in make test).
@@ -64,9 +65,9 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
 
 # What make dev runs (scripts/dev.sh calls this target) and e2e_gateway's smoke test needs.
-RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p local-gateway
+RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p setup -p local-gateway
 .PHONY: release-bins
-release-bins: ## release builds of the functions and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
+release-bins: ## release builds of the functions, setup and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
 	cargo build --release $(RELEASE_PACKAGES)
 
 .PHONY: build
