@@ -387,12 +387,16 @@ def derived_facts():
     shared_cap = int(re.search(r"pub const MAX_BILLING_BATCH: usize = (\d+);", read("functions/shared/src/lib.rs")).group(1))
     if batch_cap != shared_cap:
         fail(f"billing_batch_size's validation caps at {batch_cap}, shared::MAX_BILLING_BATCH is {shared_cap}")
+    if fns["inventory"]["timeout"] != fns["billing-api"]["timeout"]:
+        fail("the pages speak of one timeout of the HTTP functions: inventory's and billing-api's differ now")
     borrow = int(re.search(r"connection_borrow_timeout\s*=\s*(\d+)", db_text).group(1))
     idle = int(re.search(r"idle_client_timeout\s*=\s*(\d+)", db_text).group(1))
     connect_budget = int(re.search(r'SETUP_CONNECT_BUDGET_SECS\s*=\s*"(\d+)"', main).group(1))
     ms_per_message = int(re.search(r"var\.billing_batch_size \* (\d+) <=", main).group(1))
+    bench_commit = re.search(r"commit ([0-9a-f]{7,})", read("bench/results.md")).group(1)
     return {
         # name: (value, [patterns whose every match must give the value])
+        "current bench run": (bench_commit, [r"current run is `make bench` at commit ([0-9a-f]+)"]),
         "reservations": (sum(reserved), [r"(\d+) reserved executions", r"= (\d+) reserved"]),
         "reservation terms": (" + ".join(map(str, reserved)), [r"((?:\d+ \+ ){3}\d+) = \d+ reserved"]),
         "secrets": (secrets, [r"\b(\d+) secrets\b"]),
@@ -405,7 +409,6 @@ def derived_facts():
         "batch budget per message": (ms_per_message, [r"`billing_batch_size` × (\d+) ms"]),
         "integration timeout": (integration_ms // 1000, [r"integration timeout (?:is |of )?(\d+) s"]),
         "HTTP function timeout": (fns["inventory"]["timeout"], [r"HTTP functions time out (?:at|after) (\d+) s"]),
-        "billing-api timeout": (fns["billing-api"]["timeout"], [r"billing-api(?:'s)? timeout (?:is |of )?(\d+) s"]),
         "billing-consumer timeout": (fns["billing-consumer"]["timeout"], [r"billing-consumer(?:'s)? (?:\d+ s )?timeout (?:is |of )?(\d+) s", r"billing-consumer's (\d+) s timeout"]),
         "setup timeout": (fns["setup"]["timeout"], [r"setup(?:'s)? timeout (?:is |of )?(\d+) s", r"setup's (\d+) s timeout"]),
         "setup connect budget": (connect_budget, [r"`SETUP_CONNECT_BUDGET_SECS` \((\d+) s\)"]),
@@ -414,9 +417,13 @@ def derived_facts():
     }
 
 
+# docs/costs.md is the cost model's page, checked by its own table.
+COSTS_MD = ROOT / "docs" / "costs.md"
+
+
 def pages():
     out = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
-    return [p for p in out if p != CONFIG_MD]
+    return [p for p in out if p not in (CONFIG_MD, COSTS_MD)]
 
 
 def hand_written(p):
@@ -429,15 +436,15 @@ def check_facts():
     facts = derived_facts()
     seen = {k: 0 for k in facts}
     for p in pages():
-        text = hand_written(p)
+        # One line per paragraph, so that a figure wrapped over two lines is still found.
+        text = re.sub(r"\s+", " ", hand_written(p))
         for name, (value, patterns) in facts.items():
             for pat in patterns:
                 for m in re.finditer(pat, text):
                     got = m.group(1).replace(",", "")
                     seen[name] += 1
                     if got != str(value).replace(",", ""):
-                        line = text[: m.start()].count("\n") + 1
-                        fail(f"{p.relative_to(ROOT)}:{line}: {name} is {value} (from the source), the page says {m.group(0)!r}")
+                        fail(f"{p.relative_to(ROOT)}: {name} is {value} (from the source), the page says {m.group(0)!r}")
     for name, n in seen.items():
         if n == 0:
             fail(f"no page states the {name} ({facts[name][0]}): say it where it belongs, in the checked form")
@@ -451,7 +458,12 @@ def check_runbook():
         return
     alarms = json.loads((TF / "modules/observability/monitoring.json").read_text())["alarms"]
     names = {n.replace("$key", "<function>") for n in alarms}
-    rows = set(re.findall(r"^\| `([^`]+)`", runbook.read_text(), re.M))
+    text = runbook.read_text()
+    if "\n## Alarms\n" not in text:
+        fail("docs/runbook.md has no '## Alarms' section")
+        return
+    table = text.split("\n## Alarms\n", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `([^`]+)`", table, re.M))
     for n in sorted(names - rows):
         fail(f"docs/runbook.md has no row for the alarm {n}")
     for n in sorted(rows - names - {"inspector-finding", "budget"}):
@@ -516,7 +528,7 @@ def anchors(p):
 
 
 def check_links():
-    for p in pages() + [CONFIG_MD, ROOT / "local" / "README.md"]:
+    for p in pages() + [CONFIG_MD, COSTS_MD, ROOT / "local" / "README.md"]:
         if not p.exists():
             continue
         text = re.sub(r"```.*?```", "", p.read_text(), flags=re.S)
