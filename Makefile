@@ -44,7 +44,7 @@ lint:
 	cargo clippy --workspace --all-targets -q -- -D warnings
 
 .PHONY: test
-test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, README
+test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, docs, README
 	@$(MAKE) --no-print-directory lint
 	@echo "== dependency policy: no unused crate (cargo shear), allowed licences and no banned crate (cargo deny)"
 	@scripts/deps-check.sh
@@ -60,6 +60,8 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@$(MAKE) --no-print-directory tf-check tf-moto
 	@echo "== GitHub workflows (actionlint)"
 	@scripts/lint-workflows.sh
+	@echo "== docs: docs/configuration.md generated from the source, figures checked against it, links"
+	@python3 scripts/docs-check.py
 	@echo "== README and HTTP contract: every make target, the quickstart, newman and schemathesis, against a real make dev"
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
