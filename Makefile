@@ -22,7 +22,8 @@ services-down: ## stop them (data stays in .local/)
 
 .PHONY: migrate
 migrate: services ## create the local databases and apply migrations/
-	@$(ENV) cargo run -q -p setup --bin setup -- local
+	@cargo build -q --release $(RELEASE_PACKAGES)
+	@$(ENV) target/release/setup local
 
 # The gateway's integration tests that run in-process and need no service (esm.rs needs RabbitMQ
 # and runs in make test).
@@ -43,7 +44,7 @@ lint:
 	cargo clippy --workspace --all-targets -q -- -D warnings
 
 .PHONY: test
-test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, README
+test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, docs, README
 	@$(MAKE) --no-print-directory lint
 	@echo "== dependency policy: no unused crate (cargo shear), allowed licences and no banned crate (cargo deny)"
 	@scripts/deps-check.sh
@@ -59,14 +60,16 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@$(MAKE) --no-print-directory tf-check tf-moto
 	@echo "== GitHub workflows (actionlint)"
 	@scripts/lint-workflows.sh
+	@echo "== docs: docs/configuration.md generated from the source, figures checked against it, links"
+	@python3 scripts/docs-check.py
 	@echo "== README and HTTP contract: every make target, the quickstart, newman and schemathesis, against a real make dev"
 	@scripts/readme-check.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6; i+=$$8} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' .local/cargo-test.log
 
 # What make dev runs (scripts/dev.sh calls this target) and e2e_gateway's smoke test needs.
-RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p local-gateway
+RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p setup -p local-gateway
 .PHONY: release-bins
-release-bins: ## release builds of the functions and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
+release-bins: ## release builds of the functions, setup and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
 	cargo build --release $(RELEASE_PACKAGES)
 
 .PHONY: build

@@ -2,8 +2,9 @@
 # `make dev`: the whole platform on loopback, in the foreground.
 #
 #   1. PostgreSQL, RabbitMQ and moto (scripts/services.sh: started if absent, reused if running)
-#   2. migrations and the least-privilege database roles (cargo run -p setup -- local)
-#   3. release builds of the three functions, the local gateway and `localaws`
+#   2. release builds of the three functions, setup, the local gateway and `localaws`, in one
+#      cargo invocation, so the dependency tree is compiled once
+#   3. migrations and the least-privilege database roles (target/release/setup local)
 #      (WATCH=1: debug builds, each function under its own `cargo lambda watch`, rebuilt on save)
 #   4. local AWS resources in moto (`localaws setup`): Cognito pool, user and machine clients,
 #      users, billing dead-letter queue
@@ -38,9 +39,6 @@ set -a
 source .local/env
 set +a
 
-say "migrations and database roles (cargo run -p setup -- local)"
-cargo run -q -p setup --bin setup -- local >&2
-
 case "${WATCH:-0}" in
   1 | true | yes) WATCH=1 ;;
   *) WATCH=0 ;;
@@ -51,14 +49,18 @@ if [ "$WATCH" = 1 ]; then
   # alone: build each the same way now, so the first request finds them built.
   say "building the functions (debug, as cargo lambda watch does) and the gateway (release)"
   for f in inventory billing-api billing-consumer; do cargo build -q --bin "$f"; done
-  cargo build --release -p local-gateway
-  MODE="watch: functions under cargo lambda watch (debug builds), rebuilt on save; a one-line change is live ~5 s after the save (README: Rebuild on save)"
+  # setup comes with the release packages (the Makefile's RELEASE_PACKAGES), built once.
+  cargo build --release -p local-gateway -p setup
+  MODE="watch: functions under cargo lambda watch (debug builds), rebuilt on save; a one-line change is live ~5 s after the save (docs/local-development.md)"
 else
   say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
   make --no-print-directory release-bins # the Makefile names the packages once
   MODE="release: built bootstraps; after a change, rebuild (cargo build --release -p <function>) or make dev WATCH=1"
 fi
 say "built after $(elapsed)"
+
+say "migrations and database roles (target/release/setup local)"
+target/release/setup local >&2
 
 say "local AWS in moto (target/release/localaws setup): Cognito user pool, users user/admin, machine client, billing dead-letter queue"
 target/release/localaws setup

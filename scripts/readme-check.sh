@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The README must stay true: this runs what it tells a reader to run.
+# The README and docs/ must stay true: this runs what they tell a reader to run.
 #
 #   1. every `make` target listed by `make help` is either run here or named in SKIP with the
 #      place that runs it (so a new target cannot be forgotten);
-#   2. `make dev` is started on a free port, and every shell block of the README marked
-#      `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port) with
-#      `set -euo pipefail`: a curl line that fails, fails the check;
+#   2. `make dev` is started on a free port, and every shell block of README.md and docs/*.md
+#      marked `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port),
+#      in file order, with `set -euo pipefail`: a curl line that fails, fails the check;
 #   3. scripts/contract-check.sh runs newman and schemathesis against that same `make dev`, and
 #      scripts/dashboard-check.sh runs `make load` and opens the dashboard in headless Chromium;
 #   4. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
@@ -66,8 +66,8 @@ declare -A SKIP=(
   [tf-check]="run by make test just before"
   [tf-moto]="run by make test just before"
   [release-bins]="run by make test before cargo test (e2e_gateway's smoke test); make dev builds the same"
-  [bench]="bounded at 10 minutes; run it on purpose (README Performance)"
-  [bench-profile]="a release build with symbols and perf; run it on purpose (README Performance)"
+  [bench]="bounded at 10 minutes; run it on purpose (docs/performance.md)"
+  [bench-profile]="a release build with symbols and perf; run it on purpose (docs/performance.md)"
   [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
   [fmt]="rewrites files; make test runs cargo fmt --check instead"
   [check]="its lint step is make test's first step, and make test's cargo test runs its tests"
@@ -127,22 +127,26 @@ for t in $targets; do
   esac
 done
 
-say "README shell blocks marked <!-- readme-check -->"
+say "shell blocks marked <!-- readme-check --> in README.md and docs/*.md"
 python3 - "$PORT" "$WORK" <<'PY'
 import re, sys, pathlib
 port, work = sys.argv[1], pathlib.Path(sys.argv[2])
-text = pathlib.Path("README.md").read_text()
-blocks = re.findall(r"<!-- readme-check -->\s*```(?:sh|bash)\n(.*?)```", text, re.S)
-if not blocks:
-    sys.exit("no <!-- readme-check --> block in README.md")
-for i, b in enumerate(blocks):
-    (work / f"block{i}.sh").write_text(b.replace("127.0.0.1:3000", f"127.0.0.1:{port}"))
-print(len(blocks))
+pages = [pathlib.Path("README.md")] + sorted(pathlib.Path("docs").glob("*.md"))
+n = 0
+for page in pages:
+    blocks = re.findall(r"<!-- readme-check -->\s*```(?:sh|bash)\n(.*?)```", page.read_text(), re.S)
+    if page.name == "README.md" and not blocks:
+        sys.exit("no <!-- readme-check --> block in README.md")
+    for b in blocks:
+        name = f"block{n:02d}-{page.stem}.sh"
+        (work / name).write_text(b.replace("127.0.0.1:3000", f"127.0.0.1:{port}"))
+        n += 1
+print(n)
 PY
 for block in "$WORK"/block*.sh; do
-  say "running $(basename "$block"): $(grep -c '^curl\|^  *curl\|curl ' "$block") curl lines"
+  say "running $(basename "$block"): $(grep -c 'curl ' "$block") curl lines"
   if ! bash -euo pipefail "$block" >"$block.out" 2>&1; then
-    cat "$block.out" >&2; say "a README command failed (above)"; exit 1
+    cat "$block.out" >&2; say "a documented command failed (above): $(basename "$block")"; exit 1
   fi
 done
 
@@ -157,7 +161,7 @@ scripts/listeners-check.sh "$PORT" "$DEV_PID"
 say "the dashboard: make load, then /_local/dashboard in headless Chromium (screenshot docs/dashboard.png)"
 scripts/dashboard-check.sh "http://127.0.0.1:$PORT"
 
-say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (README Local development)"
+say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (docs/local-development.md)"
 WATCH_PORT=$(free_port)
 (
   set -a; source .local/env; set +a

@@ -267,7 +267,7 @@ export CRUD_AMQP_PORT=$AMQP_PORT
 export CRUD_RABBIT_MGMT_PORT=$MGMT_PORT
 export CRUD_RABBIT_MGMT_URL=http://127.0.0.1:$MGMT_PORT
 # AMQP_URL is the administrator (setup, tests). The functions and the event source mapping log in
-# as the least-privilege users setup creates (cargo run -p setup -- local), as on AWS.
+# as the least-privilege users setup creates (target/release/setup local), as on AWS.
 export CRUD_AMQP_ADMIN_USER=$RABBIT_ADMIN_USER
 export CRUD_AMQP_ADMIN_PASSWORD=$(rabbit_admin_password)
 export CRUD_AMQP_PUBLISHER_USER=billing_publisher

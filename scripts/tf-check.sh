@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Static checks of terraform/: fmt, init+validate (root and every module, provider from the local
-# mirror), the modules' `terraform test` files (plan only, mocked provider), checkov.
+# Static checks of terraform/: fmt, init+validate (root and every module; providers from the local
+# mirror when there is one, else from the registry), the modules' `terraform test` files (plan
+# only, mocked provider), checkov.
 # Idempotent; leaves no .terraform directories in the repo.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tf_dir="${repo_root}/terraform"
 plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
+# The provider mirror CI creates, when it is there; otherwise plain `terraform init` downloads the
+# providers from the registry (a workstation with internet).
+plugin_args=()
+if [[ -d "${plugin_dir}" ]]; then plugin_args=(-plugin-dir="${plugin_dir}"); fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
@@ -39,7 +44,7 @@ for d in "${dirs[@]}"; do
   export TF_DATA_DIR="${work}/data/${rel//\//_}"
   lock_existed=0
   [[ -f "${d}/.terraform.lock.hcl" ]] && lock_existed=1
-  terraform -chdir="${d}" init -backend=false -plugin-dir="${plugin_dir}" -input=false -no-color >"${work}/init.log" 2>&1 \
+  terraform -chdir="${d}" init -backend=false ${plugin_args[@]+"${plugin_args[@]}"} -input=false -no-color >"${work}/init.log" 2>&1 \
     || { cat "${work}/init.log"; exit 1; }
   terraform -chdir="${d}" validate -no-color
   if compgen -G "${d}/tests/*.tftest.hcl" >/dev/null; then

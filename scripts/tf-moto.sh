@@ -2,11 +2,15 @@
 # terraform apply, a second plan that must be empty, then destroy, of terraform/ against moto (python3 -m moto.server) on loopback.
 # Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
 # Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 480),
-#      TF_PLUGIN_DIR (default /opt/tf-plugins), KEEP_WORKDIR=1 to keep the temp dir for debugging.
+#      TF_PLUGIN_DIR (default /opt/tf-plugins; used when it exists), KEEP_WORKDIR=1 to keep the temp dir for debugging.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
+# The provider mirror CI creates, when it is there; otherwise plain `terraform init` downloads the
+# providers from the registry (a workstation with internet).
+plugin_args=()
+if [[ -d "${plugin_dir}" ]]; then plugin_args=(-plugin-dir="${plugin_dir}"); fi
 step_timeout="${TF_MOTO_TIMEOUT:-480}"
 functions=(inventory billing-api billing-consumer setup)
 
@@ -86,7 +90,7 @@ tf_vars=(
 )
 
 step "terraform init"
-timeout "${step_timeout}" terraform -chdir="${work}/tf" init -backend=false -plugin-dir="${plugin_dir}" -input=false -no-color >"${work}/init.log" 2>&1 \
+timeout "${step_timeout}" terraform -chdir="${work}/tf" init -backend=false ${plugin_args[@]+"${plugin_args[@]}"} -input=false -no-color >"${work}/init.log" 2>&1 \
   || { cat "${work}/init.log"; exit 1; }
 
 step "terraform apply (moto)"

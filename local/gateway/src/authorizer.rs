@@ -1,6 +1,6 @@
 //! API Gateway's JWT authorizer, against a Cognito user pool's JWKS.
 //!
-//! Rules (DESIGN section 2): RS256 only; the key is found by `kid` in the JWKS (cached, fetched
+//! Rules (those of API Gateway's JWT authorizer, docs/security.md): RS256 only; the key is found by `kid` in the JWKS (cached, fetched
 //! again when a token names a `kid` we do not know, at most once per [`JWKS_MIN_REFRESH`]);
 //! `iss` must equal the pool's issuer; `aud` (id tokens) or, when there is no `aud`,
 //! `client_id` (access tokens) must be an allowed client; `exp` and `nbf` are checked with a
