@@ -39,7 +39,7 @@ async fn seed(db: &TestDb, prefix: &str, n: i64) {
     db.client()
         .await
         .execute(
-            "INSERT INTO movies (title) SELECT $1 || ' ' || g FROM generate_series(1, $2) g",
+            "INSERT INTO movies (title) SELECT $1 || ' ' || g FROM generate_series(1, $2::bigint) g",
             &[&prefix, &n],
         )
         .await
@@ -224,7 +224,7 @@ async fn search_returns_what_a_full_scan_returns() {
         .get(0);
     for title in ["movie", "rare gem", "noir", "movie 24", "1", "absent", "e 2"] {
         for cursor in [None, Some(max - 10), Some(max - 999), Some(max - 1500), Some(5)] {
-            for limit in [1, 7, 100] {
+            for limit in [1i64, 7, 100] {
                 let mut uri = format!("/api/movies?title={}&limit={limit}", title.replace(' ', "%20"));
                 if let Some(c) = cursor {
                     uri.push_str(&format!("&cursor={c}"));

@@ -52,7 +52,7 @@ pub(super) async fn search_at_scale(
         "INSERT INTO movies (title, description)
            SELECT CASE WHEN g % $2 = 0 THEN 'Rare gem ' || g ELSE 'Bench movie burst ' || g END,
                   'Inserted in one burst by make bench'
-             FROM generate_series(1, $1) g",
+             FROM generate_series(1, $1::bigint) g",
         &[&burst, &RARE_EVERY],
     )
     .await
