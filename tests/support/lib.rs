@@ -32,10 +32,7 @@ pub fn amqp_url() -> String {
 /// The broker administrator's user name and password (scripts/services.sh makes them; there is
 /// no `guest`).
 pub fn amqp_admin() -> (String, String) {
-    (
-        var("CRUD_AMQP_ADMIN_USER"),
-        var("CRUD_AMQP_ADMIN_PASSWORD"),
-    )
+    (var("CRUD_AMQP_ADMIN_USER"), var("CRUD_AMQP_ADMIN_PASSWORD"))
 }
 pub fn aws_endpoint() -> String {
     var("AWS_ENDPOINT_URL")

@@ -605,16 +605,8 @@ async fn orders_are_owned_by_sub_not_by_username() {
             json!({"sub": client, "client_id": client, "scope": scope}),
         )
     };
-    let as_machine = |ctx| {
-        call_with(
-            &h.router,
-            "GET",
-            &format!("/api/billing/orders/{id}"),
-            None,
-            &[],
-            Some(ctx),
-        )
-    };
+    let path = format!("/api/billing/orders/{id}");
+    let as_machine = |ctx| call_with(&h.router, "GET", &path, None, &[], Some(ctx));
     get_as(&h, "sub-root", "root", "[admin]", &id)
         .await
         .assert_problem(404);

@@ -135,22 +135,43 @@ async fn the_cursor_pages_stably_under_concurrent_inserts_and_deletes() {
         assert!(pages < 200, "the walk ends");
     }
     writer.await.unwrap();
-    assert!(seen.windows(2).all(|w| w[0] > w[1]), "strictly descending: no repeat");
-    let seen_old: BTreeSet<i64> = seen.iter().copied().filter(|id| before.contains(id)).collect();
-    let expected: BTreeSet<i64> = before.iter().copied().filter(|id| !doomed.contains(id)).collect();
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "strictly descending: no repeat"
+    );
+    let seen_old: BTreeSet<i64> = seen
+        .iter()
+        .copied()
+        .filter(|id| before.contains(id))
+        .collect();
+    let expected: BTreeSet<i64> = before
+        .iter()
+        .copied()
+        .filter(|id| !doomed.contains(id))
+        .collect();
     assert_eq!(seen_old, expected, "every movie still there, exactly once");
 }
 
 #[tokio::test]
 async fn readers_read_editors_change_single_movies_and_only_admins_delete_all() {
     let (_db, app) = app().await;
-    let created = call(&app, "POST", "/api/movies", Some(r#"{"title":"Alien"}"#), USER).await;
+    let created = call(
+        &app,
+        "POST",
+        "/api/movies",
+        Some(r#"{"title":"Alien"}"#),
+        USER,
+    )
+    .await;
     assert_eq!(created.status, 200, "the default user is an editor");
     let id = created.json["id"].as_i64().unwrap();
     let one = format!("/api/movies/{id}");
 
     // A viewer reads, and every write is a 403 problem, whatever the body.
-    assert_eq!(call(&app, "GET", "/api/movies", None, VIEWER).await.status, 200);
+    assert_eq!(
+        call(&app, "GET", "/api/movies", None, VIEWER).await.status,
+        200
+    );
     assert_eq!(call(&app, "GET", &one, None, VIEWER).await.status, 200);
     for (method, uri, body) in [
         ("POST", "/api/movies", Some(r#"{"title":"X"}"#)),
@@ -169,7 +190,10 @@ async fn readers_read_editors_change_single_movies_and_only_admins_delete_all() 
             r.json
         );
     }
-    assert_eq!(call(&app, "GET", &one, None, VIEWER).await.json["title"], "Alien");
+    assert_eq!(
+        call(&app, "GET", &one, None, VIEWER).await.json["title"],
+        "Alien"
+    );
 
     // An editor changes and deletes single movies, but not the whole catalogue.
     let r = call(&app, "PUT", &one, Some(r#"{"title":"Aliens"}"#), USER).await;
@@ -181,7 +205,14 @@ async fn readers_read_editors_change_single_movies_and_only_admins_delete_all() 
     // The machine client: the write scope edits, the read scope only reads, the admin scope
     // deletes all; the same scope from another client counts for nothing.
     let write = "crud-master/movies.write";
-    let r = call_as(&app, "POST", "/api/movies", Some(r#"{"title":"M"}"#), machine(write)).await;
+    let r = call_as(
+        &app,
+        "POST",
+        "/api/movies",
+        Some(r#"{"title":"M"}"#),
+        machine(write),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let read = machine("crud-master/movies.read");
     call_as(&app, "POST", "/api/movies", Some(r#"{"title":"M"}"#), read)
@@ -190,9 +221,15 @@ async fn readers_read_editors_change_single_movies_and_only_admins_delete_all() 
     let stranger = local_gateway::request::request_context(
         json!({"sub": "s", "client_id": "someone-else", "scope": write}),
     );
-    call_as(&app, "POST", "/api/movies", Some(r#"{"title":"M"}"#), stranger)
-        .await
-        .assert_problem(403);
+    call_as(
+        &app,
+        "POST",
+        "/api/movies",
+        Some(r#"{"title":"M"}"#),
+        stranger,
+    )
+    .await
+    .assert_problem(403);
     call_as(&app, "DELETE", "/api/movies", None, machine(write))
         .await
         .assert_problem(403);
@@ -222,10 +259,21 @@ async fn search_returns_what_a_full_scan_returns() {
         .await
         .unwrap()
         .get(0);
-    for title in ["movie", "rare gem", "noir", "movie 24", "1", "absent", "e 2"] {
-        for cursor in [None, Some(max - 10), Some(max - 999), Some(max - 1500), Some(5)] {
+    for title in [
+        "movie", "rare gem", "noir", "movie 24", "1", "absent", "e 2",
+    ] {
+        for cursor in [
+            None,
+            Some(max - 10),
+            Some(max - 999),
+            Some(max - 1500),
+            Some(5),
+        ] {
             for limit in [1i64, 7, 100] {
-                let mut uri = format!("/api/movies?title={}&limit={limit}", title.replace(' ', "%20"));
+                let mut uri = format!(
+                    "/api/movies?title={}&limit={limit}",
+                    title.replace(' ', "%20")
+                );
                 if let Some(c) = cursor {
                     uri.push_str(&format!("&cursor={c}"));
                 }
@@ -292,11 +340,17 @@ async fn search_uses_the_trigram_index_whatever_plan_the_server_picks() {
         for mode in ["force_generic_plan", "force_custom_plan"] {
             for (pattern, plan) in explain(mode).await {
                 let at = format!("{stats} statistics, {mode}, {pattern}:\n{plan}");
-                assert!(plan.contains("Index Scan Backward using movies_pkey"), "{at}");
+                assert!(
+                    plan.contains("Index Scan Backward using movies_pkey"),
+                    "{at}"
+                );
                 // A custom plan for a pattern the statistics show to be common may read `older`
                 // sequentially: that part runs only when `recent` left the page short.
                 if mode == "force_generic_plan" || pattern.contains("rare") {
-                    assert!(plan.contains("movies_title_trgm"), "older reads the trigram index; {at}");
+                    assert!(
+                        plan.contains("movies_title_trgm"),
+                        "older reads the trigram index; {at}"
+                    );
                     assert!(!plan.contains("Seq Scan on movies"), "{at}");
                 }
                 assert_eq!(

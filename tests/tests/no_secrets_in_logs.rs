@@ -151,7 +151,10 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         ("ORDERS_DB_USER", "orders_app".into()),
         ("ORDERS_DB_PASSWORD", "orders-local-password".into()),
         ("ORDERS_READER_USER", "orders_reader".into()),
-        ("ORDERS_READER_PASSWORD", "orders-reader-local-password".into()),
+        (
+            "ORDERS_READER_PASSWORD",
+            "orders-reader-local-password".into(),
+        ),
         ("AMQP_URL", integration_tests::amqp_url()),
         (
             "RABBITMQ_MANAGEMENT_URL",

@@ -26,7 +26,10 @@ fn env(pg_port: u16, amqp: &str, extra: &[(&str, &str)]) -> HashMap<String, Stri
         ("ORDERS_DB_USER", "orders_app".into()),
         ("ORDERS_DB_PASSWORD", ORDERS_PASSWORD.into()),
         ("ORDERS_READER_USER", "orders_reader".into()),
-        ("ORDERS_READER_PASSWORD", "orders-reader-local-password".into()),
+        (
+            "ORDERS_READER_PASSWORD",
+            "orders-reader-local-password".into(),
+        ),
         ("AMQP_URL", amqp.into()),
     ]
     .into_iter()

@@ -14,7 +14,10 @@ fn config() -> [(&'static str, String); 13] {
         ("MOVIES_DB", database("movies")),
         ("ORDERS_DB", database("orders")),
         ("ORDERS_READER_USER", "orders_reader".into()),
-        ("ORDERS_READER_PASSWORD", "orders-reader-local-password".into()),
+        (
+            "ORDERS_READER_PASSWORD",
+            "orders-reader-local-password".into(),
+        ),
         ("DATABASE_HOST", pg_host()),
         ("DATABASE_PORT", pg_port().to_string()),
         ("DATABASE_MASTER_USER", pg_user()),

@@ -10,8 +10,8 @@ use bench::stats::Summary;
 use http::Method;
 
 use super::gateway_load::measure_gateway;
-use super::routes::{Route, inventory_routes};
 use super::references::RefKind;
+use super::routes::{Route, inventory_routes};
 use crate::{Ctx, say};
 
 /// The catalogue the search runs against: the seeded movies plus one burst.
@@ -72,7 +72,15 @@ pub(super) async fn search_at_scale(
         ),
     );
     report.table(&[
-        "statistics", "route", "n", "p50", "p99", "max", "req/s", "errors", "p99 / lookup",
+        "statistics",
+        "route",
+        "n",
+        "p50",
+        "p99",
+        "max",
+        "req/s",
+        "errors",
+        "p99 / lookup",
         "result",
     ]);
     for stats in ["after the burst", "after ANALYZE"] {
@@ -84,7 +92,14 @@ pub(super) async fn search_at_scale(
         let lookup_route = inventory_routes(0).remove(0);
         let lookup = measure_gateway(ctx, client, &lookup_route, ctx.load.requests, None).await;
         *all_ok &= lookup.errors == 0;
-        row(report, stats, lookup_route.name, &lookup, &lookup, "baseline".into());
+        row(
+            report,
+            stats,
+            lookup_route.name,
+            &lookup,
+            &lookup,
+            "baseline".into(),
+        );
         for route in [
             search("GET /api/movies?title=movie", "movie"),
             search("GET /api/movies?title=rare%20gem", "rare%20gem"),

@@ -112,7 +112,10 @@ mod tests {
         assert!(key(&"k".repeat(256)).is_err());
         assert!(key("caf\u{e9}").is_err());
         assert!(key("tab\there").is_err());
-        assert!(key("a,b").is_err(), "two headers, as API Gateway joins them");
+        assert!(
+            key("a,b").is_err(),
+            "two headers, as API Gateway joins them"
+        );
         assert!(key(",").is_err());
         assert!(key(&"k".repeat(255)).is_ok());
         let k = key("order-2026-11-23 #1").unwrap();

@@ -72,7 +72,11 @@ pub async fn list(db: &Db, q: &ListQuery) -> Result<(Vec<Movie>, bool), DbError>
             }
         };
         let more = rows.len() as i64 > q.limit;
-        let movies = rows.iter().take(q.limit as usize).map(Movie::from).collect();
+        let movies = rows
+            .iter()
+            .take(q.limit as usize)
+            .map(Movie::from)
+            .collect();
         Ok((movies, more))
     })
     .await

@@ -133,7 +133,10 @@ impl AccessPolicy {
     /// resource-server scopes count.
     fn holds(&self, scope: &Option<String>, scopes: &[String], client_id: Option<&str>) -> bool {
         let machine = client_id.is_some_and(|c| self.client_ids.iter().any(|allowed| allowed == c));
-        machine && scope.as_ref().is_some_and(|want| scopes.iter().any(|s| s == want))
+        machine
+            && scope
+                .as_ref()
+                .is_some_and(|want| scopes.iter().any(|s| s == want))
     }
 
     /// The catalogue role, on claims as API Gateway passes them.
@@ -496,7 +499,10 @@ mod tests {
     #[test]
     fn the_policy_comes_from_both_variables_or_neither() {
         let none: [(&str, &str); 0] = [];
-        assert_eq!(AccessPolicy::from_env(&none), Ok(AccessPolicy::groups_only()));
+        assert_eq!(
+            AccessPolicy::from_env(&none),
+            Ok(AccessPolicy::groups_only())
+        );
         let both = [("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", " a , b ")];
         let p = AccessPolicy::from_env(&both).unwrap();
         assert_eq!(p.client_ids, vec!["a", "b"]);
@@ -518,8 +524,9 @@ mod tests {
             "crud-master/",
             "crud-master/movies admin",
         ] {
-            let err = AccessPolicy::from_env(&[("ADMIN_SCOPE", bad), ("ADMIN_CLIENT_IDS", MACHINE)])
-                .unwrap_err();
+            let err =
+                AccessPolicy::from_env(&[("ADMIN_SCOPE", bad), ("ADMIN_CLIENT_IDS", MACHINE)])
+                    .unwrap_err();
             assert!(err.to_string().contains("ADMIN_SCOPE"), "{bad}: {err}");
         }
         let err = AccessPolicy::from_env(&[("ADMIN_SCOPE", SCOPE), ("ADMIN_CLIENT_IDS", "a b")])

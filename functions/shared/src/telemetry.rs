@@ -121,7 +121,11 @@ fn cap_credential_carriers(filter: Targets) -> Targets {
         None => Targets::new(),
     };
     for (target, level) in filter.iter() {
-        let level = if carried(target) { level.min(LevelFilter::INFO) } else { level };
+        let level = if carried(target) {
+            level.min(LevelFilter::INFO)
+        } else {
+            level
+        };
         capped = capped.with_target(target, level);
     }
     for target in CREDENTIAL_CARRIERS {
@@ -220,8 +224,14 @@ mod tests {
                 "tokio_postgres::query",
                 "hyper::proto::h1::role",
             ] {
-                assert!(!f.would_enable(target, &Level::DEBUG), "{rust_log:?} {target}");
-                assert!(f.would_enable(target, &Level::INFO), "{rust_log:?} {target}");
+                assert!(
+                    !f.would_enable(target, &Level::DEBUG),
+                    "{rust_log:?} {target}"
+                );
+                assert!(
+                    f.would_enable(target, &Level::INFO),
+                    "{rust_log:?} {target}"
+                );
             }
         }
         // Our own code keeps the level asked for.

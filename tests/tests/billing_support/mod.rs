@@ -18,7 +18,6 @@ use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
 use shared::migrate::Database;
 
-
 /// The admin scope and the machine client's id, as Terraform sets them for the functions.
 pub const ADMIN_SCOPE: &str = "crud-master/movies.admin";
 pub const MACHINE_CLIENT: &str = "machine-client";

@@ -93,13 +93,25 @@ async fn only_editors_change_the_catalogue() {
     ] {
         let (status, problem) = s.call(method, path, Some(&viewer), body).await;
         assert_eq!(status, 403, "{method} {path}: {problem}");
-        assert_eq!(problem["status"], 403, "a problem from the function: {problem}");
+        assert_eq!(
+            problem["status"], 403,
+            "a problem from the function: {problem}"
+        );
     }
     let writer = s.machine_token(&["movies.write"]);
     let (status, body) = s
-        .call("PUT", &one, Some(&writer), Some(json!({"title": "Heat (1995)"})))
+        .call(
+            "PUT",
+            &one,
+            Some(&writer),
+            Some(json!({"title": "Heat (1995)"})),
+        )
         .await;
-    assert_eq!((status, &body["title"]), (200, &json!("Heat (1995)")), "{body}");
+    assert_eq!(
+        (status, &body["title"]),
+        (200, &json!("Heat (1995)")),
+        "{body}"
+    );
     let (status, _) = s.call("DELETE", &one, Some(&writer), None).await;
     assert_eq!(status, 200);
 }

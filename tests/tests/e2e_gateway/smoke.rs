@@ -5,7 +5,7 @@
 use super::*;
 
 /// What builds the bootstraps this test runs.
-const BUILD: &str = "make release-bins (cargo build --release -p inventory -p billing-api -p billing-consumer -p local-gateway)";
+const BUILD: &str = "make release-bins (cargo build --release -p inventory -p billing-api -p billing-consumer -p setup -p local-gateway)";
 
 /// `target/release` (or `E2E_BIN_DIR`), holding the three bootstraps and `local-gateway`
 /// (fails, naming the build, when one is missing).
@@ -100,8 +100,12 @@ async fn the_release_bootstraps_log_no_credential_at_trace() {
     assert_eq!(resp.status(), 200);
     let order = json!({"user_id": "3", "number_of_items": "5", "total_amount": "180"});
     let id = s.order(&user, order).await;
-    s.eventually_ok(&format!("/api/billing/orders/{id}"), &user, "the order stored")
-        .await;
+    s.eventually_ok(
+        &format!("/api/billing/orders/{id}"),
+        &user,
+        "the order stored",
+    )
+    .await;
     drop(s);
 
     let logs: Vec<(String, String)> = ["inventory", "billing-api", "billing-consumer"]
@@ -113,7 +117,10 @@ async fn the_release_bootstraps_log_no_credential_at_trace() {
         .collect();
     let secrets = [
         ("the caller's access token", user.clone()),
-        ("the token's signature", user.rsplit('.').next().unwrap().to_owned()),
+        (
+            "the token's signature",
+            user.rsplit('.').next().unwrap().to_owned(),
+        ),
         ("the X-Origin-Verify value", origin_secret),
         ("the database password", pg_password()),
     ];

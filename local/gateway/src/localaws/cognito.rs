@@ -17,7 +17,10 @@ pub const SCOPES: [(&str, &str); 6] = [
     ("movies.admin", "Delete all movies (machine client only)"),
     ("billing.read", "Read the client's orders"),
     ("billing.write", "Place orders"),
-    ("billing.audit", "Read every caller's orders (machine client only)"),
+    (
+        "billing.audit",
+        "Read every caller's orders (machine client only)",
+    ),
 ];
 /// The pool's groups, as Terraform's `auth` module creates them.
 pub const GROUPS: [(&str, &str); 2] = [
