@@ -234,7 +234,15 @@ rabbitmq_stop() {
 
 moto_up() {
   if curl -fsS "http://127.0.0.1:$MOTO_PORT/moto-api/" >/dev/null 2>&1; then
-    say "moto already running on 127.0.0.1:$MOTO_PORT"; return
+    # One this script started before moto had its guard answers a web page: restart it.
+    if [ -f "$STATE/moto/pid" ] && curl -fsS -o /dev/null -H "Origin: http://guard.check" "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
+      say "restarting moto with its guard against web pages (one-time; tokens and pools are set up again)"
+      kill "$(cat "$STATE/moto/pid")" 2>/dev/null || true
+      local j
+      for j in $(seq 1 40); do port_open "$MOTO_PORT" || break; sleep 0.25; done
+    else
+      say "moto already running on 127.0.0.1:$MOTO_PORT"; return
+    fi
   fi
   python3 -c 'import moto.server, flask, flask_cors' 2>/dev/null || {
     say "installing moto[server] from PyPI (one-time)"
