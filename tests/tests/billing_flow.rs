@@ -417,7 +417,7 @@ async fn event_fixtures_go_through_the_router_and_the_consumer() {
 }
 
 #[tokio::test]
-async fn an_order_is_visible_to_its_owner_and_admins_only() {
+async fn an_order_is_visible_to_its_owner_and_the_billing_auditor_only() {
     let h = Harness::new().await;
     let r = h.post(&order_body(3)).await;
     let id = r.json["message_id"].as_str().unwrap().to_owned();
@@ -428,9 +428,18 @@ async fn an_order_is_visible_to_its_owner_and_admins_only() {
     call(&h.router, "GET", &uri, None, Some(("mallory", "[user]")))
         .await
         .assert_problem(404);
-    let admin = call(&h.router, "GET", &uri, None, integration_tests::ADMIN).await;
-    assert_eq!(admin.status, 200);
-    assert_eq!(admin.json["principal"], "user");
+    // The admin group administers the catalogue, not other people's orders.
+    call(&h.router, "GET", &uri, None, integration_tests::ADMIN)
+        .await
+        .assert_problem(404);
+    let auditor = local_gateway::request::request_context(serde_json::json!({
+        "sub": billing_support::MACHINE_CLIENT,
+        "client_id": billing_support::MACHINE_CLIENT,
+        "scope": "crud-master/billing.audit",
+    }));
+    let audited = integration_tests::call_with(&h.router, "GET", &uri, None, &[], Some(auditor)).await;
+    assert_eq!(audited.status, 200, "{}", audited.json);
+    assert_eq!(audited.json["principal"], "user");
     mapping.close().await;
     h.cleanup().await;
 }

@@ -186,8 +186,8 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         "the paths above did log: {logged}"
     );
     assert!(
-        logged.contains(r#""level":"TRACE""#),
-        "the libraries' trace lines were captured"
+        logged.contains("logging at TRACE"),
+        "the capture ran at TRACE (the libraries that carry credentials log at INFO at most)"
     );
     let created = logged
         .lines()

@@ -27,33 +27,9 @@ impl From<&Row> for Movie {
 pub const LIST_SQL: &str =
     "SELECT id, title, description FROM movies WHERE id < $1 ORDER BY id DESC LIMIT $2";
 
-/// `?title=` newest first, fast whether the pattern is common or rare, whatever plan the server
-/// caches for the prepared statement.
-///
-/// Read in the order of the CTEs: `recent` walks the primary key down from the cursor for
-/// 1,000 rows, and `hits` keeps its matches. A common pattern fills the page there.
-/// Only when it does not (and `recent` did not reach the end of the table) does `older` run, and
-/// it can only use the trigram index: `id + 0` hides `id` from the primary key, so no plan can
-/// walk the whole key testing every row for a rare pattern (a generic plan cannot see how
-/// selective `$1` is, and statistics lag behind a burst of inserts). The one-time filters
-/// skip `older` entirely when the page is full. `ESCAPE '\'` matches the escaping of
-/// `domain::escape_like`. Parameters: `$1` pattern, `$2` cursor, `$3` rows wanted.
-pub const SEARCH_SQL: &str = "WITH recent AS (
-        SELECT id, title, description FROM movies WHERE id < $2 ORDER BY id DESC LIMIT 1000
-    ), hits AS (
-        SELECT id, title, description FROM recent
-        WHERE title ILIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $3
-    ), older AS (
-        SELECT id, title, description FROM movies
-        WHERE title ILIKE $1 ESCAPE '\\'
-          AND id + 0 < (SELECT min(id) FROM recent)
-          AND (SELECT count(*) FROM recent) = 1000
-          AND (SELECT count(*) FROM hits) < $3
-        ORDER BY id + 0 DESC LIMIT $3
-    )
-    SELECT id, title, description FROM hits
-    UNION ALL SELECT id, title, description FROM older
-    ORDER BY id DESC LIMIT $3";
+/// `?title=` newest first: `search_movies` (migrations/movies/0002_search_movies.sql says how it
+/// stays fast whatever plan the server picks). Parameters: pattern, cursor, rows wanted.
+pub const SEARCH_SQL: &str = "SELECT id, title, description FROM search_movies($1, $2, $3)";
 
 /// Fetches one page plus one extra row, which tells whether a next page exists.
 #[tracing::instrument(skip(db), err(level = "warn"))]

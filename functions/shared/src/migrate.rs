@@ -20,10 +20,16 @@ impl Database {
     /// `(version, sql)` in the order they apply.
     pub fn migrations(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Self::Movies => &[(
-                "0001_create_movies",
-                include_str!("../../../migrations/movies/0001_create_movies.sql"),
-            )],
+            Self::Movies => &[
+                (
+                    "0001_create_movies",
+                    include_str!("../../../migrations/movies/0001_create_movies.sql"),
+                ),
+                (
+                    "0002_search_movies",
+                    include_str!("../../../migrations/movies/0002_search_movies.sql"),
+                ),
+            ],
             Self::Orders => &[
                 (
                     "0001_create_orders",

@@ -22,16 +22,10 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let rust_log = std::env::var("RUST_LOG").ok();
-    let lambda_level = std::env::var(LAMBDA_LOG_LEVEL).ok();
     install(
         writer,
-        log_filter(rust_log.as_deref(), lambda_level.as_deref()),
-    );
-    tracing::trace!(
-        rust_log = rust_log.as_deref().unwrap_or(""),
-        lambda_level = lambda_level.as_deref().unwrap_or(""),
-        "logging at TRACE; the credential carriers at INFO at most"
+        std::env::var("RUST_LOG").ok().as_deref(),
+        std::env::var(LAMBDA_LOG_LEVEL).ok().as_deref(),
     );
 }
 
@@ -41,13 +35,14 @@ pub fn init_with_writer_and_filter<W>(writer: W, rust_log: Option<&str>)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    install(writer, log_filter(rust_log, None));
+    install(writer, rust_log, None);
 }
 
-fn install<W>(writer: W, filter: Targets)
+fn install<W>(writer: W, rust_log: Option<&str>, lambda_level: Option<&str>)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    let filter = log_filter(rust_log, lambda_level);
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
@@ -58,6 +53,12 @@ where
     let _ = tracing_subscriber::registry()
         .with(json.with_filter(filter))
         .try_init();
+    // Says, when TRACE is on, that it is and what is capped (a test reads it to know it is).
+    tracing::trace!(
+        rust_log = rust_log.unwrap_or(""),
+        lambda_level = lambda_level.unwrap_or(""),
+        "logging at TRACE; the credential carriers at INFO at most"
+    );
 }
 
 /// The variable Lambda's advanced logging controls set to the function's application log level

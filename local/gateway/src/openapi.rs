@@ -335,16 +335,19 @@ paths:
             ("POST /api/billing", Some("crud-master/billing.write")),
             (
                 "GET /api/billing/orders/{message_id}",
-                Some("crud-master/billing.read"),
+                Some("crud-master/billing.read crud-master/billing.audit"),
             ),
         ];
         assert_eq!(routes.all().len(), expected.len());
-        for (key, machine_scope) in expected {
+        for (key, machine_scopes) in expected {
             let route = routes.all().iter().find(|r| r.key() == key).unwrap();
-            let want = match machine_scope {
+            let want = match machine_scopes {
                 None => Auth::None,
-                Some(scope) => Auth::Jwt {
-                    scopes: vec![user.to_owned(), scope.to_owned()],
+                Some(scopes) => Auth::Jwt {
+                    scopes: std::iter::once(user)
+                        .chain(scopes.split(' '))
+                        .map(str::to_owned)
+                        .collect(),
                 },
             };
             assert_eq!(route.auth, want, "{key}");
