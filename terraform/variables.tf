@@ -61,9 +61,12 @@ variable "create_nat_gateway" {
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface VPC endpoints: secretsmanager (functions, RDS Proxy, mapping), sqs (billing-consumer DLQ), lambda (the Amazon MQ mapping invokes billing-consumer). See README Security."
+  # The Amazon MQ mapping's pollers need Lambda, STS and Secrets Manager endpoints, with no engine
+  # restriction ("Configuring Amazon MQ event source for Lambda", network security:
+  # https://docs.aws.amazon.com/lambda/latest/dg/process-mq-messages-with-lambda.html).
+  description = "AWS services reached through interface VPC endpoints: secretsmanager (functions, RDS Proxy, mapping), sqs (billing-consumer DLQ; SQS itself calls KMS for the encrypted queue, so no kms endpoint), lambda and sts (the Amazon MQ mapping invokes billing-consumer and assumes its role from the broker's VPC)."
   type        = list(string)
-  default     = ["secretsmanager", "sqs", "lambda"]
+  default     = ["secretsmanager", "sqs", "lambda", "sts"]
 }
 
 variable "endpoint_az_count" {
@@ -131,6 +134,12 @@ variable "database_ca_file" {
   description = "Path, inside the function package, of a PEM CA bundle for PostgreSQL TLS (DATABASE_CA_FILE). Only needed with create_db_proxy = false: the RDS instance certificate is not from a public CA."
   type        = string
   default     = null
+}
+
+variable "apply_immediately" {
+  description = "Apply RDS and Amazon MQ changes (instance class, broker size, engine version) at once, with the reboot they need, instead of in the next maintenance window; with false a resize shows as a change on every plan until the window."
+  type        = bool
+  default     = true
 }
 
 variable "db_performance_insights" {
@@ -229,7 +238,7 @@ variable "functions" {
     inventory          = { memory_size = 512, timeout = 10, reserved_concurrency = 20 }
     "billing-api"      = { memory_size = 512, timeout = 10, reserved_concurrency = 20 }
     "billing-consumer" = { memory_size = 256, timeout = 30, reserved_concurrency = 2 }
-    setup              = { memory_size = 256, timeout = 120, reserved_concurrency = 1 }
+    setup              = { memory_size = 256, timeout = 900, reserved_concurrency = 1 }
   }
 }
 
@@ -328,6 +337,12 @@ variable "api_throttling_rate_limit" {
   description = "API steady-state requests per second."
   type        = number
   default     = 50
+}
+
+variable "api_detailed_metrics" {
+  description = "Per-route API Gateway metrics: CloudWatch custom metrics (6 per route: Count, 4xx, 5xx, Latency, IntegrationLatency, DataProcessed), billed once a route gets traffic (docs/costs.md). The dashboard and alarms use the API-wide metrics."
+  type        = bool
+  default     = false
 }
 
 variable "create_custom_domain" {

@@ -5,7 +5,7 @@ environment = "dev"
 
 # Interface endpoints in one AZ only (secretsmanager, sqs, lambda: what the code and the Amazon MQ
 # mapping call); the other AZ's subnet reaches them across the AZ boundary.
-interface_endpoints = ["secretsmanager", "sqs", "lambda"]
+interface_endpoints = ["secretsmanager", "sqs", "lambda", "sts"]
 endpoint_az_count   = 1
 create_nat_gateway  = false
 

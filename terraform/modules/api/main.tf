@@ -161,9 +161,12 @@ resource "aws_apigatewayv2_stage" "this" {
   }
 
   default_route_settings {
-    throttling_burst_limit   = var.throttling_burst_limit
-    throttling_rate_limit    = var.throttling_rate_limit
-    detailed_metrics_enabled = true
+    throttling_burst_limit = var.throttling_burst_limit
+    throttling_rate_limit  = var.throttling_rate_limit
+    # Per-route metrics are CloudWatch custom metrics, billed per metric once a route gets traffic
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html,
+    # https://aws.amazon.com/cloudwatch/pricing/); the dashboard and alarms use the API-wide ones.
+    detailed_metrics_enabled = var.detailed_metrics_enabled
   }
 
   tags = var.tags

@@ -80,9 +80,11 @@ resource "aws_mq_broker" "this" {
   deployment_mode            = var.deployment_mode
   publicly_accessible        = false
   auto_minor_version_upgrade = true
-  apply_immediately          = false
-  subnet_ids                 = var.deployment_mode == "SINGLE_INSTANCE" ? [var.subnet_ids[0]] : var.subnet_ids
-  security_groups            = [var.security_group_id]
+  # A new host_instance_type or engine_version is applied with a reboot now (the provider reboots
+  # the broker after UpdateBroker), not at the next maintenance window, so the plan converges.
+  apply_immediately = var.apply_immediately
+  subnet_ids        = var.deployment_mode == "SINGLE_INSTANCE" ? [var.subnet_ids[0]] : var.subnet_ids
+  security_groups   = [var.security_group_id]
 
   encryption_options {
     use_aws_owned_key = true

@@ -10,32 +10,37 @@ data "aws_caller_identity" "current" {}
 locals {
   azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
 
-  # Security groups, one per hop: functions and setup -> proxy -> database, functions and setup
+  # Security groups, one per hop: functions and setup -> proxy -> database, billing-api and setup
   # -> broker (and the mapping ENIs inside the broker group), everything in the VPC -> endpoints.
+  # One group per function: inventory reaches neither the broker nor SQS; only billing-api
+  # publishes to the broker; billing-consumer is fed by the mapping and only dead-letters to SQS.
+  app_functions = ["inventory", "billing-api", "billing-consumer"]
   security_groups = {
-    app       = "Application Lambda functions (inventory, billing-api, billing-consumer)"
-    setup     = "Deploy-time setup Lambda function"
-    proxy     = "RDS Proxy"
-    database  = "RDS PostgreSQL instance"
-    broker    = "Amazon MQ RabbitMQ broker and its event source mapping ENIs"
-    endpoints = "Interface VPC endpoints"
+    inventory          = "inventory Lambda function (movies)"
+    "billing-api"      = "billing-api Lambda function (publishes orders)"
+    "billing-consumer" = "billing-consumer Lambda function (stores orders, dead-letters)"
+    setup              = "Deploy-time setup Lambda function"
+    proxy              = "RDS Proxy"
+    database           = "RDS PostgreSQL instance"
+    broker             = "Amazon MQ RabbitMQ broker and its event source mapping ENIs"
+    endpoints          = "Interface VPC endpoints"
   }
 
   # from -> to on port, egress on "from" and ingress on "to".
-  database_hops = var.database_via_proxy ? {
-    app_to_proxy       = { from = "app", to = "proxy", port = 5432 }
-    setup_to_proxy     = { from = "setup", to = "proxy", port = 5432 }
-    proxy_to_database  = { from = "proxy", to = "database", port = 5432 }
-    proxy_to_endpoints = { from = "proxy", to = "endpoints", port = 443 }
-    } : {
-    app_to_database   = { from = "app", to = "database", port = 5432 }
-    setup_to_database = { from = "setup", to = "database", port = 5432 }
-  }
+  database_target = var.database_via_proxy ? "proxy" : "database"
+  database_hops = merge(
+    { for f in concat(local.app_functions, ["setup"]) : "${f}_to_${local.database_target}" => { from = f, to = local.database_target, port = 5432 } },
+    var.database_via_proxy ? {
+      proxy_to_database  = { from = "proxy", to = "database", port = 5432 }
+      proxy_to_endpoints = { from = "proxy", to = "endpoints", port = 443 }
+    } : {},
+  )
 
   hops = merge(local.database_hops, {
-    app_to_broker    = { from = "app", to = "broker", port = 5671 }
-    app_to_endpoints = { from = "app", to = "endpoints", port = 443 }
-    setup_to_broker  = { from = "setup", to = "broker", port = 5671 }
+    for f in local.app_functions : "${f}_to_endpoints" => { from = f, to = "endpoints", port = 443 }
+    }, {
+    "billing-api_to_broker" = { from = "billing-api", to = "broker", port = 5671 }
+    setup_to_broker         = { from = "setup", to = "broker", port = 5671 }
     # The RabbitMQ management API (broker users), HTTPS on the console endpoint.
     setup_to_broker_console = { from = "setup", to = "broker", port = 443 }
     setup_to_endpoints      = { from = "setup", to = "endpoints", port = 443 }
@@ -48,7 +53,7 @@ locals {
   # mapping ENIs in the broker group (Lambda, Secrets Manager) and RDS Proxy (Secrets Manager).
   # Nothing else gets an internet route or port. Without these rules the security groups only
   # allow the endpoint hops, and a NAT alone would carry no traffic.
-  internet_https = var.create_nat_gateway ? toset(["app", "setup", "broker", "proxy"]) : toset([])
+  internet_https = var.create_nat_gateway ? toset(concat(local.app_functions, ["setup", "broker", "proxy"])) : toset([])
 
   # Interface endpoints live in the first endpoint_az_count private subnets; every subnet of the
   # VPC reaches them (private DNS, local routing), at 0.01 USD/GB cross-AZ.
@@ -209,6 +214,60 @@ resource "aws_vpc_security_group_egress_rule" "internet_https" {
 }
 
 # ---------------------------------------------------------------- VPC endpoints
+# Endpoint policies: the default policy lets any principal reach any account through the endpoint
+# (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html). These allow only
+# this account's principals on this account's resources, and AWS services acting on this account's
+# resources: STS serves both kinds of caller, and the Amazon MQ mapping's pollers (the Lambda
+# service) assume billing-consumer's role through the STS endpoint
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sts_vpc_endpoint_policies.html).
+data "aws_iam_policy_document" "endpoint" {
+  #checkov:skip=CKV_AWS_111:Endpoint policy: a boundary, not a grant; every caller still needs its own IAM permission, and both statements are held to this account.
+  #checkov:skip=CKV_AWS_356:Endpoint policy: the resources are limited by aws:ResourceAccount, which works for every service behind the endpoints.
+  #checkov:skip=CKV_AWS_107:Endpoint policy: credentials exposure is limited to this account's principals and resources.
+  #checkov:skip=CKV_AWS_108:Endpoint policy: data exfiltration to other accounts is what the aws:ResourceAccount condition prevents.
+  #checkov:skip=CKV_AWS_109:Endpoint policy: permissions management stays with IAM; this only narrows the endpoint.
+  #checkov:skip=CKV_AWS_110:Endpoint policy: privilege escalation stays with IAM; this only narrows the endpoint.
+  statement {
+    sid       = "OwnAccountPrincipalsOwnResources"
+    actions   = ["*"]
+    resources = ["*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
+  statement {
+    sid       = "AwsServicesOnOwnResources"
+    actions   = ["*"]
+    resources = ["*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:PrincipalIsAWSService"
+      values   = ["true"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
 resource "aws_vpc_endpoint" "interface" {
   for_each = toset(var.interface_endpoints)
 
@@ -218,6 +277,7 @@ resource "aws_vpc_endpoint" "interface" {
   private_dns_enabled = true
   subnet_ids          = local.endpoint_subnet_ids
   security_group_ids  = [aws_security_group.this["endpoints"].id]
+  policy              = data.aws_iam_policy_document.endpoint.json
 
   tags = merge(var.tags, { Name = "${var.name}-${each.value}" })
 }
