@@ -221,10 +221,11 @@ locals {
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
   # The admin scope counts only in tokens of the machine client (shared::auth::AccessPolicy).
-  admin_env = {
+  # Both or neither (shared::auth): without the machine client, people's groups decide alone.
+  admin_env = var.create_machine_client ? {
     ADMIN_SCOPE      = module.auth.admin_scope
     ADMIN_CLIENT_IDS = module.auth.machine_client_id
-  }
+  } : {}
 
   # With the CDN on, the HTTP functions refuse requests without CloudFront's secret origin header
   # (functions/shared/src/origin.rs); they read the expected value once per cold start.
@@ -341,6 +342,19 @@ locals {
   }
 }
 
+# The RDS CA bundle as a layer, for a profile without RDS Proxy (create_db_proxy = false): same
+# function code, DATABASE_CA_FILE points into /opt.
+resource "aws_lambda_layer_version" "database_ca" {
+  count = var.database_ca_layer_zip == null ? 0 : 1
+
+  layer_name               = "${local.prefix}-rds-ca"
+  description              = "RDS CA bundle for PostgreSQL TLS without RDS Proxy"
+  filename                 = var.database_ca_layer_zip
+  source_code_hash         = filebase64sha256(var.database_ca_layer_zip)
+  compatible_architectures = ["arm64"]
+  compatible_runtimes      = ["provided.al2023"]
+}
+
 module "function" {
   source   = "./modules/function"
   for_each = local.function_config
@@ -358,6 +372,7 @@ module "function" {
   log_retention_days = var.function_log_retention_days
 
   application_log_level = var.application_log_level
+  layers                = aws_lambda_layer_version.database_ca[*].arn
 
   # Opt-in: reservations only when the account's quota is known to leave 100 unreserved (see
   # var.lambda_account_concurrency); otherwise every function draws from the shared pool.
@@ -455,6 +470,8 @@ module "auth" {
   mfa_configuration   = var.cognito_mfa
   deletion_protection = var.db_deletion_protection
   callback_urls       = var.cognito_callback_urls
+
+  create_machine_client = var.create_machine_client
 }
 
 # ---------------------------------------------------------------- API

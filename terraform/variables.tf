@@ -131,7 +131,18 @@ variable "create_db_proxy" {
 }
 
 variable "database_ca_file" {
-  description = "Path, inside the function package, of a PEM CA bundle for PostgreSQL TLS (DATABASE_CA_FILE). Only needed with create_db_proxy = false: the RDS instance certificate is not from a public CA."
+  description = "Path, inside the function package or a layer (/opt/...), of a PEM CA bundle for PostgreSQL TLS (DATABASE_CA_FILE). Needed with create_db_proxy = false: the RDS instance certificate is not from a public CA."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_db_proxy || var.database_ca_file != null
+    error_message = "create_db_proxy = false needs database_ca_file (and usually database_ca_layer_zip): the functions then talk TLS to the RDS instance, whose certificate only the RDS CA bundle verifies."
+  }
+}
+
+variable "database_ca_layer_zip" {
+  description = "Zip holding the RDS CA bundle (e.g. rds-ca/global-bundle.pem from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html), published as a Lambda layer for every Zip function; the file is then under /opt (database_ca_file = \"/opt/rds-ca/global-bundle.pem\"). Null: no layer."
   type        = string
   default     = null
 }
@@ -403,6 +414,12 @@ variable "cognito_domain_prefix" {
   description = "Hosted UI domain prefix (globally unique). Null: <name>-<environment>-<account id>."
   type        = string
   default     = null
+}
+
+variable "create_machine_client" {
+  description = "Create the Cognito machine (client credentials) client that may hold the admin and write scopes. False: no M2M charges; admin and editor rights then come from user groups only."
+  type        = bool
+  default     = true
 }
 
 variable "cognito_mfa" {
