@@ -66,8 +66,11 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
-    sid       = "CloudWatchLogs"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    sid = "CloudWatchLogs"
+    # No kms:Describe*: DescribeKey carries no encryption context, so under the condition below it
+    # could never be allowed (parliament: UNKNOWN_CONDITION_FOR_ACTION); CloudWatch Logs encrypts
+    # and decrypts with the context.
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"

@@ -448,7 +448,7 @@ variable "create_budget" {
 }
 
 variable "budget_limit_usd" {
-  description = "Monthly cost budget in USD (idle: about 118 USD/month with the defaults, 94 with profiles/dev.tfvars; README Costs)."
+  description = "Monthly cost budget in USD; it alerts at 80% actual and 100% forecast, so keep 0.8 x limit above idle (docs/costs.md: about 133 USD/month with the defaults, 72 with profiles/dev.tfvars, us-east-1; scripts/cost-check.py checks it)."
   type        = number
   default     = 250
 }

@@ -78,9 +78,11 @@ data "aws_iam_policy_document" "plan" {
 
   # Refreshing the secret versions reads them, as the state already holds them.
   statement {
-    sid       = "RefreshProjectSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = ["*"]
+    sid     = "RefreshProjectSecrets"
+    actions = ["secretsmanager:GetSecretValue"]
+    # The stack's secrets are all named <name>-<environment>/... (name_prefix); the tag condition
+    # stays as a second fence.
+    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.name}/*"]
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/Project"
@@ -99,11 +101,11 @@ data "aws_iam_policy_document" "plan" {
   }
 
   # The project key encrypts the secret versions the plan reads (Secrets Manager decrypts with the
-  # caller's kms:Decrypt) and the functions' environment: Lambda returns a function's environment
-  # variables only to a caller that may decrypt them, so without this every plan would re-add all
-  # four functions' variables (GetFunctionConfiguration, Environment: "Error" instead of
-  # "Variables" when the caller cannot decrypt,
-  # https://docs.aws.amazon.com/lambda/latest/api/API_EnvironmentResponse.html).
+  # caller's kms:Decrypt) and the functions' environment: reading a function's configuration
+  # returns EnvironmentResponse "Variables" when Lambda can decrypt them for the caller, and only
+  # "Error" details when it cannot
+  # (https://docs.aws.amazon.com/lambda/latest/api/API_EnvironmentResponse.html), so without this
+  # every plan would re-add all four functions' variables.
   statement {
     sid       = "DecryptThroughSecretsManagerAndLambda"
     actions   = ["kms:Decrypt"]

@@ -328,9 +328,11 @@ data "aws_iam_policy_document" "flow_log" {
   }
 
   statement {
-    sid       = "FindFlowLogGroup"
+    sid = "FindFlowLogGroup"
+    # DescribeLogGroups takes no resource ARN (parliament: RESOURCE_MISMATCH otherwise), as the
+    # documented policy has it.
     actions   = ["logs:DescribeLogGroups"]
-    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    resources = ["*"]
   }
 }
 
