@@ -50,6 +50,18 @@ def list_len(after, unknown, key):
     raise SystemExit(f"cannot tell the length of {key} from the plan")
 
 
+def endpoint_subnets(plan, after, unknown):
+    """Subnets (one ENI, billed per AZ) of an interface endpoint: from the plan when known, else
+    what the network module takes (the first endpoint_az_count of the private subnets)."""
+    try:
+        return list_len(after, unknown, "subnet_ids")
+    except SystemExit:
+        pass
+    private = sum(1 for rc in plan.get("resource_changes", []) if rc["type"] == "aws_subnet" and ".private[" in rc["address"])
+    az_count = plan.get("variables", {}).get("endpoint_az_count", {}).get("value", 2)
+    return min(int(az_count), private)
+
+
 def quantities(plan):
     rs = resources(plan)
 
@@ -79,7 +91,7 @@ def quantities(plan):
         "db_storage_gb": sum(a.get("allocated_storage") or 0 for a, _ in dbs),
         "db_proxy_vcpus": proxy_vcpus,
         "brokers": len(brokers),
-        "endpoint_azs": sum(list_len(a, u, "subnet_ids") for a, u in of("aws_vpc_endpoint") if a.get("vpc_endpoint_type") == "Interface"),
+        "endpoint_azs": sum(endpoint_subnets(plan, a, u) for a, u in of("aws_vpc_endpoint") if a.get("vpc_endpoint_type") == "Interface"),
         "secrets": len(of("aws_secretsmanager_secret")) + sum(1 for a, _ in dbs if a.get("manage_master_user_password")),
         "kms_keys": len(of("aws_kms_key")),
         "alarms_billed": max(0, alarms - FREE_ALARMS),

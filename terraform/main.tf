@@ -68,8 +68,9 @@ data "aws_iam_policy_document" "kms" {
   statement {
     sid = "CloudWatchLogs"
     # No kms:Describe*: DescribeKey carries no encryption context, so under the condition below it
-    # could never be allowed (parliament: UNKNOWN_CONDITION_FOR_ACTION); CloudWatch Logs encrypts
-    # and decrypts with the context.
+    # could never be allowed (parliament: UNKNOWN_CONDITION_FOR_ACTION; AWS's own
+    # CloudWatchLogsAPIKeyAccess policy grants DescribeKey apart, without it:
+    # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsAPIKeyAccess.html).
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
