@@ -196,4 +196,4 @@ grep -E '^Destroy complete' "${work}/destroy.log"
 left="$(terraform -chdir="${work}/tf" state list | wc -l)"
 [[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
 
-step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint and rename refusal $((t_lint - t_plan))s/$((t_cost - t_lint))s with the cost check, resize and third plan $((t_resize - t_cost))s (empty), destroy $((t2 - t_resize))s"
+step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), destroy $((t2 - t_resize))s"
