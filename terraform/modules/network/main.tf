@@ -221,6 +221,9 @@ resource "aws_vpc_security_group_egress_rule" "internet_https" {
 # service) assume billing-consumer's role through the STS endpoint
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sts_vpc_endpoint_policies.html).
 data "aws_iam_policy_document" "endpoint" {
+  for_each = toset(var.interface_endpoints)
+
+  # Actions: only the endpoint's own service (an endpoint serves no other API anyway).
   #checkov:skip=CKV_AWS_111:Endpoint policy: a boundary, not a grant; every caller still needs its own IAM permission, and both statements are held to this account.
   #checkov:skip=CKV_AWS_356:Endpoint policy: the resources are limited by aws:ResourceAccount, which works for every service behind the endpoints.
   #checkov:skip=CKV_AWS_107:Endpoint policy: credentials exposure is limited to this account's principals and resources.
@@ -229,7 +232,7 @@ data "aws_iam_policy_document" "endpoint" {
   #checkov:skip=CKV_AWS_110:Endpoint policy: privilege escalation stays with IAM; this only narrows the endpoint.
   statement {
     sid       = "OwnAccountPrincipalsOwnResources"
-    actions   = ["*"]
+    actions   = ["${split(".", each.value)[0]}:*"]
     resources = ["*"]
     principals {
       type        = "*"
@@ -249,7 +252,7 @@ data "aws_iam_policy_document" "endpoint" {
 
   statement {
     sid       = "AwsServicesOnOwnResources"
-    actions   = ["*"]
+    actions   = ["${split(".", each.value)[0]}:*"]
     resources = ["*"]
     principals {
       type        = "*"
@@ -277,7 +280,7 @@ resource "aws_vpc_endpoint" "interface" {
   private_dns_enabled = true
   subnet_ids          = local.endpoint_subnet_ids
   security_group_ids  = [aws_security_group.this["endpoints"].id]
-  policy              = data.aws_iam_policy_document.endpoint.json
+  policy              = data.aws_iam_policy_document.endpoint[each.value].json
 
   tags = merge(var.tags, { Name = "${var.name}-${each.value}" })
 }
