@@ -94,7 +94,7 @@ data "aws_iam_policy_document" "kms" {
   dynamic "statement" {
     for_each = {
       CloudWatchAlarms = { service = "cloudwatch.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${local.account_id}:alarm:${local.prefix}-*" }
-      Budgets          = { service = "budgets.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:budgets::${local.account_id}:budget/${local.prefix}-*" }
+      Budgets          = { service = "budgets.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:budgets::${local.account_id}:*" }
       EventBridgeRules = { service = "events.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.name}:${local.account_id}:rule/${local.prefix}-*" }
     }
     content {

@@ -214,59 +214,56 @@ resource "aws_vpc_security_group_egress_rule" "internet_https" {
 }
 
 # ---------------------------------------------------------------- VPC endpoints
-# Endpoint policies: the default policy lets any principal reach any account through the endpoint
-# (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html). These allow only
-# this account's principals on this account's resources, and AWS services acting on this account's
-# resources: STS serves both kinds of caller, and the Amazon MQ mapping's pollers (the Lambda
-# service) assume billing-consumer's role through the STS endpoint
-# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sts_vpc_endpoint_policies.html).
+# Endpoint policies: the default policy lets any principal call anything in any account through
+# the endpoint (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html).
+# These allow only the calls this stack makes, on this account's resources, by this account's
+# principals or by AWS services (STS serves both kinds of caller: the Amazon MQ mapping's pollers,
+# the Lambda service, assume billing-consumer's role through it,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sts_vpc_endpoint_policies.html):
+# GetSecretValue by the functions, RDS Proxy and the mapping; SendMessage (SendMessageBatch) by
+# billing-consumer; InvokeFunction and AssumeRole (with the session tags and source identity a
+# service may set) by the mapping
+# (https://docs.aws.amazon.com/lambda/latest/dg/process-mq-messages-with-lambda.html). Another
+# service added to interface_endpoints gets its own actions on this account's resources.
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  arn_base   = "arn:${data.aws_partition.current.partition}"
+  endpoint_grants = {
+    secretsmanager = { actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources = ["${local.arn_base}:secretsmanager:${data.aws_region.current.name}:${local.account_id}:secret:*"] }
+    sqs            = { actions = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], resources = ["${local.arn_base}:sqs:${data.aws_region.current.name}:${local.account_id}:*"] }
+    lambda         = { actions = ["lambda:InvokeFunction"], resources = ["${local.arn_base}:lambda:${data.aws_region.current.name}:${local.account_id}:function:*"] }
+    sts            = { actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"], resources = ["${local.arn_base}:iam::${local.account_id}:role/*"] }
+  }
+}
+
 data "aws_iam_policy_document" "endpoint" {
   for_each = toset(var.interface_endpoints)
 
-  # Actions: only the endpoint's own service (an endpoint serves no other API anyway).
-  #checkov:skip=CKV_AWS_111:Endpoint policy: a boundary, not a grant; every caller still needs its own IAM permission, and both statements are held to this account.
-  #checkov:skip=CKV_AWS_356:Endpoint policy: the resources are limited by aws:ResourceAccount, which works for every service behind the endpoints.
-  #checkov:skip=CKV_AWS_107:Endpoint policy: credentials exposure is limited to this account's principals and resources.
-  #checkov:skip=CKV_AWS_108:Endpoint policy: data exfiltration to other accounts is what the aws:ResourceAccount condition prevents.
-  #checkov:skip=CKV_AWS_109:Endpoint policy: permissions management stays with IAM; this only narrows the endpoint.
-  #checkov:skip=CKV_AWS_110:Endpoint policy: privilege escalation stays with IAM; this only narrows the endpoint.
-  statement {
-    sid       = "OwnAccountPrincipalsOwnResources"
-    actions   = ["${split(".", each.value)[0]}:*"]
-    resources = ["*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
+  #checkov:skip=CKV_AWS_111:Endpoint policy of a service not listed in endpoint_grants: its own actions, held to this account's principals and resources by the conditions.
+  #checkov:skip=CKV_AWS_356:Same: an unlisted service's resources are limited by aws:ResourceAccount.
+  dynamic "statement" {
+    for_each = {
+      OwnAccountPrincipals = { test = "StringEquals", variable = "aws:PrincipalAccount", values = [local.account_id] }
+      AwsServices          = { test = "Bool", variable = "aws:PrincipalIsAWSService", values = ["true"] }
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-
-  statement {
-    sid       = "AwsServicesOnOwnResources"
-    actions   = ["${split(".", each.value)[0]}:*"]
-    resources = ["*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:PrincipalIsAWSService"
-      values   = ["true"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
+    content {
+      sid       = statement.key
+      actions   = try(local.endpoint_grants[each.value].actions, ["${split(".", each.value)[0]}:*"])
+      resources = try(local.endpoint_grants[each.value].resources, ["*"])
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = statement.value.values
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceAccount"
+        values   = [local.account_id]
+      }
     }
   }
 }
