@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# terraform apply, a second plan that must be empty, then destroy, of terraform/ against moto (python3 -m moto.server) on loopback.
+# terraform apply, a second plan that must be empty, the IAM lint of every policy (parliament,
+# cloudsplaining), a rename that must be refused, the cost check of docs/costs.md against plans of
+# the default and dev profiles, a resize whose next plan must be empty, then destroy, of
+# terraform/ against moto (python3 -m moto.server) on loopback.
 # Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
 # Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 480),
 #      TF_PLUGIN_DIR (default /opt/tf-plugins; used when it exists), KEEP_WORKDIR=1 to keep the temp dir for debugging.
@@ -117,16 +120,84 @@ if [[ "${plan_rc}" != 0 ]]; then
 fi
 grep -E '^No changes' "${work}/plan.log"
 
+# IAM lint: every policy document in the applied state, through parliament and cloudsplaining
+# (scripts/iam-lint.py; suppressions with their reasons in terraform/tests/iam-lint-suppressions.json).
+step "IAM lint (parliament, cloudsplaining) of every policy in the state"
+terraform -chdir="${work}/tf" show -json >"${work}/state.json"
+IAM_LINT_OUT="${work}/iam-policies" python3 "${repo_root}/scripts/iam-lint.py" "${work}/state.json"
+t_lint=$(date +%s)
+
+# A rename is refused at plan time (terraform_data.rename_guard in main.tf): the plan must fail,
+# and say why.
+step "terraform plan with a new environment name (must be refused)"
+set +e
+timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -no-color -compact-warnings "${tf_vars[@]}" -var environment=moto-renamed >"${work}/rename.log" 2>&1
+rename_rc=$?
+set -e
+if [[ "${rename_rc}" == 0 ]] || ! grep -q 'Refusing to rename the stack' "${work}/rename.log"; then
+  tail -n 40 "${work}/rename.log"
+  echo "a rename was not refused at plan time" >&2
+  exit 1
+fi
+grep -m1 -o 'Refusing to rename the stack from [^:]*' "${work}/rename.log"
+
+# Cost model: plan the default profile and profiles/dev.tfvars (each in a workspace of its own,
+# nothing is created) and check docs/costs.md's tables against what they would create.
+step "cost check: docs/costs.md against plans of the default and dev profiles"
+python3 - "${work}/rds-ca-layer.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("rds-ca/global-bundle.pem", "dummy for the plan\n")
+PY
+cost_vars=(
+  -var "aws_endpoint_url=${endpoint}"
+  -var "artifacts_dir=${work}/artifacts"
+  -var "openapi_path=${openapi}"
+  -var "migrations_dir=${repo_root}/migrations"
+)
+for profile in default dev; do
+  extra=()
+  [[ "${profile}" == dev ]] && extra=(-var-file="${work}/tf/profiles/dev.tfvars" -var "database_ca_layer_zip=${work}/rds-ca-layer.zip")
+  terraform -chdir="${work}/tf" workspace new -no-color "cost-${profile}" >/dev/null
+  timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -no-color -lock=false "${cost_vars[@]}" "${extra[@]}" -out="${work}/cost-${profile}.tfplan" >"${work}/cost-${profile}.log" 2>&1 \
+    || { tail -n 40 "${work}/cost-${profile}.log"; echo "plan of the ${profile} profile failed" >&2; exit 1; }
+  terraform -chdir="${work}/tf" show -json "${work}/cost-${profile}.tfplan" >"${work}/cost-${profile}.json"
+  terraform -chdir="${work}/tf" workspace select -no-color default >/dev/null
+  terraform -chdir="${work}/tf" workspace delete -no-color "cost-${profile}" >/dev/null
+done
+python3 "${repo_root}/scripts/cost-check.py" --plan "default=${work}/cost-default.json" --plan "dev=${work}/cost-dev.json" "${repo_root}/docs/costs.md"
+t_cost=$(date +%s)
+
+# Convergence: an ordinary resize (RDS instance class, broker size, one function's memory) is
+# applied, and the plan after it must be empty, as on AWS with apply_immediately.
+step "terraform apply of a resize (db class, broker size, function memory), then an empty plan"
+resized=(-var-file="${work}/tf/tests/moto-resized.tfvars")
+timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" >"${work}/resize.log" 2>&1 \
+  || { tail -n 80 "${work}/resize.log"; echo "resize apply failed" >&2; exit 1; }
+grep -E '^Apply complete' "${work}/resize.log"
+set +e
+timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -detailed-exitcode -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" >"${work}/plan3.log" 2>&1
+plan3_rc=$?
+set -e
+if [[ "${plan3_rc}" != 0 ]]; then
+  sed -n '/Terraform will perform/,$p' "${work}/plan3.log" | head -n 200
+  tail -n 20 "${work}/plan3.log"
+  echo "the plan after the resize is not empty (or failed): the change does not converge" >&2
+  exit 1
+fi
+grep -E '^No changes' "${work}/plan3.log"
+t_resize=$(date +%s)
+
 # moto 5.2.1 creates Cognito resource servers but does not implement DeleteResourceServer; the
 # resource server goes away with its user pool, so only Terraform's bookkeeping is dropped here.
 terraform -chdir="${work}/tf" state rm -no-color module.auth.aws_cognito_resource_server.this >/dev/null
 
 step "terraform destroy (moto)"
-timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" >"${work}/destroy.log" 2>&1 \
+timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" >"${work}/destroy.log" 2>&1 \
   || { tail -n 80 "${work}/destroy.log"; echo "destroy failed" >&2; exit 1; }
 t2=$(date +%s)
 grep -E '^Destroy complete' "${work}/destroy.log"
 left="$(terraform -chdir="${work}/tf" state list | wc -l)"
 [[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
 
-step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), destroy $((t2 - t_plan))s"
+step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), destroy $((t2 - t_resize))s"

@@ -20,6 +20,34 @@ locals {
   ]))
 }
 
+# ---------------------------------------------------------------- rename guard
+# name and environment are in the name of the Cognito user pool, the broker, the RDS instance and
+# proxy, the functions and most other resources: changing either replaces the user pool (every
+# user is lost, or the apply fails under deletion protection) and the broker, and renames the RDS
+# instance while the proxy target expects the new identifier. So a rename is refused at plan time.
+# identity keeps the values of the first apply (ignore_changes); the guard compares them with the
+# current ones. To deploy under a new name, create a new stack (new state) and move the data; to
+# really take over this state under a new name, `terraform state rm terraform_data.identity` first
+# and read the plan's replacements.
+resource "terraform_data" "identity" {
+  input = { name = var.name, environment = var.environment }
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+resource "terraform_data" "rename_guard" {
+  input = local.prefix
+
+  lifecycle {
+    precondition {
+      condition     = terraform_data.identity.output.name == var.name && terraform_data.identity.output.environment == var.environment
+      error_message = "Refusing to rename the stack from name = \"${terraform_data.identity.output.name}\", environment = \"${terraform_data.identity.output.environment}\" to name = \"${var.name}\", environment = \"${var.environment}\": it would replace the Cognito user pool (all users lost, or an error under deletion protection) and the Amazon MQ broker, and rename the RDS instance under its proxy target. Deploy a new stack under the new name instead (see the comment on terraform_data.identity in main.tf)."
+    }
+  }
+}
+
 # ---------------------------------------------------------------- encryption key
 # One customer managed key for logs, secrets, RDS, Lambda environment and the SNS topic:
 # one key to audit and to revoke, 1 USD/month.
@@ -38,8 +66,12 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
-    sid       = "CloudWatchLogs"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    sid = "CloudWatchLogs"
+    # No kms:Describe*: DescribeKey carries no encryption context, so under the condition below it
+    # could never be allowed (parliament: UNKNOWN_CONDITION_FOR_ACTION; AWS's own
+    # CloudWatchLogsAPIKeyAccess policy grants DescribeKey apart, without it:
+    # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsAPIKeyAccess.html).
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"
@@ -52,14 +84,37 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  statement {
-    sid       = "AlarmAndBudgetNotifications"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-    principals {
-      type = "Service"
-      # EventBridge: Inspector findings to the alarm topic (an encrypted topic needs the key policy too).
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
+  # The services that publish to the encrypted alarm topic, each held to this account and to its
+  # own resources of this stack (confused deputy: aws:SourceAccount and aws:SourceArn,
+  # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). CloudWatch alarms
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html),
+  # Budgets (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html)
+  # and EventBridge rules, e.g. the Inspector findings rule
+  # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions).
+  dynamic "statement" {
+    for_each = {
+      CloudWatchAlarms = { service = "cloudwatch.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${local.account_id}:alarm:${local.prefix}-*" }
+      Budgets          = { service = "budgets.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:budgets::${local.account_id}:*" }
+      EventBridgeRules = { service = "events.amazonaws.com", source_arn = "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.name}:${local.account_id}:rule/${local.prefix}-*" }
+    }
+    content {
+      sid       = statement.key
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = [statement.value.service]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+      condition {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = [statement.value.source_arn]
+      }
     }
   }
 }
@@ -113,6 +168,7 @@ module "database" {
   log_retention_days           = var.log_retention_days
   secret_recovery_window_days  = var.secret_recovery_window_days
   app_user_password_versions   = { movies = var.app_password_versions.movies, orders = var.app_password_versions.orders }
+  apply_immediately            = var.apply_immediately
 }
 
 # ---------------------------------------------------------------- broker
@@ -127,6 +183,7 @@ module "broker" {
   security_group_id           = module.network.security_group_ids["broker"]
   kms_key_arn                 = aws_kms_key.this.arn
   secret_recovery_window_days = var.secret_recovery_window_days
+  apply_immediately           = var.apply_immediately
   app_users = {
     publisher = { username = "billing_publisher", password_version = var.app_password_versions.publisher }
     consumer  = { username = "billing_consumer", password_version = var.app_password_versions.consumer }
@@ -139,8 +196,13 @@ resource "aws_sqs_queue" "billing_dlq" {
   message_retention_seconds = 1209600
   # billing-consumer bounds every letter at 256 KiB (bigger originals become a summary with
   # their size and SHA-256); SQS itself allows up to 1 MiB.
-  max_message_size        = 262144
-  sqs_managed_sse_enabled = true
+  max_message_size = 262144
+  # The project key, not SQS-managed keys: one key to audit and revoke. A producer then needs
+  # kms:GenerateDataKey and kms:Decrypt on it (billing-consumer's DeadLetter statements); the data
+  # key is reused for up to 5 minutes, so KMS sees a call per 5 minutes, not per message
+  # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_data_key_reuse_period_seconds = 300
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "billing_dlq" {
@@ -163,10 +225,11 @@ locals {
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
   # The admin scope counts only in tokens of the machine client (shared::auth::AccessPolicy).
-  admin_env = {
+  # Both or neither (shared::auth): without the machine client, people's groups decide alone.
+  admin_env = var.create_machine_client ? {
     ADMIN_SCOPE      = module.auth.admin_scope
     ADMIN_CLIENT_IDS = module.auth.machine_client_id
-  }
+  } : {}
 
   # With the CDN on, the HTTP functions refuse requests without CloudFront's secret origin header
   # (functions/shared/src/origin.rs); they read the expected value once per cold start.
@@ -212,7 +275,7 @@ locals {
   function_config = {
     inventory = {
       description        = "Movies CRUD behind the HTTP API"
-      security_group_ids = [module.network.security_group_ids["app"]]
+      security_group_ids = [module.network.security_group_ids["inventory"]]
       environment = merge(local.database_env, local.admin_env, local.origin_verify_env, {
         DATABASE_NAME       = "movies"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["movies"]
@@ -221,7 +284,7 @@ locals {
     }
     "billing-api" = {
       description        = "Publishes orders to billing_queue with publisher confirms; reads stored orders"
-      security_group_ids = [module.network.security_group_ids["app"]]
+      security_group_ids = [module.network.security_group_ids["billing-api"]]
       environment = merge(local.database_env, local.amqp_env, local.admin_env, local.origin_verify_env, {
         DATABASE_NAME       = "orders"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
@@ -230,7 +293,7 @@ locals {
     }
     "billing-consumer" = {
       description        = "Stores billing_queue batches idempotently; dead-letters malformed messages"
-      security_group_ids = [module.network.security_group_ids["app"]]
+      security_group_ids = [module.network.security_group_ids["billing-consumer"]]
       environment = merge(local.database_env, {
         DATABASE_NAME       = "orders"
         DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
@@ -238,6 +301,12 @@ locals {
       })
       statements = [
         { sid = "DeadLetter", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.billing_dlq.arn] },
+        {
+          sid        = "DeadLetterEncryption"
+          actions    = ["kms:GenerateDataKey", "kms:Decrypt"]
+          resources  = [aws_kms_key.this.arn]
+          conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["sqs.${data.aws_region.current.name}.amazonaws.com"] }]
+        },
         # The event source mapping runs with this role: it describes the broker and reads the BASIC_AUTH secret.
         { sid = "EventSourceMappingBroker", actions = ["mq:DescribeBroker"], resources = [module.broker.arn] },
       ]
@@ -257,8 +326,14 @@ locals {
         RABBITMQ_MANAGEMENT_URL     = module.broker.console_url
         BROKER_PUBLISHER_SECRET_ARN = module.broker.app_user_secret_arns["publisher"]
         BROKER_CONSUMER_SECRET_ARN  = module.broker.app_user_secret_arns["consumer"]
-        # Within the function's 120 s timeout: waits for the proxy target and the broker.
-        SETUP_CONNECT_BUDGET_SECS  = "90"
+        # How long setup retries its first connections (the proxy target, the broker), within its
+        # timeout with a minute left for the work itself. aws_db_proxy_target returns once the
+        # target is registered, not once it is AVAILABLE (the provider only retries the
+        # registration: https://github.com/hashicorp/terraform-provider-aws/pull/19096); a new
+        # target reports REGISTERING first (TargetHealth State,
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_TargetHealth.html), so a
+        # re-run after a proxy or database replacement needs minutes, not 90 s.
+        SETUP_CONNECT_BUDGET_SECS  = tostring(var.functions["setup"].timeout - 60)
         DATABASE_HOST              = module.database.proxy_endpoint
         DATABASE_PORT              = "5432"
         DATABASE_TLS               = "require"
@@ -269,6 +344,19 @@ locals {
       statements = []
     }
   }
+}
+
+# The RDS CA bundle as a layer, for a profile without RDS Proxy (create_db_proxy = false): same
+# function code, DATABASE_CA_FILE points into /opt.
+resource "aws_lambda_layer_version" "database_ca" {
+  count = var.database_ca_layer_zip == null ? 0 : 1
+
+  layer_name               = "${local.prefix}-rds-ca"
+  description              = "RDS CA bundle for PostgreSQL TLS without RDS Proxy"
+  filename                 = var.database_ca_layer_zip
+  source_code_hash         = filebase64sha256(var.database_ca_layer_zip)
+  compatible_architectures = ["arm64"]
+  compatible_runtimes      = ["provided.al2023"]
 }
 
 module "function" {
@@ -288,6 +376,7 @@ module "function" {
   log_retention_days = var.function_log_retention_days
 
   application_log_level = var.application_log_level
+  layers                = aws_lambda_layer_version.database_ca[*].arn
 
   # Opt-in: reservations only when the account's quota is known to leave 100 unreserved (see
   # var.lambda_account_concurrency); otherwise every function draws from the shared pool.
@@ -331,6 +420,13 @@ resource "aws_lambda_invocation" "setup" {
 
   # The endpoints, secrets and proxy target must exist before setup connects.
   depends_on = [module.network, module.database, module.broker]
+
+  lifecycle {
+    precondition {
+      condition     = var.functions["setup"].timeout >= 600
+      error_message = "functions[\"setup\"].timeout must be at least 600 s: setup waits up to timeout - 60 s for the RDS Proxy target, which stays REGISTERING for minutes after a proxy or database replacement."
+    }
+  }
 }
 
 # ---------------------------------------------------------------- billing event source mapping
@@ -378,6 +474,8 @@ module "auth" {
   mfa_configuration   = var.cognito_mfa
   deletion_protection = var.db_deletion_protection
   callback_urls       = var.cognito_callback_urls
+
+  create_machine_client = var.create_machine_client
 }
 
 # ---------------------------------------------------------------- API
@@ -393,16 +491,17 @@ module "api" {
       qualifier     = module.function[k].qualifier
     }
   }
-  jwt_issuer             = module.auth.issuer
-  jwt_audience           = module.auth.client_ids
-  token_url              = module.auth.token_endpoint
-  throttling_burst_limit = var.api_throttling_burst_limit
-  throttling_rate_limit  = var.api_throttling_rate_limit
-  log_retention_days     = var.log_retention_days
-  kms_key_arn            = aws_kms_key.this.arn
-  create_custom_domain   = var.create_custom_domain
-  domain_name            = var.domain_name
-  hosted_zone_id         = var.hosted_zone_id
+  jwt_issuer               = module.auth.issuer
+  jwt_audience             = module.auth.client_ids
+  token_url                = module.auth.token_endpoint
+  throttling_burst_limit   = var.api_throttling_burst_limit
+  throttling_rate_limit    = var.api_throttling_rate_limit
+  detailed_metrics_enabled = var.api_detailed_metrics
+  log_retention_days       = var.log_retention_days
+  kms_key_arn              = aws_kms_key.this.arn
+  create_custom_domain     = var.create_custom_domain
+  domain_name              = var.domain_name
+  hosted_zone_id           = var.hosted_zone_id
 
   # Route scopes: openapi.yaml's, with this pool's resource-server identifier.
   resource_server_identifier = module.auth.resource_server_identifier
@@ -470,4 +569,5 @@ module "github_oidc" {
   create_oidc_provider = var.create_github_oidc_provider
   state_bucket         = var.tf_state_bucket
   project_tag          = var.name
+  kms_key_arn          = aws_kms_key.this.arn
 }

@@ -61,9 +61,12 @@ variable "create_nat_gateway" {
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface VPC endpoints: secretsmanager (functions, RDS Proxy, mapping), sqs (billing-consumer DLQ), lambda (the Amazon MQ mapping invokes billing-consumer). See README Security."
+  # The Amazon MQ mapping's pollers need Lambda, STS and Secrets Manager endpoints, with no engine
+  # restriction ("Configuring Amazon MQ event source for Lambda", network security:
+  # https://docs.aws.amazon.com/lambda/latest/dg/process-mq-messages-with-lambda.html).
+  description = "AWS services reached through interface VPC endpoints: secretsmanager (functions, RDS Proxy, mapping), sqs (billing-consumer DLQ; SQS itself calls KMS for the encrypted queue, so no kms endpoint), lambda and sts (the Amazon MQ mapping invokes billing-consumer and assumes its role from the broker's VPC)."
   type        = list(string)
-  default     = ["secretsmanager", "sqs", "lambda"]
+  default     = ["secretsmanager", "sqs", "lambda", "sts"]
 }
 
 variable "endpoint_az_count" {
@@ -128,9 +131,26 @@ variable "create_db_proxy" {
 }
 
 variable "database_ca_file" {
-  description = "Path, inside the function package, of a PEM CA bundle for PostgreSQL TLS (DATABASE_CA_FILE). Only needed with create_db_proxy = false: the RDS instance certificate is not from a public CA."
+  description = "Path, inside the function package or a layer (/opt/...), of a PEM CA bundle for PostgreSQL TLS (DATABASE_CA_FILE). Needed with create_db_proxy = false: the RDS instance certificate is not from a public CA."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.create_db_proxy || var.database_ca_file != null
+    error_message = "create_db_proxy = false needs database_ca_file (and usually database_ca_layer_zip): the functions then talk TLS to the RDS instance, whose certificate only the RDS CA bundle verifies."
+  }
+}
+
+variable "database_ca_layer_zip" {
+  description = "Zip holding the RDS CA bundle (e.g. rds-ca/global-bundle.pem from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html), published as a Lambda layer for every Zip function; the file is then under /opt (database_ca_file = \"/opt/rds-ca/global-bundle.pem\"). Null: no layer."
+  type        = string
+  default     = null
+}
+
+variable "apply_immediately" {
+  description = "Apply RDS and Amazon MQ changes (instance class, broker size, engine version) at once, with the reboot they need, instead of in the next maintenance window; with false a resize shows as a change on every plan until the window."
+  type        = bool
+  default     = true
 }
 
 variable "db_performance_insights" {
@@ -229,7 +249,7 @@ variable "functions" {
     inventory          = { memory_size = 512, timeout = 10, reserved_concurrency = 20 }
     "billing-api"      = { memory_size = 512, timeout = 10, reserved_concurrency = 20 }
     "billing-consumer" = { memory_size = 256, timeout = 30, reserved_concurrency = 2 }
-    setup              = { memory_size = 256, timeout = 120, reserved_concurrency = 1 }
+    setup              = { memory_size = 256, timeout = 900, reserved_concurrency = 1 }
   }
 }
 
@@ -330,6 +350,12 @@ variable "api_throttling_rate_limit" {
   default     = 50
 }
 
+variable "api_detailed_metrics" {
+  description = "Per-route API Gateway metrics: CloudWatch custom metrics (6 per route: Count, 4xx, 5xx, Latency, IntegrationLatency, DataProcessed), billed once a route gets traffic (docs/costs.md). The dashboard and alarms use the API-wide metrics."
+  type        = bool
+  default     = false
+}
+
 variable "create_custom_domain" {
   description = "Serve the API on domain_name with an ACM certificate."
   type        = bool
@@ -390,6 +416,12 @@ variable "cognito_domain_prefix" {
   default     = null
 }
 
+variable "create_machine_client" {
+  description = "Create the Cognito machine (client credentials) client that may hold the admin and write scopes. False: no M2M charges; admin and editor rights then come from user groups only."
+  type        = bool
+  default     = true
+}
+
 variable "cognito_mfa" {
   description = "Cognito MFA: OFF, OPTIONAL or ON."
   type        = string
@@ -416,7 +448,7 @@ variable "create_budget" {
 }
 
 variable "budget_limit_usd" {
-  description = "Monthly cost budget in USD (idle: about 118 USD/month with the defaults, 94 with profiles/dev.tfvars; README Costs)."
+  description = "Monthly cost budget in USD; it alerts at 80% actual and 100% forecast, so keep 0.8 x limit above idle (docs/costs.md: about 133 USD/month with the defaults, 72 with profiles/dev.tfvars, us-east-1; scripts/cost-check.py checks it)."
   type        = number
   default     = 250
 }

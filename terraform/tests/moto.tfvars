@@ -31,3 +31,7 @@ create_event_source_mapping = false
 #   so the plan after apply would always want to set them again (the empty-second-plan check).
 db_monitoring_interval  = 0
 db_performance_insights = false
+
+# Not a limitation: the GitHub OIDC roles are created here so that scripts/iam-lint.py lints the
+# plan role's policy too (moto accepts the OIDC provider and the managed policy attachments).
+create_github_oidc = true

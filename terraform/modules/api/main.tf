@@ -80,8 +80,14 @@ locals {
   # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-open-api.html), so the
   # resource sets the same three values, and the root `tags` (documentation groups, which API
   # Gateway would turn into API tags that fight default_tags) are left out: a second plan is empty.
+  # API Gateway caps an API's description at 1,024 characters (CreateApi/UpdateApi
+  # `description`, "Maximum length of 1024"): a longer contract description is cut there, in the
+  # imported body and on the resource alike, instead of failing the plan.
+  spec_description = try(local.spec.info.description, null)
+  description      = local.spec_description == null ? null : (length(local.spec_description) <= 1024 ? local.spec_description : "${substr(local.spec_description, 0, 1021)}...")
+
   body = merge({ for k, v in local.spec : k => v if k != "tags" }, {
-    info       = merge(local.spec.info, { title = var.name })
+    info       = merge(local.spec.info, { title = var.name }, local.description == null ? {} : { description = local.description })
     paths      = local.paths
     components = merge(try(local.spec.components, {}), { securitySchemes = local.security_schemes })
   })
@@ -113,7 +119,7 @@ resource "aws_apigatewayv2_api" "this" {
   protocol_type                = "HTTP"
   body                         = jsonencode(local.body)
   version                      = try(tostring(local.spec.info.version), null)
-  description                  = try(local.spec.info.description, null)
+  description                  = local.description
   fail_on_warnings             = false
   disable_execute_api_endpoint = false
 
@@ -129,12 +135,6 @@ resource "terraform_data" "route_scopes" {
     precondition {
       condition     = alltrue([for r in values(local.route_scopes) : !r.jwt || length(r.scopes) > 0])
       error_message = "Every operation in openapi.yaml behind the authorizer must list its scopes in security: ${join(", ", [for k, r in local.route_scopes : k if r.jwt && length(r.scopes) == 0])}."
-    }
-    # The import copies info.description onto the API, whose description AWS caps at 1,024
-    # characters (CreateApi/UpdateApi `description`, "Maximum length of 1024").
-    precondition {
-      condition     = length(try(local.spec.info.description, "")) <= 1024
-      error_message = "openapi.yaml info.description has ${length(try(local.spec.info.description, ""))} characters; API Gateway accepts at most 1024."
     }
     precondition {
       condition     = length(setsubtract(flatten([for r in values(local.route_scopes) : r.scopes]), var.allowed_scopes)) == 0
@@ -161,9 +161,12 @@ resource "aws_apigatewayv2_stage" "this" {
   }
 
   default_route_settings {
-    throttling_burst_limit   = var.throttling_burst_limit
-    throttling_rate_limit    = var.throttling_rate_limit
-    detailed_metrics_enabled = true
+    throttling_burst_limit = var.throttling_burst_limit
+    throttling_rate_limit  = var.throttling_rate_limit
+    # Per-route metrics are CloudWatch custom metrics, billed per metric once a route gets traffic
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html,
+    # https://aws.amazon.com/cloudwatch/pricing/); the dashboard and alarms use the API-wide ones.
+    detailed_metrics_enabled = var.detailed_metrics_enabled
   }
 
   tags = var.tags

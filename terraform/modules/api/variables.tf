@@ -102,3 +102,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "detailed_metrics_enabled" {
+  description = "Per-route CloudWatch metrics (custom metrics, billed per route and metric once the route gets traffic)."
+  type        = bool
+  default     = false
+}

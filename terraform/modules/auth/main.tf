@@ -119,8 +119,14 @@ resource "aws_cognito_user_pool_client" "user" {
   depends_on = [aws_cognito_resource_server.this]
 }
 
-# Confidential client for services: client credentials with resource-server scopes.
+# Confidential client for services: client credentials with resource-server scopes. Cognito
+# bills machine-to-machine authorization by client-credentials request volume and, as AWS
+# announced it in 2024, per active M2M app client (docs/costs.md;
+# https://docs.aws.amazon.com/cognito/latest/developerguide/tracking-cost.html): optional, and
+# without it the functions fall back to groups only (ADMIN_SCOPE/ADMIN_CLIENT_IDS unset).
 resource "aws_cognito_user_pool_client" "machine" {
+  count = var.create_machine_client ? 1 : 0
+
   name         = "${var.name}-machine"
   user_pool_id = aws_cognito_user_pool.this.id
 

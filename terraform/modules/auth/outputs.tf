@@ -19,19 +19,19 @@ output "user_client_id" {
 }
 
 output "machine_client_id" {
-  description = "ID of the machine client (client credentials)."
-  value       = aws_cognito_user_pool_client.machine.id
+  description = "ID of the machine client (client credentials); null without create_machine_client."
+  value       = try(aws_cognito_user_pool_client.machine[0].id, null)
 }
 
 output "machine_client_secret" {
   description = "Secret of the machine client."
-  value       = aws_cognito_user_pool_client.machine.client_secret
+  value       = try(aws_cognito_user_pool_client.machine[0].client_secret, null)
   sensitive   = true
 }
 
 output "client_ids" {
   description = "All app client IDs (the JWT authorizer audience)."
-  value       = [aws_cognito_user_pool_client.user.id, aws_cognito_user_pool_client.machine.id]
+  value       = concat([aws_cognito_user_pool_client.user.id], aws_cognito_user_pool_client.machine[*].id)
 }
 
 output "token_endpoint" {

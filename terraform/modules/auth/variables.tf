@@ -108,3 +108,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "create_machine_client" {
+  description = "Create the machine (client credentials) app client. Cognito bills M2M app clients and token requests (docs/costs.md)."
+  type        = bool
+  default     = true
+}

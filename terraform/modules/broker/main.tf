@@ -80,9 +80,13 @@ resource "aws_mq_broker" "this" {
   deployment_mode            = var.deployment_mode
   publicly_accessible        = false
   auto_minor_version_upgrade = true
-  apply_immediately          = false
-  subnet_ids                 = var.deployment_mode == "SINGLE_INSTANCE" ? [var.subnet_ids[0]] : var.subnet_ids
-  security_groups            = [var.security_group_id]
+  # A new host_instance_type or engine_version is applied now, with a brief reboot, instead of in
+  # the next maintenance window, so the plan converges: without it "the provider may report a
+  # difference in its planning phase because a modification has not yet taken place" (aws_mq_broker
+  # docs, https://github.com/hashicorp/terraform-provider-aws/blob/main/website/docs/r/mq_broker.html.markdown).
+  apply_immediately = var.apply_immediately
+  subnet_ids        = var.deployment_mode == "SINGLE_INSTANCE" ? [var.subnet_ids[0]] : var.subnet_ids
+  security_groups   = [var.security_group_id]
 
   encryption_options {
     use_aws_owned_key = true

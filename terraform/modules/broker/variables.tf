@@ -88,6 +88,12 @@ variable "maintenance_window" {
   }
 }
 
+variable "apply_immediately" {
+  description = "Apply broker changes now with a reboot (true), or at the next maintenance window (false; the plan then shows the change until then)."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)

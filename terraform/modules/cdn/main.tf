@@ -14,17 +14,18 @@ locals {
 }
 
 # ---------------------------------------------------------------- origin verification secret
-# Generated once: the random data source yields a new value on every plan, the secret version
-# keeps the first one (ignore_changes). CloudFront then takes the secret's AWSCURRENT value, the
-# same one the functions read (GetSecretValue without a stage), so a rotation by hand
-# (put-secret-value, then apply) moves both. No `random` provider is needed.
-data "aws_secretsmanager_random_password" "this" {
+# Generated as an ephemeral value (never in the plan or the state) and written with a write-only
+# argument, like the other passwords: a `data "aws_secretsmanager_random_password"` is read, and
+# draws a new value, on every plan. CloudFront then takes the secret's AWSCURRENT value, the same
+# one the functions read (GetSecretValue without a stage), so a rotation (bump
+# origin_verify_version, or put-secret-value by hand, then apply) moves both.
+ephemeral "aws_secretsmanager_random_password" "this" {
   password_length     = 48
   exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:No rotation Lambda: the value only proves a request came through CloudFront; rotate by hand (README Deploy, CDN) if it ever leaks.
+  #checkov:skip=CKV2_AWS_57:No rotation Lambda: the value only proves a request came through CloudFront; rotate with origin_verify_version if it ever leaks.
   name_prefix             = "${var.name}/origin-verify-"
   description             = "Value of the ${var.origin_verify_header} header CloudFront adds to requests to ${var.name}'s API"
   kms_key_id              = var.kms_key_arn
@@ -33,12 +34,9 @@ resource "aws_secretsmanager_secret" "this" {
 }
 
 resource "aws_secretsmanager_secret_version" "this" {
-  secret_id     = aws_secretsmanager_secret.this.id
-  secret_string = data.aws_secretsmanager_random_password.this.random_password
-
-  lifecycle {
-    ignore_changes = [secret_string]
-  }
+  secret_id                = aws_secretsmanager_secret.this.id
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.this.random_password
+  secret_string_wo_version = var.origin_verify_version
 }
 
 # AWSCURRENT, read after the version above exists (its secret_id is only known once it does).

@@ -97,3 +97,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "origin_verify_version" {
+  description = "Bump to store a new origin-verify value (CloudFront and the functions move to it on the next apply)."
+  type        = number
+  default     = 1
+}

@@ -53,9 +53,25 @@ resource "aws_db_parameter_group" "this" {
 
   tags = var.tags
 
+  # A major upgrade bumps the family, which replaces the group: the new one is created first, the
+  # instance moves to it (allow_major_version_upgrade, apply_immediately below) and only then is the
+  # old one deleted (terraform-provider-aws #6448 and the create_before_destroy section of the
+  # aws_db_parameter_group docs, https://github.com/hashicorp/terraform-provider-aws/pull/27497).
   lifecycle {
     create_before_destroy = true
   }
+}
+
+# RDS Proxy writes its logs to /aws/rds/proxy/<name>; declared first, like the instance's groups
+# below, so that the group has our retention and key instead of one the service creates without
+# either.
+resource "aws_cloudwatch_log_group" "proxy" {
+  count = var.create_proxy ? 1 : 0
+
+  name              = "/aws/rds/proxy/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
 }
 
 # RDS writes the exported logs to these names; declaring them keeps retention and encryption ours.
@@ -129,6 +145,14 @@ resource "aws_db_instance" "this" {
 
   auto_minor_version_upgrade      = true
   enabled_cloudwatch_logs_exports = ["postgresql", "upgrade"]
+
+  # Changes (instance class, storage, parameter group, engine version) apply now, not in the next
+  # maintenance window: otherwise a resize shows as a change on every plan until the window.
+  # A major engine_version needs AllowMajorVersionUpgrade, or ModifyDBInstance fails with
+  # InvalidParameterCombination
+  # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.PostgreSQL.MajorVersion.html).
+  apply_immediately           = var.apply_immediately
+  allow_major_version_upgrade = true
 
   performance_insights_enabled          = var.performance_insights_enabled
   performance_insights_kms_key_id       = var.performance_insights_enabled ? var.kms_key_arn : null
@@ -261,7 +285,7 @@ resource "aws_db_proxy" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.proxy]
+  depends_on = [aws_iam_role_policy.proxy, aws_cloudwatch_log_group.proxy]
 }
 
 resource "aws_db_proxy_default_target_group" "this" {

@@ -122,6 +122,12 @@ variable "monitoring_interval" {
   default     = 60
 }
 
+variable "apply_immediately" {
+  description = "Apply instance changes now (true) or in the next maintenance window (false; the plan then shows the change until the window)."
+  type        = bool
+  default     = true
+}
+
 variable "log_retention_days" {
   description = "Retention of the PostgreSQL log groups exported to CloudWatch."
   type        = number

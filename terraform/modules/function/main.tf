@@ -156,6 +156,8 @@ resource "aws_lambda_function" "this" {
   # Image packaging.
   image_uri = local.is_zip ? null : local.image_uri
 
+  layers = local.is_zip ? var.layers : null
+
   reserved_concurrent_executions = var.reserved_concurrent_executions
   kms_key_arn                    = var.kms_key_arn
 

@@ -158,3 +158,9 @@ variable "application_log_level" {
     error_message = "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, or null."
   }
 }
+
+variable "layers" {
+  description = "Layer version ARNs (Zip only), e.g. the RDS CA bundle layer when the functions reach PostgreSQL without RDS Proxy."
+  type        = list(string)
+  default     = []
+}

@@ -1,5 +1,6 @@
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 locals {
   issuer_host = "token.actions.githubusercontent.com"
@@ -77,13 +78,42 @@ data "aws_iam_policy_document" "plan" {
 
   # Refreshing the secret versions reads them, as the state already holds them.
   statement {
-    sid       = "RefreshProjectSecrets"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:GetRandomPassword"]
-    resources = ["*"]
+    sid     = "RefreshProjectSecrets"
+    actions = ["secretsmanager:GetSecretValue"]
+    # The stack's secrets are all named <name>-<environment>/... (name_prefix); the tag condition
+    # stays as a second fence.
+    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.name}/*"]
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/Project"
       values   = [var.project_tag]
+    }
+  }
+
+  # The ephemeral passwords are opened at every plan. GetRandomPassword acts on no resource (its
+  # Resource types column is empty: "you must specify all resources ("*")",
+  # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html),
+  # so a resource-tag condition would never match: it gets "*" and no condition.
+  statement {
+    sid       = "OpenEphemeralPasswords"
+    actions   = ["secretsmanager:GetRandomPassword"]
+    resources = ["*"]
+  }
+
+  # The project key encrypts the secret versions the plan reads (Secrets Manager decrypts with the
+  # caller's kms:Decrypt) and the functions' environment: reading a function's configuration
+  # returns EnvironmentResponse "Variables" when Lambda can decrypt them for the caller, and only
+  # "Error" details when it cannot
+  # (https://docs.aws.amazon.com/lambda/latest/api/API_EnvironmentResponse.html), so without this
+  # every plan would re-add all four functions' variables.
+  statement {
+    sid       = "DecryptThroughSecretsManagerAndLambda"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com", "lambda.${data.aws_region.current.name}.amazonaws.com"]
     }
   }
 }

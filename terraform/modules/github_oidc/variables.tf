@@ -41,6 +41,11 @@ variable "project_tag" {
   type        = string
 }
 
+variable "kms_key_arn" {
+  description = "The stack's KMS key (secrets, function environments): the plan role decrypts through Secrets Manager and Lambda only."
+  type        = string
+}
+
 variable "apply_policy_arns" {
   description = "Managed policies of the apply role."
   type        = list(string)

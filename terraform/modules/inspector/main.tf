@@ -8,6 +8,16 @@ data "aws_caller_identity" "current" {}
 resource "aws_inspector2_enabler" "this" {
   account_ids    = [data.aws_caller_identity.current.account_id]
   resource_types = var.resource_types
+
+  # The provider waits 5 minutes by default, and activation in an account with scannable resources
+  # often takes longer: the apply then fails and taints the enabler although Inspector goes on
+  # enabling (https://github.com/hashicorp/terraform-provider-aws/pull/46807,
+  # https://github.com/hashicorp/terraform-provider-aws/issues/30144).
+  timeouts {
+    create = "30m"
+    update = "30m"
+    delete = "30m"
+  }
 }
 
 # Inspector publishes every finding change to EventBridge as "Inspector2 Finding"

@@ -10,32 +10,37 @@ data "aws_caller_identity" "current" {}
 locals {
   azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
 
-  # Security groups, one per hop: functions and setup -> proxy -> database, functions and setup
+  # Security groups, one per hop: functions and setup -> proxy -> database, billing-api and setup
   # -> broker (and the mapping ENIs inside the broker group), everything in the VPC -> endpoints.
+  # One group per function: inventory reaches neither the broker nor SQS; only billing-api
+  # publishes to the broker; billing-consumer is fed by the mapping and only dead-letters to SQS.
+  app_functions = ["inventory", "billing-api", "billing-consumer"]
   security_groups = {
-    app       = "Application Lambda functions (inventory, billing-api, billing-consumer)"
-    setup     = "Deploy-time setup Lambda function"
-    proxy     = "RDS Proxy"
-    database  = "RDS PostgreSQL instance"
-    broker    = "Amazon MQ RabbitMQ broker and its event source mapping ENIs"
-    endpoints = "Interface VPC endpoints"
+    inventory          = "inventory Lambda function (movies)"
+    "billing-api"      = "billing-api Lambda function (publishes orders)"
+    "billing-consumer" = "billing-consumer Lambda function (stores orders, dead-letters)"
+    setup              = "Deploy-time setup Lambda function"
+    proxy              = "RDS Proxy"
+    database           = "RDS PostgreSQL instance"
+    broker             = "Amazon MQ RabbitMQ broker and its event source mapping ENIs"
+    endpoints          = "Interface VPC endpoints"
   }
 
   # from -> to on port, egress on "from" and ingress on "to".
-  database_hops = var.database_via_proxy ? {
-    app_to_proxy       = { from = "app", to = "proxy", port = 5432 }
-    setup_to_proxy     = { from = "setup", to = "proxy", port = 5432 }
-    proxy_to_database  = { from = "proxy", to = "database", port = 5432 }
-    proxy_to_endpoints = { from = "proxy", to = "endpoints", port = 443 }
-    } : {
-    app_to_database   = { from = "app", to = "database", port = 5432 }
-    setup_to_database = { from = "setup", to = "database", port = 5432 }
-  }
+  database_target = var.database_via_proxy ? "proxy" : "database"
+  database_hops = merge(
+    { for f in concat(local.app_functions, ["setup"]) : "${f}_to_${local.database_target}" => { from = f, to = local.database_target, port = 5432 } },
+    var.database_via_proxy ? {
+      proxy_to_database  = { from = "proxy", to = "database", port = 5432 }
+      proxy_to_endpoints = { from = "proxy", to = "endpoints", port = 443 }
+    } : {},
+  )
 
   hops = merge(local.database_hops, {
-    app_to_broker    = { from = "app", to = "broker", port = 5671 }
-    app_to_endpoints = { from = "app", to = "endpoints", port = 443 }
-    setup_to_broker  = { from = "setup", to = "broker", port = 5671 }
+    for f in local.app_functions : "${f}_to_endpoints" => { from = f, to = "endpoints", port = 443 }
+    }, {
+    "billing-api_to_broker" = { from = "billing-api", to = "broker", port = 5671 }
+    setup_to_broker         = { from = "setup", to = "broker", port = 5671 }
     # The RabbitMQ management API (broker users), HTTPS on the console endpoint.
     setup_to_broker_console = { from = "setup", to = "broker", port = 443 }
     setup_to_endpoints      = { from = "setup", to = "endpoints", port = 443 }
@@ -48,7 +53,7 @@ locals {
   # mapping ENIs in the broker group (Lambda, Secrets Manager) and RDS Proxy (Secrets Manager).
   # Nothing else gets an internet route or port. Without these rules the security groups only
   # allow the endpoint hops, and a NAT alone would carry no traffic.
-  internet_https = var.create_nat_gateway ? toset(["app", "setup", "broker", "proxy"]) : toset([])
+  internet_https = var.create_nat_gateway ? toset(concat(local.app_functions, ["setup", "broker", "proxy"])) : toset([])
 
   # Interface endpoints live in the first endpoint_az_count private subnets; every subnet of the
   # VPC reaches them (private DNS, local routing), at 0.01 USD/GB cross-AZ.
@@ -209,6 +214,60 @@ resource "aws_vpc_security_group_egress_rule" "internet_https" {
 }
 
 # ---------------------------------------------------------------- VPC endpoints
+# Endpoint policies: the default policy lets any principal call anything in any account through
+# the endpoint (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html).
+# These allow only the calls this stack makes, on this account's resources, by this account's
+# principals or by AWS services (STS serves both kinds of caller: the Amazon MQ mapping's pollers,
+# the Lambda service, assume billing-consumer's role through it,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sts_vpc_endpoint_policies.html):
+# GetSecretValue by the functions, RDS Proxy and the mapping; SendMessage (SendMessageBatch) by
+# billing-consumer; InvokeFunction and AssumeRole (with the session tags and source identity a
+# service may set) by the mapping
+# (https://docs.aws.amazon.com/lambda/latest/dg/process-mq-messages-with-lambda.html). Another
+# service added to interface_endpoints gets its own actions on this account's resources.
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  arn_base   = "arn:${data.aws_partition.current.partition}"
+  endpoint_grants = {
+    secretsmanager = { actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources = ["${local.arn_base}:secretsmanager:${data.aws_region.current.name}:${local.account_id}:secret:*"] }
+    sqs            = { actions = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], resources = ["${local.arn_base}:sqs:${data.aws_region.current.name}:${local.account_id}:*"] }
+    lambda         = { actions = ["lambda:InvokeFunction"], resources = ["${local.arn_base}:lambda:${data.aws_region.current.name}:${local.account_id}:function:*"] }
+    sts            = { actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"], resources = ["${local.arn_base}:iam::${local.account_id}:role/*"] }
+  }
+}
+
+data "aws_iam_policy_document" "endpoint" {
+  for_each = toset(var.interface_endpoints)
+
+  #checkov:skip=CKV_AWS_111:Endpoint policy of a service not listed in endpoint_grants: its own actions, held to this account's principals and resources by the conditions.
+  #checkov:skip=CKV_AWS_356:Same: an unlisted service's resources are limited by aws:ResourceAccount.
+  dynamic "statement" {
+    for_each = {
+      OwnAccountPrincipals = { test = "StringEquals", variable = "aws:PrincipalAccount", values = [local.account_id] }
+      AwsServices          = { test = "Bool", variable = "aws:PrincipalIsAWSService", values = ["true"] }
+    }
+    content {
+      sid       = statement.key
+      actions   = try(local.endpoint_grants[each.value].actions, ["${split(".", each.value)[0]}:*"])
+      resources = try(local.endpoint_grants[each.value].resources, ["*"])
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = statement.value.values
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
+}
+
 resource "aws_vpc_endpoint" "interface" {
   for_each = toset(var.interface_endpoints)
 
@@ -218,6 +277,7 @@ resource "aws_vpc_endpoint" "interface" {
   private_dns_enabled = true
   subnet_ids          = local.endpoint_subnet_ids
   security_group_ids  = [aws_security_group.this["endpoints"].id]
+  policy              = data.aws_iam_policy_document.endpoint[each.value].json
 
   tags = merge(var.tags, { Name = "${var.name}-${each.value}" })
 }
@@ -268,9 +328,11 @@ data "aws_iam_policy_document" "flow_log" {
   }
 
   statement {
-    sid       = "FindFlowLogGroup"
+    sid = "FindFlowLogGroup"
+    # DescribeLogGroups takes no resource ARN (parliament: RESOURCE_MISMATCH otherwise), as the
+    # documented policy has it.
     actions   = ["logs:DescribeLogGroups"]
-    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    resources = ["*"]
   }
 }
 

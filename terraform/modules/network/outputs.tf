@@ -9,7 +9,7 @@ output "private_subnet_ids" {
 }
 
 output "security_group_ids" {
-  description = "Security group ID per hop: app, setup, proxy, database, broker, endpoints."
+  description = "Security group ID per hop: inventory, billing-api, billing-consumer, setup, proxy, database, broker, endpoints."
   value       = { for k, sg in aws_security_group.this : k => sg.id }
 }
 

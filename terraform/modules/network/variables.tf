@@ -27,9 +27,9 @@ variable "create_nat_gateway" {
 }
 
 variable "interface_endpoints" {
-  description = "AWS services reached through interface VPC endpoints (short service names). secretsmanager: every function, RDS Proxy and the event source mapping read secrets; sqs: billing-consumer dead-letters; lambda: the Amazon MQ event source mapping invokes billing-consumer from the broker's VPC. Logs and traces need none (Lambda ships them outside the VPC); sts is only needed by ActiveMQ mappings."
+  description = "AWS services reached through interface VPC endpoints (short service names). secretsmanager: every function, RDS Proxy and the event source mapping read secrets; sqs: billing-consumer dead-letters; lambda and sts: the Amazon MQ event source mapping invokes billing-consumer and assumes its execution role from the broker's VPC (RabbitMQ and ActiveMQ alike: https://docs.aws.amazon.com/lambda/latest/dg/process-mq-messages-with-lambda.html). Logs and traces need none (Lambda ships them outside the VPC)."
   type        = list(string)
-  default     = ["secretsmanager", "sqs", "lambda"]
+  default     = ["secretsmanager", "sqs", "lambda", "sts"]
 }
 
 variable "endpoint_az_count" {

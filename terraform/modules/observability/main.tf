@@ -27,6 +27,11 @@ locals {
   )
   has = { db_proxy = var.db_proxy_name != null }
 
+  # LambdaInsights metrics (the cold-start init series) only exist where the Lambda Insights
+  # extension runs in the functions
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Lambda-Insights-metrics.html);
+  # this stack does not deploy it, so on AWS they are left out instead of drawing an always-empty
+  # series (the local gateway emits them itself for its dashboard).
   # Each metric entry expanded per function (each), or kept once under the key ""; concat(...)
   # joins the entries' lists one level deep (a metric is itself a list).
   widget_metrics = [for w in local.definition.widgets : concat([
@@ -39,7 +44,7 @@ locals {
           { for o in ["stat", "yAxis"] : o => m[o] if can(m[o]) },
         )],
       )
-    ] if try(local.has[m.when], true)
+    ] if try(local.has[m.when], true) && (m.namespace != "LambdaInsights" || var.lambda_insights)
   ]...)]
 
   widgets = [for i, w in local.definition.widgets : {

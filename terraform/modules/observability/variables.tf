@@ -116,3 +116,9 @@ variable "proxy_db_connections_threshold" {
   type        = number
   default     = null
 }
+
+variable "lambda_insights" {
+  description = "The functions run the Lambda Insights extension (LambdaInsights namespace). False: the dashboard leaves out its series (init duration), which would always be empty."
+  type        = bool
+  default     = false
+}
