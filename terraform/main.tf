@@ -167,7 +167,7 @@ module "database" {
   monitoring_interval          = var.db_monitoring_interval
   log_retention_days           = var.log_retention_days
   secret_recovery_window_days  = var.secret_recovery_window_days
-  app_user_password_versions   = { movies = var.app_password_versions.movies, orders = var.app_password_versions.orders }
+  app_user_password_versions   = { movies = var.app_password_versions.movies, orders = var.app_password_versions.orders, orders_reader = var.app_password_versions.orders_reader }
   apply_immediately            = var.apply_immediately
 }
 
@@ -249,14 +249,16 @@ locals {
 
   read_secrets = {
     for k, arns in {
-      inventory     = concat([module.database.app_user_secret_arns["movies"]], local.origin_verify_secret_arns)
-      "billing-api" = concat([module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["publisher"]], local.origin_verify_secret_arns)
+      inventory = concat([module.database.app_user_secret_arns["movies"]], local.origin_verify_secret_arns)
+      # billing-api reads orders with its own SELECT-only role (orders_reader).
+      "billing-api" = concat([module.database.app_user_secret_arns["orders_reader"], module.broker.app_user_secret_arns["publisher"]], local.origin_verify_secret_arns)
       # The event source mapping reads its BASIC_AUTH secret with this function's role.
       "billing-consumer" = [module.database.app_user_secret_arns["orders"], module.broker.app_user_secret_arns["consumer"]]
       setup = compact([
         module.database.master_secret_arn,
         module.database.app_user_secret_arns["movies"],
         module.database.app_user_secret_arns["orders"],
+        module.database.app_user_secret_arns["orders_reader"],
         module.broker.secret_arn,
         module.broker.app_user_secret_arns["publisher"],
         module.broker.app_user_secret_arns["consumer"],
@@ -287,7 +289,7 @@ locals {
       security_group_ids = [module.network.security_group_ids["billing-api"]]
       environment = merge(local.database_env, local.amqp_env, local.admin_env, local.origin_verify_env, {
         DATABASE_NAME       = "orders"
-        DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders"]
+        DATABASE_SECRET_ARN = module.database.app_user_secret_arns["orders_reader"]
       })
       statements = []
     }
@@ -340,6 +342,7 @@ locals {
         DATABASE_MASTER_SECRET_ARN = module.database.master_secret_arn
         MOVIES_DB_SECRET_ARN       = module.database.app_user_secret_arns["movies"]
         ORDERS_DB_SECRET_ARN       = module.database.app_user_secret_arns["orders"]
+        ORDERS_READER_SECRET_ARN   = module.database.app_user_secret_arns["orders_reader"]
       }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
       statements = []
     }

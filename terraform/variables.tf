@@ -166,12 +166,13 @@ variable "db_monitoring_interval" {
 }
 
 variable "app_password_versions" {
-  description = "Rotation counters of the application credentials: database roles (movies, orders) and broker users (publisher, consumer). Bump one to store a new password in its secret; setup re-runs and applies it (README, runbook \"Rotate an application password\")."
+  description = "Rotation counters of the application credentials: database roles (movies, orders, orders_reader) and broker users (publisher, consumer). Bump one to store a new password in its secret; setup re-runs and applies it (README, runbook \"Rotate an application password\")."
   type = object({
-    movies    = optional(number, 1)
-    orders    = optional(number, 1)
-    publisher = optional(number, 1)
-    consumer  = optional(number, 1)
+    movies        = optional(number, 1)
+    orders        = optional(number, 1)
+    orders_reader = optional(number, 1)
+    publisher     = optional(number, 1)
+    consumer      = optional(number, 1)
   })
   default = {}
 }

@@ -437,7 +437,8 @@ async fn an_order_is_visible_to_its_owner_and_the_billing_auditor_only() {
         "client_id": billing_support::MACHINE_CLIENT,
         "scope": "crud-master/billing.audit",
     }));
-    let audited = integration_tests::call_with(&h.router, "GET", &uri, None, &[], Some(auditor)).await;
+    let audited =
+        integration_tests::call_with(&h.router, "GET", &uri, None, &[], Some(auditor)).await;
     assert_eq!(audited.status, 200, "{}", audited.json);
     assert_eq!(audited.json["principal"], "user");
     mapping.close().await;

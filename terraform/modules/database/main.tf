@@ -182,7 +182,7 @@ resource "aws_secretsmanager_secret" "app_user" {
   for_each = var.app_users
 
   name_prefix             = "${var.name}/${each.key}-app-"
-  description             = "Credentials of ${each.value}, least-privilege owner of the ${each.key} database"
+  description             = "Credentials of ${each.value}, least-privilege role on the ${lookup(var.app_user_databases, each.key, each.key)} database"
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = var.tags
@@ -195,7 +195,7 @@ resource "aws_secretsmanager_secret_version" "app_user" {
   secret_string_wo = jsonencode({
     username = each.value
     password = ephemeral.aws_secretsmanager_random_password.app_user[each.key].random_password
-    dbname   = each.key
+    dbname   = lookup(var.app_user_databases, each.key, each.key)
     engine   = "postgres"
     host     = aws_db_instance.this.address
     port     = aws_db_instance.this.port

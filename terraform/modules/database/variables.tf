@@ -78,11 +78,20 @@ variable "master_username" {
 }
 
 variable "app_users" {
-  description = "Application database users, one per database: key = database name, value = role name. The setup function creates them with least privilege."
+  description = "Application database users: key = the login's name in this stack (the database's name unless app_user_databases says otherwise), value = role name. The setup function creates them with least privilege."
   type        = map(string)
   default = {
-    movies = "movies_app"
-    orders = "orders_app"
+    movies        = "movies_app"
+    orders        = "orders_app"
+    orders_reader = "orders_reader"
+  }
+}
+
+variable "app_user_databases" {
+  description = "The database of each app_users key that is not itself a database name (billing-api's read-only orders_reader uses orders)."
+  type        = map(string)
+  default = {
+    orders_reader = "orders"
   }
 }
 
