@@ -79,6 +79,18 @@ build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (ar
 	set -e; for f in $(FUNCTIONS); do cargo lambda build --release --arm64 --output-format zip -p $$f --bin $$f; done
 	@ls -l target/lambda/*/bootstrap.zip
 
+# The dev profile (terraform/profiles/dev.tfvars) has no RDS Proxy: the functions verify the RDS
+# instance's certificate with the RDS CA bundle, published as a layer
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html).
+RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+.PHONY: rds-ca-layer
+rds-ca-layer: ## the RDS CA bundle as a layer for the dev profile (no RDS Proxy): target/lambda/rds-ca-layer.zip (downloads from AWS)
+	@mkdir -p target/lambda/rds-ca-layer/rds-ca
+	curl -fsS -o target/lambda/rds-ca-layer/rds-ca/global-bundle.pem $(RDS_CA_URL)
+	@grep -q "BEGIN CERTIFICATE" target/lambda/rds-ca-layer/rds-ca/global-bundle.pem
+	cd target/lambda/rds-ca-layer && rm -f ../rds-ca-layer.zip && python3 -m zipfile -c ../rds-ca-layer.zip rds-ca
+	@ls -l target/lambda/rds-ca-layer.zip
+
 .PHONY: tf-check
 tf-check: ## terraform fmt + validate (real AWS provider) + checkov
 	@scripts/tf-check.sh

@@ -70,6 +70,7 @@ declare -A SKIP=(
   [bench-profile]="a release build with symbols and perf; run it on purpose (docs/performance.md)"
   [services-down]="it would stop the servers that concurrent test runs and make dev share; scripts/services.sh down is exercised by hand"
   [fmt]="rewrites files; make test runs cargo fmt --check instead"
+  [rds-ca-layer]="downloads the RDS CA bundle from AWS, which this machine cannot reach; tf-moto applies the dev profile with a stand-in layer"
   [check]="its lint step is make test's first step, and make test's cargo test runs its tests"
 )
 
