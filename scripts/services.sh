@@ -159,6 +159,9 @@ rabbit_admin() {
   if ! grep -qx "$RABBIT_ADMIN_USER" <<<"$users"; then
     say "creating the broker administrator $RABBIT_ADMIN_USER (password in .local/rabbitmq/admin-password)"
     rabbit_ctl -q add_user "$RABBIT_ADMIN_USER" "$pw" >/dev/null
+  else
+    # The node may have outlived the password file (or be another checkout's): this one's counts.
+    rabbit_ctl -q change_password "$RABBIT_ADMIN_USER" "$pw" >/dev/null
   fi
   rabbit_ctl -q set_user_tags "$RABBIT_ADMIN_USER" administrator >/dev/null
   rabbit_ctl -q set_permissions -p / "$RABBIT_ADMIN_USER" '.*' '.*' '.*' >/dev/null
