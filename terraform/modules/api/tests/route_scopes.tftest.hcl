@@ -22,6 +22,7 @@ variables {
     "prod-api/movies.admin",
     "prod-api/billing.read",
     "prod-api/billing.write",
+    "prod-api/billing.audit",
   ]
 }
 
@@ -39,6 +40,10 @@ run "every_route_lists_its_scopes_with_this_deployments_identifier" {
   assert {
     condition     = jsonencode(terraform_data.route_scopes.input["GET /api/movies"].scopes) == jsonencode(["aws.cognito.signin.user.admin", "prod-api/movies.read"])
     error_message = "GET /api/movies: ${jsonencode(terraform_data.route_scopes.input["GET /api/movies"])}"
+  }
+  assert {
+    condition     = jsonencode(terraform_data.route_scopes.input["GET /api/billing/orders/{message_id}"].scopes) == jsonencode(["aws.cognito.signin.user.admin", "prod-api/billing.read", "prod-api/billing.audit"])
+    error_message = "GET /api/billing/orders/{message_id}: ${jsonencode(terraform_data.route_scopes.input["GET /api/billing/orders/{message_id}"])}"
   }
   assert {
     condition     = !terraform_data.route_scopes.input["GET /health"].jwt
