@@ -1,5 +1,5 @@
 //! `make bench`: measures the functions the way Lambda runs them, on loopback, against the real
-//! PostgreSQL, RabbitMQ and moto, and checks the figures against the targets of issue 6.
+//! PostgreSQL, RabbitMQ and moto, and checks the figures against their targets.
 //! The binary (`src/main.rs`) runs the phases; these modules are its parts.
 
 pub mod cgroup;

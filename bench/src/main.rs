@@ -1,4 +1,4 @@
-//! `make bench`: runs every measurement of issues 6 and 15 and writes `bench/results.md`.
+//! `make bench`: runs every measurement (targets in docs/performance.md) and writes `bench/results.md`.
 //!
 //! Phases (modules under `phases/`): reference round trips (PostgreSQL, RabbitMQ) -> sizes ->
 //! cold starts under the local Lambda service -> warm latency in-process -> consumer throughput
@@ -165,7 +165,7 @@ async fn run() -> Result<bool, String> {
         "## Benchmark results\n\n\
          Written by `make bench` ({}). Machine: {} ({} cores), load average at start {}; \
          concurrency {}, {} requests per route (each latency row: the run with the median p99 of \
-         {}), {} cold starts per function; took {:.0} s. Targets: issue 6. Times in ms.\n",
+         {}), {} cold starts per function; took {:.0} s. Times in ms.\n",
         git_describe(&ctx.repo),
         cpu_model(),
         std::thread::available_parallelism()

@@ -1,7 +1,7 @@
 //! The power-tuning phase's output: a table and an SVG chart per function in
 //! `bench/results.md`, the same section in `docs/performance.md` (between its generated-section
 //! markers), the cheapest and fastest size per function next to Terraform's default, and the
-//! issue 15 goals at 256 MB.
+//! power-tuning goals at 256 MB.
 
 use std::fmt::Write as _;
 use std::path::Path;
