@@ -110,7 +110,7 @@ LOCAL_GATEWAY_PORT ?= 3000
 TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),user)
 
 .PHONY: dev
-dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migrations, Cognito, functions, gateway); WATCH=1 rebuilds a function on save (cargo lambda watch); Ctrl-C stops it
+dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migrations, Cognito, functions, gateway); WATCH=1 runs debug builds, rebuilt on save; Ctrl-C stops it
 	@WATCH=$(WATCH) scripts/dev.sh
 
 # The moto setup and tokens (local/gateway/src/localaws.rs). scripts/dev.sh builds it with the

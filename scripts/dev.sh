@@ -5,7 +5,7 @@
 #   2. release builds of the three functions, setup, the local gateway and `localaws`, in one
 #      cargo invocation, so the dependency tree is compiled once
 #   3. migrations and the least-privilege database roles (target/release/setup local)
-#      (WATCH=1: debug builds, each function under its own `cargo lambda watch`, rebuilt on save)
+#      (WATCH=1: debug builds, rebuilt by the gateway on save)
 #   4. local AWS resources in moto (`localaws setup`): Cognito pool, user and machine clients,
 #      users, billing dead-letter queue
 #   5. the gateway on http://127.0.0.1:${LOCAL_GATEWAY_PORT:-3000}: API Gateway + Lambda + the
@@ -44,14 +44,14 @@ case "${WATCH:-0}" in
   *) WATCH=0 ;;
 esac
 if [ "$WATCH" = 1 ]; then
-  command -v cargo-lambda >/dev/null || { say "installing cargo-lambda (PyPI)"; python3 -m pip install -q cargo-lambda; }
-  # Each watcher runs `cargo run --bin <function>`, which unifies features for that package
-  # alone: build each the same way now, so the first request finds them built.
-  say "building the functions (debug, as cargo lambda watch does) and the gateway (release)"
+  # The gateway builds each function the same way (`cargo build --bin <function>`, one per
+  # cargo run, so features unify per package) at start and after each save: build them now,
+  # so the first request finds them built.
+  say "building the functions (debug, rebuilt on save) and the gateway (release)"
   for f in inventory billing-api billing-consumer; do cargo build -q --bin "$f"; done
   # setup comes with the release packages (the Makefile's RELEASE_PACKAGES), built once.
   cargo build --release -p local-gateway -p setup
-  MODE="watch: functions under cargo lambda watch (debug builds), rebuilt on save; a one-line change is live ~5 s after the save (docs/local-development.md)"
+  MODE="watch: functions from debug builds, rebuilt by the gateway on save; a one-line change is live in seconds (docs/local-development.md)"
 else
   say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"
   make --no-print-directory release-bins # the Makefile names the packages once
@@ -85,7 +85,6 @@ trap stop INT TERM
 
 say "starting the local gateway on $URL"
 FUNCTIONS_WATCH=$([ "$WATCH" = 1 ] && echo true || echo false) WATCH_WORKSPACE="$ROOT" \
-  WATCH_BASE_PORT="${WATCH_BASE_PORT:-9100}" \
   FUNCTIONS_DIR="$ROOT/target/release" LOCAL_GATEWAY_PORT="$PORT" OPENAPI="$ROOT/openapi.yaml" \
   target/release/local-gateway local/gateway.yaml &
 GATEWAY_PID=$!

@@ -24,8 +24,8 @@ pub struct GatewayConfig {
     pub authorizer: AuthorizerConfig,
     pub functions: Vec<FunctionConfig>,
     pub event_source_mappings: Vec<EsmConfig>,
-    /// `Some`: the functions run under `cargo lambda watch` (rebuild on save), not as their
-    /// built `bootstrap`s.
+    /// `Some`: the functions run from their debug builds, rebuilt on save
+    /// ([`crate::watch`]), not from the `bootstrap`s configured.
     pub watch: Option<WatchConfig>,
 }
 
@@ -63,7 +63,7 @@ struct WatchFile {
     // does not matter.
     enabled: String,
     workspace: PathBuf,
-    base_port: String,
+    target_dir: PathBuf,
     build_budget_secs: String,
     #[serde(default = "default_cargo")]
     cargo: PathBuf,
@@ -80,11 +80,9 @@ impl WatchFile {
                 .parse::<u64>()
                 .map_err(|e| ConfigError::Invalid(format!("watch.{name} {v:?}: {e}")))
         };
-        let base_port = u16::try_from(number("base_port", &self.base_port)?)
-            .map_err(|e| ConfigError::Invalid(format!("watch.base_port: {e}")))?;
         Ok(Some(WatchConfig {
             workspace: self.workspace,
-            base_port,
+            target_dir: self.target_dir,
             build_budget: Duration::from_secs(number(
                 "build_budget_secs",
                 &self.build_budget_secs,
@@ -331,24 +329,23 @@ mod tests {
     #[test]
     fn the_watch_mode_is_read_when_on() {
         let text = include_str!("../../gateway.yaml");
-        let parse = |watch: &'static str, port: &'static str| {
+        let parse = |watch: &'static str, budget: &'static str| {
             GatewayConfig::parse(text, move |n| match n {
                 "FUNCTIONS_WATCH" => Some(watch.to_owned()),
-                "WATCH_BASE_PORT" => Some(port.to_owned()),
-                "LOCAL_GATEWAY_PORT" | "WATCH_BUILD_BUDGET_SECS" => None,
+                "WATCH_BUILD_BUDGET_SECS" => Some(budget.to_owned()),
+                "LOCAL_GATEWAY_PORT" => None,
                 n if n.starts_with("ESM_") || n.ends_with("_CONCURRENCY") || n.ends_with("_MS") => {
                     None
                 }
                 n => Some(format!("v-{n}")),
             })
         };
-        let on = parse("true", "9200").unwrap().watch.unwrap();
-        assert_eq!(on.base_port, 9200);
+        let on = parse("true", "300").unwrap().watch.unwrap();
         assert_eq!(on.build_budget, Duration::from_secs(300));
         assert_eq!(on.cargo, PathBuf::from("cargo"));
-        assert!(parse("false", "9200").unwrap().watch.is_none());
-        let err = parse("1", "70000").unwrap_err();
-        assert!(err.to_string().contains("watch.base_port"), "{err}");
+        assert!(parse("false", "300").unwrap().watch.is_none());
+        let err = parse("1", "soon").unwrap_err();
+        assert!(err.to_string().contains("watch.build_budget_secs"), "{err}");
     }
 
     #[test]

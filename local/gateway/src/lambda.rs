@@ -3,8 +3,8 @@
 //! Three invokers exist: [`SpawnedFunction`] runs the function's `bootstrap` as Lambda does
 //! (its own runtime API per instance, on-demand instances up to a concurrency limit, timeouts,
 //! crash replacement; [`Invocation`] reports the init duration of cold starts, so benchmarks
-//! can measure exec-to-first-answer); [`crate::watch::WatchedFunction`] forwards to
-//! `cargo lambda watch` (rebuild on save); [`InProcess`] calls the function's handler in this
+//! can measure exec-to-first-answer), and [`crate::watch`] wraps it for debug builds rebuilt on
+//! save; [`InProcess`] calls the function's handler in this
 //! process (no build, no process: tests).
 
 use std::collections::{BTreeMap, HashMap};
@@ -139,7 +139,7 @@ pub trait Invoker: Send + Sync {
     /// Stops idle environments, so the next invocation is a cold start.
     fn stop_idle(&self) -> BoxFuture<'_, ()>;
     /// How long API Gateway waits for this function (its 30 s integration timeout by default;
-    /// longer under `cargo lambda watch`, where a request may wait for a rebuild).
+    /// longer in watch mode, where a request may wait for a rebuild).
     fn integration_timeout(&self) -> Duration {
         crate::server::INTEGRATION_TIMEOUT
     }

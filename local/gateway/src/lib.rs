@@ -7,7 +7,7 @@
 //! - [`server`]: API Gateway HTTP API (routes from `openapi.yaml`, the JWT authorizer,
 //!   payload format 2.0) plus the Lambda Invoke API and a `/_local/` admin API.
 //! - [`esm`]: the Amazon MQ (RabbitMQ) event source mapping; [`rmq_event`] the event it builds.
-//! - [`watch`]: the functions under `cargo lambda watch` instead (`make dev WATCH=1`).
+//! - [`watch`]: the functions from debug builds rebuilt on save instead (`make dev WATCH=1`).
 //!
 //! What differs from AWS, and why, is written in `local/README.md`.
 

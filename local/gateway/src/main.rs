@@ -37,7 +37,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Under `cargo lambda watch` the watchers build the functions; otherwise they must exist.
+    // In watch mode the gateway builds the functions; otherwise they must exist.
     for f in cfg.functions.iter().filter(|_| cfg.watch.is_none()) {
         if !f.bootstrap.exists() {
             eprintln!(
@@ -57,7 +57,7 @@ async fn main() -> ExitCode {
         }
     };
     let mode = if cfg_watch {
-        "functions under cargo lambda watch (rebuild on save)"
+        "functions from their debug builds, rebuilt on save"
     } else {
         "functions from their built bootstraps"
     };

@@ -45,7 +45,7 @@ pub enum StartError {
     OpenApi(#[from] crate::openapi::OpenApiError),
     #[error("binding {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    #[error("cargo lambda watch: {0}")]
+    #[error("watch mode: {0}")]
     Watch(std::io::Error),
     #[error("route {route} targets function {function}, which the gateway config does not define")]
     UnknownFunction { route: String, function: String },
@@ -103,7 +103,7 @@ impl RunningGateway {
 }
 
 /// Starts the gateway: loads the routes, starts the event source mappings and listens. The
-/// functions run as `cfg` says: their built bootstraps, or `cargo lambda watch`.
+/// functions run as `cfg` says: their built bootstraps, or debug builds rebuilt on save.
 pub async fn start(cfg: GatewayConfig) -> Result<RunningGateway, StartError> {
     let lambda = match &cfg.watch {
         Some(watch) => crate::watch::service(&cfg.functions, watch).map_err(StartError::Watch)?,

@@ -1,52 +1,69 @@
-//! The second kind of [`Invoker`]: functions served by `cargo lambda watch`, which rebuilds a
-//! function when a source file is saved and runs the new build at the next invocation.
+//! `make dev WATCH=1`: the functions rebuilt on save. The gateway watches the sources the
+//! functions build from, runs `cargo build --bin <function>` (debug) for each after a save,
+//! and runs the debug `bootstrap`s with the same [`SpawnedFunction`] as release mode: the
+//! runtime APIs, clean environments, metrics and limits stay those of release mode, and a new
+//! build takes over at the next invocation (in-flight ones finish on the old build).
 //!
-//! `cargo lambda watch` emulates the Lambda Invoke API (`POST
-//! /2015-03-31/functions/<name>/invocations`) but has no authorizer, no routes and no event
-//! source mapping; the gateway keeps doing those and only hands the invocation over. One watcher
-//! runs per function, because `cargo lambda watch` gives every function it runs its own
-//! environment (<https://www.cargo-lambda.info/commands/watch.html#environment-variables>) and
-//! our functions need different ones (each its database, user and password). The function's
-//! `env` from the gateway config is therefore the watcher's environment, with only what cargo
-//! and rustup need added (PATH, HOME, `CARGO_HOME`, `CARGO_TARGET_DIR`, `RUSTUP_*`, `RUSTFLAGS`): nothing else of the
-//! gateway's environment leaks in.
+//! Not `cargo lambda watch`: its Invoke and runtime APIs answer any `Host` and any `Origin`
+//! and cannot be configured otherwise, so a web page open in the developer's browser could
+//! invoke a function with admin claims (a simple cross-origin POST needs no CORS) or take the
+//! next event with its bearer token. Here nothing listens but the gateway and its guarded
+//! runtime APIs (docs/security.md, "The local stack").
 //!
-//! While a function rebuilds, `cargo lambda watch` holds the invocation until the new build asks
-//! for work; before its listener is up it refuses connections. Both wait here, bounded by the
-//! function timeout plus the build budget; an invocation that reached the function is never
-//! sent twice (billing would publish twice).
+//! An invocation that arrives while a build runs waits for it, bounded by the build budget;
+//! after a failed build the previous one keeps serving (the compiler's messages are in the
+//! gateway's log), and with no previous build the invocation fails with that reason.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+use tokio::sync::watch;
 
-use crate::lambda::{FunctionConfig, Invocation, InvokeError, Invoker, LambdaService};
+use crate::lambda::{
+    FunctionConfig, Invocation, InvokeError, Invoker, LambdaService, SpawnedFunction,
+};
 use crate::metrics::Recorder;
 
-/// Where and how the watchers run (`watch:` in the gateway config).
+/// Where and how the functions are built (`watch:` in the gateway config).
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
-    /// The workspace `cargo lambda watch` builds and watches (its `Cargo.toml` directory).
+    /// The workspace to build and watch (its `Cargo.toml` directory).
     pub workspace: PathBuf,
-    /// The functions, in name order, listen on `base_port`, `base_port + 1`, ...
-    pub base_port: u16,
+    /// cargo's target directory (relative to the workspace, or absolute): the functions run
+    /// from its `debug/`.
+    pub target_dir: PathBuf,
     /// How long an invocation may wait for a build (cold or after a save), on top of the
     /// function's timeout.
     pub build_budget: Duration,
-    /// The `cargo` to run (`cargo lambda watch ...`); tests put a fake in its place.
+    /// The `cargo` to run (`cargo build --bin <function>`); tests put a fake in its place.
     pub cargo: PathBuf,
 }
 
-/// Variables the watcher (cargo, rustup, the linker) needs from the gateway's environment.
-/// Only these: any other variable a build script watches would, when it differs from one run
-/// to the next (under `cargo test` cargo sets many `CARGO_*`), rebuild dependencies.
-fn toolchain_env() -> impl Iterator<Item = (String, String)> {
+/// What the functions are built from, relative to the workspace: a save under any of them
+/// rebuilds (migrations and event fixtures are compiled in with `include_str!`).
+const SOURCES: [&str; 5] = [
+    "functions",
+    "migrations",
+    "events",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+/// How often the sources are looked at, and how long they must stay unchanged before a build
+/// (an editor or `git checkout` writes several files in a row).
+const POLL: Duration = Duration::from_millis(400);
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Variables cargo, rustup and the linker need from the gateway's environment. Only these: any
+/// other variable a build script watches would, when it differs from one run to the next
+/// (under `cargo test` cargo sets many `CARGO_*`), rebuild dependencies.
+fn toolchain_env() -> BTreeMap<String, String> {
     const KEEP: [&str; 10] = [
         "PATH",
         "HOME",
@@ -59,255 +76,271 @@ fn toolchain_env() -> impl Iterator<Item = (String, String)> {
         "RUSTUP_HOME",
         "RUSTUP_TOOLCHAIN",
     ];
-    std::env::vars().filter(|(k, _)| KEEP.contains(&k.as_str()))
+    std::env::vars()
+        .filter(|(k, _)| KEEP.contains(&k.as_str()))
+        .collect()
 }
 
-/// A [`LambdaService`] whose functions run under one `cargo lambda watch` each.
+/// The state of the builds every function waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    Running,
+    Done { ok: bool },
+}
+
+/// A [`LambdaService`] whose functions run their debug builds, rebuilt on save.
 pub fn service(
     functions: &[FunctionConfig],
     watch: &WatchConfig,
 ) -> std::io::Result<LambdaService> {
-    let mut sorted: Vec<&FunctionConfig> = functions.iter().collect();
-    sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    // The functions' EMF lines become metrics here too; what Lambda itself publishes
-    // (`AWS/Lambda`) is the spawned invoker's business, not cargo lambda's.
+    let target = watch.workspace.join(&watch.target_dir);
+    let mut env = toolchain_env();
+    env.insert("CARGO_TARGET_DIR".into(), target.display().to_string());
+    let debug = target.join("debug");
+    let mut names: Vec<String> = functions.iter().map(|f| f.name.clone()).collect();
+    names.sort();
+    let (state, builds) = watch::channel(Build::Running);
+    let builder = Arc::new(Builder {
+        cargo_group: Mutex::new(None),
+        task: Mutex::new(None),
+    });
+    let task = tokio::spawn(rebuild_on_save(
+        names,
+        watch.clone(),
+        env,
+        state,
+        builder.clone(),
+    ));
+    *builder.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
     let recorder = Recorder::new();
-    let mut invokers = Vec::new();
-    for (i, cfg) in sorted.into_iter().enumerate() {
-        let port = watch.base_port.saturating_add(i as u16);
-        let watched = WatchedFunction::start(cfg, watch, port, &recorder)?;
-        let invoker: Arc<dyn Invoker> = Arc::new(watched);
-        invokers.push((cfg.name.clone(), invoker));
-    }
+    let invokers: Vec<(String, Arc<dyn Invoker>)> = functions
+        .iter()
+        .map(|cfg| {
+            let mut cfg = cfg.clone();
+            cfg.bootstrap = debug.join(&cfg.name);
+            let invoker: Arc<dyn Invoker> = Arc::new(RebuiltFunction {
+                budget: cfg.timeout + watch.build_budget,
+                bootstrap: cfg.bootstrap.clone(),
+                builds: builds.clone(),
+                builder: builder.clone(),
+                inner: SpawnedFunction::new(cfg.clone(), recorder.clone()),
+            });
+            (cfg.name, invoker)
+        })
+        .collect();
     Ok(LambdaService::with_invokers(recorder, invokers))
 }
 
-pub struct WatchedFunction {
-    name: String,
-    url: String,
-    timeout: Duration,
-    budget: Duration,
-    client: reqwest::Client,
-    watcher: std::sync::Mutex<Child>,
-    pgid: Option<u32>,
+/// The rebuild loop's handle: stopping the gateway stops it and the build under way.
+struct Builder {
+    /// The process group of the `cargo build` running now.
+    cargo_group: Mutex<Option<u32>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl WatchedFunction {
-    fn start(
-        cfg: &FunctionConfig,
-        watch: &WatchConfig,
-        port: u16,
-        recorder: &Recorder,
-    ) -> std::io::Result<Self> {
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-        let mut env: BTreeMap<String, String> = toolchain_env().collect();
-        env.insert("AWS_REGION".into(), region.clone());
-        env.insert("AWS_DEFAULT_REGION".into(), region);
-        for name in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-        ] {
-            if let Ok(v) = std::env::var(name) {
-                env.insert(name.into(), v);
-            }
+impl Builder {
+    fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
         }
-        env.extend(cfg.env.clone());
-        let mut cmd = Command::new(&watch.cargo);
-        cmd.args([
-            "lambda",
-            "watch",
-            "--bin",
-            &cfg.name,
-            "-A",
-            "127.0.0.1",
-            "-P",
-        ])
-        .arg(port.to_string())
-        .arg("--concurrency")
-        .arg(cfg.max_concurrency.max(1).to_string())
-        // Its Invoke and runtime APIs answer any origin by default: a web page could then read
-        // an invocation's answer, or take the next event with its bearer token.
-        .arg("--disable-cors")
-        .current_dir(&watch.workspace)
-        .env_clear()
-        .envs(&env)
-        .stdin(Stdio::null())
-        // Its own process group: stopping the gateway stops cargo and the function with it.
-        .process_group(0)
-        .kill_on_drop(true);
-        if cfg.forward_logs {
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        } else {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-        let mut child = cmd.spawn().map_err(|e| {
-            std::io::Error::other(format!(
-                "starting `cargo lambda watch --bin {}` (pip install cargo-lambda): {e}",
-                cfg.name
-            ))
-        })?;
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(crate::lambda::forward_lines(
-                cfg.name.clone(),
-                out,
-                Some(recorder.clone()),
-            ));
-        }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(crate::lambda::forward_lines(cfg.name.clone(), err, None));
-        }
-        tracing::info!(function = %cfg.name, port, "cargo lambda watch started (rebuilds on save)");
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .map_err(std::io::Error::other)?;
-        Ok(Self {
-            url: format!(
-                "http://127.0.0.1:{port}/2015-03-31/functions/{}/invocations",
-                cfg.name
-            ),
-            name: cfg.name.clone(),
-            timeout: cfg.timeout,
-            budget: cfg.timeout + watch.build_budget,
-            client,
-            pgid: child.id(),
-            watcher: std::sync::Mutex::new(child),
-        })
-    }
-
-    fn watcher_exit(&self) -> Option<String> {
-        let mut child = self.watcher.lock().unwrap_or_else(|p| p.into_inner());
-        match child.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            _ => None,
-        }
-    }
-
-    async fn call(&self, payload: Bytes) -> Result<Invocation, InvokeError> {
-        let started = Instant::now();
-        let deadline = started + self.budget;
-        let retry_pause = Duration::from_millis(200);
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(InvokeError::Timeout(self.budget));
-            }
-            let sent = self
-                .client
-                .post(&self.url)
-                .header("content-type", "application/json")
-                .body(payload.clone())
-                .timeout(remaining)
-                .send()
-                .await;
-            let resp = match sent {
-                // The watcher is not listening yet (starting) or any more.
-                Err(e) if e.is_connect() => {
-                    if let Some(status) = self.watcher_exit() {
-                        return Err(InvokeError::Spawn {
-                            path: format!("cargo lambda watch --bin {}", self.name),
-                            reason: format!("exited ({status})"),
-                        });
-                    }
-                    tokio::time::sleep(retry_pause).await;
-                    continue;
-                }
-                // No answer within the function timeout plus the build budget: a build that
-                // failed (cargo lambda watch then holds the request), a hung function.
-                Err(e) if e.is_timeout() => return Err(InvokeError::Timeout(self.budget)),
-                // The request reached the watcher: it may have run, so never send it again.
-                Err(e) => return Err(InvokeError::Crashed(e.to_string())),
-                Ok(r) => r,
-            };
-            let status = resp.status();
-            let function_error = resp
-                .headers()
-                .get("x-amz-function-error")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let request_id = resp
-                .headers()
-                .get("x-amzn-requestid")
-                .or_else(|| resp.headers().get("lambda-runtime-aws-request-id"))
-                .and_then(|v| v.to_str().ok())
-                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-            // A gateway-type answer from the watcher itself (no function error): the function
-            // was not reached, so it is safe to try again within the budget.
-            if function_error.is_none()
-                && matches!(status.as_u16(), 502..=504)
-                && self.watcher_exit().is_none()
-            {
-                tokio::time::sleep(retry_pause).await;
-                continue;
-            }
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| InvokeError::Crashed(e.to_string()))?;
-            if !status.is_success() && function_error.is_none() {
-                return Err(InvokeError::Crashed(format!(
-                    "cargo lambda watch answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                )));
-            }
-            let total = started.elapsed();
-            tracing::info!(
-                function = %self.name,
-                request_id = %request_id,
-                duration_ms = total.as_secs_f64() * 1000.0,
-                error = function_error.as_deref(),
-                "REPORT (cargo lambda watch)"
-            );
-            return Ok(Invocation {
-                request_id,
-                payload: body,
-                function_error,
-                init_duration: None,
-                total,
-            });
-        }
-    }
-}
-
-impl Invoker for WatchedFunction {
-    fn invoke(&self, payload: Bytes) -> BoxFuture<'_, Result<Invocation, InvokeError>> {
-        Box::pin(self.call(payload))
-    }
-
-    fn instances(&self) -> usize {
-        usize::from(self.watcher_exit().is_none())
-    }
-
-    /// `cargo lambda watch` owns its instances; they restart on every rebuild.
-    fn stop_idle(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
-    }
-
-    fn integration_timeout(&self) -> Duration {
-        self.budget.max(self.timeout)
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async { self.kill_group() })
-    }
-}
-
-impl Drop for WatchedFunction {
-    fn drop(&mut self) {
-        self.kill_group();
-    }
-}
-
-impl WatchedFunction {
-    fn kill_group(&self) {
-        // cargo and the function it runs share the watcher's process group.
-        if let Some(pgid) = self.pgid {
+        // cargo and the rustc processes it runs share its process group.
+        if let Some(pgid) = self
+            .cargo_group
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", "--", &format!("-{pgid}")])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
         }
+    }
+}
+
+/// Builds every function, then again after each save, for as long as the gateway runs.
+async fn rebuild_on_save(
+    names: Vec<String>,
+    watch: WatchConfig,
+    env: BTreeMap<String, String>,
+    state: watch::Sender<Build>,
+    builder: Arc<Builder>,
+) {
+    let mut seen = sources_version(&watch.workspace);
+    loop {
+        state.send_replace(Build::Running);
+        let started = std::time::Instant::now();
+        let mut ok = true;
+        for name in &names {
+            ok &= build(name, &watch, &env, &builder).await;
+        }
+        if ok {
+            tracing::info!(
+                secs = started.elapsed().as_secs_f64(),
+                "functions built; the next invocations run the new builds"
+            );
+        } else {
+            tracing::warn!(
+                "a build failed (the compiler's messages are above): the previous builds keep serving"
+            );
+        }
+        state.send_replace(Build::Done { ok });
+        loop {
+            tokio::time::sleep(POLL).await;
+            let now = sources_version(&watch.workspace);
+            if now == seen {
+                continue;
+            }
+            tokio::time::sleep(SETTLE).await;
+            seen = sources_version(&watch.workspace);
+            tracing::info!("a source changed: rebuilding the functions");
+            break;
+        }
+    }
+}
+
+/// `cargo build --bin <name>`: one function per cargo run, so features unify for that package
+/// alone, as a release build of it does. True when it built.
+async fn build(
+    name: &str,
+    watch: &WatchConfig,
+    env: &BTreeMap<String, String>,
+    builder: &Builder,
+) -> bool {
+    let mut cmd = Command::new(&watch.cargo);
+    cmd.args(["build", "--bin", name])
+        .current_dir(&watch.workspace)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(function = name, cargo = %watch.cargo.display(), error = %e, "cannot run cargo build");
+            return false;
+        }
+    };
+    *builder
+        .cargo_group
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = child.id();
+    let label = format!("build {name}");
+    if let Some(out) = child.stdout.take() {
+        tokio::spawn(crate::lambda::forward_lines(label.clone(), out, None));
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(crate::lambda::forward_lines(label, err, None));
+    }
+    let status = child.wait().await;
+    *builder
+        .cargo_group
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = None;
+    matches!(status, Ok(s) if s.success())
+}
+
+/// A digest of the paths, sizes and modification times under [`SOURCES`] (hidden entries and
+/// `target` skipped): it changes when a file is saved, added or removed.
+fn sources_version(workspace: &Path) -> u64 {
+    fn visit(path: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            let Ok(entries) = std::fs::read_dir(path) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if !name.starts_with('.') && name != "target" {
+                    visit(&entry.path(), out);
+                }
+            }
+        } else {
+            out.push((path.to_path_buf(), meta.len(), meta.modified().ok()));
+        }
+    }
+    let mut files = Vec::new();
+    for source in SOURCES {
+        visit(&workspace.join(source), &mut files);
+    }
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    files.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A function run from its debug build: waits for a build under way, then invokes.
+struct RebuiltFunction {
+    inner: SpawnedFunction,
+    bootstrap: PathBuf,
+    builds: watch::Receiver<Build>,
+    builder: Arc<Builder>,
+    budget: Duration,
+}
+
+impl RebuiltFunction {
+    async fn call(&self, payload: Bytes) -> Result<Invocation, InvokeError> {
+        let mut builds = self.builds.clone();
+        let built = tokio::time::timeout(self.budget, async {
+            builds
+                .wait_for(|b| matches!(b, Build::Done { .. }))
+                .await
+                .map(|b| *b)
+        })
+        .await;
+        match built {
+            Err(_) => return Err(InvokeError::Timeout(self.budget)),
+            Ok(Ok(Build::Done { ok: false })) if !self.bootstrap.exists() => {
+                return Err(InvokeError::Spawn {
+                    path: self.bootstrap.display().to_string(),
+                    reason: "the build failed: the compiler's messages are in the gateway's log"
+                        .into(),
+                });
+            }
+            // Built, failed with a previous build to run, or the loop stopped (the gateway is
+            // stopping): run what is there.
+            Ok(_) => {}
+        }
+        Invoker::invoke(&self.inner, payload).await
+    }
+}
+
+impl Invoker for RebuiltFunction {
+    fn invoke(&self, payload: Bytes) -> BoxFuture<'_, Result<Invocation, InvokeError>> {
+        Box::pin(self.call(payload))
+    }
+
+    fn instances(&self) -> usize {
+        Invoker::instances(&self.inner)
+    }
+
+    fn running(&self) -> usize {
+        Invoker::running(&self.inner)
+    }
+
+    fn stop_idle(&self) -> BoxFuture<'_, ()> {
+        Invoker::stop_idle(&self.inner)
+    }
+
+    fn integration_timeout(&self) -> Duration {
+        self.budget
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.builder.stop();
+        Invoker::shutdown(&self.inner)
+    }
+}
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

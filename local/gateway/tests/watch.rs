@@ -1,96 +1,134 @@
-//! The `cargo lambda watch` invoker against a stand-in watcher
-//! (tests/fixtures/fake-cargo-lambda-watch.py): waits for a watcher that is starting or
-//! rebuilding, never re-sends an invocation that reached it, gives the function its own
-//! environment only, and stops the watcher with the gateway.
+//! Watch mode against a stand-in `cargo build` (tests/fixtures/fake-cargo-build.sh): the first
+//! invocation waits for the first build, a save is live at the next invocations, a failed build
+//! leaves the previous one serving (and fails the invocation when there is none), and stopping
+//! the gateway stops the rebuilds.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use local_gateway::watch::{WatchConfig, service};
 use local_gateway::{FunctionConfig, InvokeError, LambdaService};
 use serde_json::{Value, json};
 
-async fn call(
-    lambda: &LambdaService,
-    payload: Value,
-) -> Result<(Value, Option<String>), InvokeError> {
+/// The build the function that answered came from (`ECHO_BUILD`).
+async fn build_of(lambda: &LambdaService) -> Result<String, InvokeError> {
     let inv = lambda
-        .invoke("echo", Bytes::from(payload.to_string()))
+        .invoke("echo", Bytes::from(json!({"mode": "ok"}).to_string()))
         .await?;
-    Ok((
-        serde_json::from_slice(&inv.payload).unwrap(),
-        inv.function_error,
-    ))
+    let answer: Value = serde_json::from_slice(&inv.payload).unwrap();
+    Ok(answer["env"]["ECHO_BUILD"].as_str().unwrap().to_owned())
 }
 
-#[tokio::test]
-async fn the_watch_invoker_waits_for_builds_and_never_resends() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+fn workspace(version: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("watch-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("functions")).unwrap();
+    std::fs::write(dir.join("functions/version"), version).unwrap();
+    dir
+}
+
+fn watching(dir: &Path) -> LambdaService {
     let mut cfg = FunctionConfig::new("echo", "/nonexistent/bootstrap");
-    cfg.env.insert("DATABASE_NAME".into(), "movies".into());
     cfg.forward_logs = std::env::var_os("TEST_LOG").is_some();
     cfg.timeout = Duration::from_secs(2);
     let watch = WatchConfig {
-        workspace: env!("CARGO_MANIFEST_DIR").into(),
-        base_port: port,
+        workspace: dir.to_path_buf(),
+        target_dir: "target".into(),
         build_budget: Duration::from_secs(10),
         cargo: concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/fake-cargo-lambda-watch.py"
+            "/tests/fixtures/fake-cargo-build.sh"
         )
         .into(),
     };
-    let lambda = service(&[cfg], &watch).unwrap();
+    service(&[cfg], &watch).unwrap()
+}
+
+fn builds(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("builds.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits (up to 10 s) until `check` holds.
+async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_save_is_live_at_the_next_invocation_and_a_failed_build_keeps_the_last() {
+    let dir = workspace("1");
+    let lambda = watching(&dir);
     assert_eq!(
         lambda.integration_timeout("echo"),
         Duration::from_secs(12),
         "API Gateway waits for the build too"
     );
 
-    // The watcher is not listening yet: the invocation waits for it.
-    let (first, error) = call(&lambda, json!({"mode": "ok"})).await.unwrap();
-    assert_eq!(error, None);
-    let env = &first["env"];
-    assert_eq!(env["DATABASE_NAME"], "movies", "the function's env: {env}");
-    assert!(env["AWS_REGION"].is_string());
-    // cargo sets CARGO_PKG_NAME for this test: the gateway's environment must not leak in.
-    assert!(env.get("CARGO_PKG_NAME").is_none(), "leaked: {env}");
-
-    // A rebuild under way (503 from the watcher itself): sent again, answered by the new build.
-    let (rebuilt, _) = call(&lambda, json!({"mode": "rebuild-once"}))
-        .await
-        .unwrap();
-    assert_eq!(rebuilt["seen"]["rebuild-once"], 2);
-
-    // A 500 may come after the function ran: never sent twice.
-    let failed = call(&lambda, json!({"mode": "fail"})).await;
-    assert!(matches!(failed, Err(InvokeError::Crashed(_))), "{failed:?}");
-    let (after, _) = call(&lambda, json!({"mode": "ok"})).await.unwrap();
-    assert_eq!(
-        after["seen"]["fail"], 1,
-        "the failed invocation was sent once"
+    // The first invocation waits for the first build (a second).
+    let started = Instant::now();
+    assert_eq!(build_of(&lambda).await.unwrap(), "1");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it waited for the build"
     );
 
-    // A function error is the function's answer, as from Lambda.
-    let (_, error) = call(&lambda, json!({"mode": "function-error"}))
-        .await
-        .unwrap();
-    assert_eq!(error.as_deref(), Some("Unhandled"));
+    // A save: the next invocations wait for the rebuild and run it.
+    std::fs::write(dir.join("functions/version"), "2").unwrap();
+    until("the rebuild to start", || {
+        builds(&dir).iter().filter(|l| *l == "started").count() == 2
+    })
+    .await;
+    assert_eq!(
+        build_of(&lambda).await.unwrap(),
+        "2",
+        "it waited for the build under way"
+    );
 
-    // Shutdown stops the watcher's process group.
+    // A build that fails: the previous build keeps serving.
+    std::fs::write(dir.join("functions/broken"), "").unwrap();
+    std::fs::write(dir.join("functions/version"), "3").unwrap();
+    until("the failed build", || {
+        builds(&dir).last().map(String::as_str) == Some("failed")
+    })
+    .await;
+    assert_eq!(build_of(&lambda).await.unwrap(), "2");
+
+    // Fixed: the next build serves.
+    std::fs::remove_file(dir.join("functions/broken")).unwrap();
+    until("the fixed build", || {
+        builds(&dir).last().map(String::as_str) == Some("ok 3")
+    })
+    .await;
+    assert_eq!(build_of(&lambda).await.unwrap(), "3");
+
+    // Stopping the gateway stops the rebuilds.
     lambda.shutdown().await;
-    let mut stopped = false;
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(stopped, "the watcher still listens after shutdown");
+    let before = builds(&dir).len();
+    std::fs::write(dir.join("functions/version"), "4").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(builds(&dir).len(), before, "a build ran after shutdown");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn with_no_build_to_run_the_invocation_names_the_failed_build() {
+    let dir = workspace("1");
+    std::fs::write(dir.join("functions/broken"), "").unwrap();
+    let lambda = watching(&dir);
+    let failed = build_of(&lambda).await;
+    assert!(
+        matches!(&failed, Err(InvokeError::Spawn { reason, .. }) if reason.contains("the build failed")),
+        "{failed:?}"
+    );
+    lambda.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,8 +6,8 @@
 //! The functions run in-process ([`local_gateway::InProcess`]: their real routers and handler,
 //! wired from the environment the config gives them), so no build is needed; one smoke test
 //! ([`smoke`]) runs the release bootstraps `make test` builds first (`make release-bins`), and
-//! the watch test ([`watch`]) runs the release `local-gateway` binary in front of
-//! `cargo lambda watch`, as `make dev WATCH=1` does.
+//! the watch test ([`watch`]) runs the release `local-gateway` binary building the functions in
+//! debug, as `make dev WATCH=1` does.
 //! This file holds what the topics share: the stack, its tokens and calls.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
@@ -88,10 +88,8 @@ enum Functions {
     /// The bootstraps in this directory (wrappers around the release ones), logging at TRACE
     /// (`RUST_LOG=trace`, `AWS_LAMBDA_LOG_LEVEL=TRACE`).
     Traced(PathBuf),
-    /// Under `cargo lambda watch`, with these variables for the config, behind the release
-    /// `local-gateway` binary as `make dev WATCH=1` runs it: with the gateway in this test's
-    /// process, cargo lambda watch 1.9.2 held the first invocation after a rebuild for good even
-    /// with one instance per function (as its own process, with one instance, it did not).
+    /// Debug builds rebuilt on save, with these variables for the config, in the release
+    /// `local-gateway` binary as `make dev WATCH=1` runs it.
     Watch(Vec<(&'static str, String)>),
 }
 
@@ -143,7 +141,7 @@ impl Drop for GatewayProcess {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status();
-        // It stops its `cargo lambda watch` process groups before exiting.
+        // It stops its function instances and builds before exiting.
         for _ in 0..50 {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;

@@ -1,4 +1,4 @@
-//! `make dev WATCH=1`: the gateway in front of `cargo lambda watch`.
+//! `make dev WATCH=1`: the gateway building the functions in debug and rebuilding them on save.
 
 use super::*;
 
@@ -43,24 +43,9 @@ fn watch_target_dir() -> PathBuf {
     dir
 }
 
-/// Three consecutive free ports for the watchers (function i listens on base + i).
-fn free_port_run() -> u16 {
-    for _ in 0..100 {
-        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = first.local_addr().unwrap().port();
-        drop(first);
-        if base < 65000
-            && (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports");
-}
-
-/// `make dev WATCH=1`: the same gateway (routes, JWT authorizer, event source mapping) in front
-/// of `cargo lambda watch`. A saved change in a function's source is live at the next requests,
-/// and the billing mapping still delivers.
+/// `make dev WATCH=1`: the same gateway (routes, JWT authorizer, event source mapping) running
+/// debug builds. A saved change in a function's source is live at the next requests, the
+/// billing mapping still delivers, and every listener is on loopback and closed to web pages.
 #[tokio::test]
 async fn watch_mode_rebuilds_a_saved_change_and_billing_still_delivers() {
     let scratch = scratch_workspace();
@@ -76,14 +61,9 @@ async fn watch_mode_rebuilds_a_saved_change_and_billing_still_delivers() {
     let s = Stack::start_with(Functions::Watch(vec![
         ("FUNCTIONS_WATCH", "true".into()),
         ("WATCH_WORKSPACE", scratch.display().to_string()),
-        ("WATCH_BASE_PORT", free_port_run().to_string()),
         ("CARGO_TARGET_DIR", watch_target_dir().display().to_string()),
         // The first run on a machine may build every dependency in debug (2 cores: minutes).
         ("WATCH_BUILD_BUDGET_SECS", "900".into()),
-        // One instance each: with four, cargo lambda watch 1.9.2 held the first invocation
-        // after a rebuild for good while the four new instances waited for work.
-        ("INVENTORY_CONCURRENCY", "1".into()),
-        ("BILLING_API_CONCURRENCY", "1".into()),
     ]))
     .await;
     let user = s.token("user");
@@ -127,4 +107,20 @@ async fn watch_mode_rebuilds_a_saved_change_and_billing_still_delivers() {
         (status == 200).then_some(())
     })
     .await;
+
+    // As in release mode: loopback only, and a rebinding Host or a foreign Origin refused.
+    let session = std::process::Command::new("ps")
+        .args(["-o", "sid=", "-p", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    let session = String::from_utf8(session.stdout).unwrap();
+    let checked = std::process::Command::new(root().join("scripts/listeners-check.sh"))
+        .args([&s.port.to_string(), session.trim()])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(
+        checked.success(),
+        "scripts/listeners-check.sh in watch mode"
+    );
 }
