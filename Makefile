@@ -134,6 +134,10 @@ token: local-env $(LOCALAWS) ## print an access token for `user` (make token USE
 machine-token: local-env $(LOCALAWS) ## print a client-credentials token of the local machine client (make machine-token SCOPES="movies.read"; default every scope)
 	@$(ENV) $(LOCALAWS) machine-token $(SCOPES)
 
+.PHONY: verify
+verify: ## the deployed stack checks itself: the mapping, proxy targets, broker, alarms, then 401s and an order stored via the public URL (terraform output; AWS CLI); LOCAL=1: against make dev
+	@python3 scripts/verify.py $(if $(filter 1,$(LOCAL)),--local)
+
 .PHONY: billing-pause
 billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda update-event-source-mapping --no-enabled)
 	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/disable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }

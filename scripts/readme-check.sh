@@ -120,6 +120,10 @@ for t in $targets; do
       [[ "$rdr" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { say "make machine-token printed more than a token: $rdr"; exit 1; }
       if make -s machine-token SCOPES=no.such.scope >/dev/null 2>&1; then say "make machine-token accepted a scope the client is not allowed"; exit 1; fi
       ran+=("$t") ;;
+    verify)
+      say "make verify LOCAL=1: the deployed stack's self-check, against this make dev"
+      LOCAL_GATEWAY_PORT=$PORT make -s verify LOCAL=1 || { say "make verify failed against make dev (above)"; exit 1; }
+      ran+=("$t") ;;
     dev|billing-pause|billing-resume) ran+=("$t") ;;  # dev is running; pause/resume run in the README block below
     load) ran+=("$t") ;;  # scripts/dashboard-check.sh runs it below, before opening the dashboard
     *)

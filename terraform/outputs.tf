@@ -108,3 +108,23 @@ output "db_final_snapshot_identifier" {
   description = "Snapshot RDS takes when the database is destroyed (unique per deployment; null with db_skip_final_snapshot)."
   value       = module.database.final_snapshot_identifier
 }
+
+output "db_proxy_name" {
+  description = "Name of the RDS Proxy, null when create_db_proxy = false (make verify checks its targets)."
+  value       = module.database.proxy_name
+}
+
+output "broker_id" {
+  description = "Amazon MQ broker ID (make verify checks it is RUNNING)."
+  value       = module.broker.id
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms (make verify checks none is in ALARM)."
+  value       = module.observability.alarm_names
+}
+
+output "billing_consumer_arn" {
+  description = "ARN the billing event source mapping invokes (the live alias when there is one): make verify lists the mappings by it."
+  value       = module.function["billing-consumer"].target_arn
+}

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""make verify: the deployed stack checks itself, through the AWS CLI and its public URL.
+
+    scripts/verify.py            # the stack of `terraform -chdir=terraform output -json`
+    scripts/verify.py --local    # make dev and moto on this machine (make test runs this)
+
+Reads the real resources (the billing event source mapping, every RDS Proxy target, the broker,
+the alarms), then exercises the public path: no token and a forged token are 401; a machine
+token (client credentials) lists the movies, adds one and deletes it, places an order with an
+Idempotency-Key, places it again (the same order), and reads it back once the consumer stored
+it (within 60 s). Prints each check; exits 1 naming every check that failed and its likely
+cause (docs/runbook.md, "make verify"). The order stays: billing records are append-only (no
+role may delete one); it carries user_id 999999999999999 and an Idempotency-Key "make-verify-...".
+
+What a local stack cannot answer is skipped there, and says so.
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER_WAIT_SECS = 60
+# The user_id of the orders make verify places: the largest the API takes, so no real user has it.
+VERIFY_USER_ID = "999999999999999"
+
+# A failed check's likely cause, by what its message contains (docs/runbook.md repeats it).
+CAUSES = [
+    ("STS", "the mapping cannot reach STS: the sts interface endpoint (interface_endpoints) or a NAT"),
+    ("Secrets Manager", "the mapping cannot read its BASIC_AUTH secret: the secretsmanager endpoint or the mapping role's secretsmanager:GetSecretValue"),
+    ("Lambda", "the mapping cannot invoke billing-consumer from the broker's subnets: the lambda interface endpoint"),
+    ("ACCESS_REFUSED", "the broker refuses the consumer user: run setup again (broker users and permissions)"),
+    ("PROBLEM", "the mapping's pollers fail: see LastProcessingResult, then the table in docs/runbook.md"),
+    ("REGISTERING", "RDS Proxy is still registering its target: wait a few minutes and run make verify again"),
+    ("UNAVAILABLE", "RDS Proxy cannot log in to the database: its secrets (Secrets Manager) or the database's security group"),
+    ("no token", "the JWT authorizer is not attached to every route"),
+    ("token endpoint", "the Cognito domain or the machine client (client credentials, its scopes)"),
+    ("never stored", "the consumer did not store the order: the mapping (above), the consumer's logs, the DLQ"),
+    ("ALARM", "an alarm is firing: the dashboard (terraform output dashboard_url)"),
+]
+
+
+class Check:
+    def __init__(self):
+        self.results = []
+
+    def ok(self, name, detail=""):
+        self.results.append(("ok", name, detail))
+        print(f"  ok    {name}{': ' + detail if detail else ''}")
+
+    def fail(self, name, detail):
+        self.results.append(("FAIL", name, detail))
+        print(f"  FAIL  {name}: {detail}")
+
+    def skip(self, name, why):
+        self.results.append(("skip", name, why))
+        print(f"  skip  {name}: {why}")
+
+    def failed(self):
+        return [r for r in self.results if r[0] == "FAIL"]
+
+
+def cause_of(detail):
+    for needle, cause in CAUSES:
+        if needle in detail:
+            return cause
+    return "see the message"
+
+
+class Target:
+    """Where the stack is, and how to reach its APIs."""
+
+    def __init__(self, local):
+        self.local = local
+        if local:
+            env = {**read_env(ROOT / ".local/env"), **read_env(ROOT / ".local/cognito.env")}
+            port = os.environ.get("LOCAL_GATEWAY_PORT", "3000")
+            self.api_url = f"http://127.0.0.1:{port}"
+            self.region = env.get("AWS_REGION", "us-east-1")
+            self.consumer = "billing-consumer"
+            # The local gateway answers the Lambda API; moto has no RDS Proxy or Amazon MQ broker.
+            self.lambda_endpoint = self.api_url
+            self.proxy_name = None
+            self.broker_id = None
+            self.machine = bool(env.get("COGNITO_MACHINE_CLIENT_ID"))
+            self.aws_env = {
+                "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "local"),
+                "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "local"),
+                "AWS_REGION": self.region,
+            }
+        else:
+            out = json.loads(
+                subprocess.run(
+                    ["terraform", f"-chdir={ROOT / 'terraform'}", "output", "-json"],
+                    check=True, capture_output=True, text=True,
+                ).stdout
+            )
+            value = lambda k: (out.get(k) or {}).get("value")  # noqa: E731
+            self.api_url = value("api_url").rstrip("/")
+            self.region = value("region")
+            self.consumer = value("billing_consumer_arn")
+            self.lambda_endpoint = None
+            self.proxy_name = value("db_proxy_name")
+            self.broker_id = value("broker_id")
+            self.alarm_names = value("alarm_names") or []
+            self.token_endpoint = value("token_endpoint")
+            self.machine_id = value("machine_client_id")
+            self.machine_secret = value("machine_client_secret")
+            self.machine = bool(self.machine_id)
+            self.aws_env = {}
+
+    def aws(self, service, *args, endpoint=None):
+        cmd = ["aws", service, *args, "--region", self.region, "--output", "json"]
+        if endpoint:
+            cmd += ["--endpoint-url", endpoint]
+        run = subprocess.run(cmd, capture_output=True, text=True,
+                             env={**os.environ, **self.aws_env}, timeout=60)
+        if run.returncode != 0:
+            raise RuntimeError(f"aws {service} {args[0]}: {run.stderr.strip()}")
+        return json.loads(run.stdout or "{}")
+
+    def machine_token(self, scopes):
+        if self.local:
+            # moto has no OAuth2 token endpoint: localaws mints what Cognito's would return.
+            run = subprocess.run(
+                [str(ROOT / "target/release/localaws"), "machine-token", *scopes],
+                capture_output=True, text=True, env={**os.environ, **self.aws_env}, timeout=60,
+            )
+            if run.returncode != 0:
+                raise RuntimeError(f"token endpoint (localaws machine-token): {run.stderr.strip()}")
+            return run.stdout.strip()
+        body = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": " ".join(
+            f"crud-master/{s}" for s in scopes)}).encode()
+        basic = base64.b64encode(f"{self.machine_id}:{self.machine_secret}".encode()).decode()
+        req = urllib.request.Request(self.token_endpoint, data=body, headers={
+            "Authorization": f"Basic {basic}",
+            "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())["access_token"]
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"token endpoint answered {e.code}: {e.read()[:200]!r}") from e
+
+
+def read_env(path):
+    env = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        line = line.removeprefix("export ").strip()
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k] = v.strip("'\"")
+    return env
+
+
+def call(target, method, path, token=None, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    h = {"Content-Type": "application/json"} if data else {}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    h.update(headers or {})
+    req = urllib.request.Request(target.api_url + path, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw.decode(errors="replace")
+
+
+def check_resources(t, c):
+    try:
+        mappings = t.aws("lambda", "list-event-source-mappings", "--function-name", t.consumer,
+                         endpoint=t.lambda_endpoint)["EventSourceMappings"]
+    except RuntimeError as e:
+        c.fail("event source mapping", str(e))
+        mappings = None
+    if mappings is not None:
+        if not mappings:
+            c.fail("event source mapping", f"none for {t.consumer}")
+        for m in mappings:
+            state = m.get("State")
+            result = m.get("LastProcessingResult", "")
+            reason = m.get("StateTransitionReason", "")
+            if state != "Enabled":
+                c.fail("event source mapping", f"{m['UUID']} is {state} ({reason})")
+            elif "PROBLEM" in result or "PROBLEM" in reason:
+                c.fail("event source mapping", f"{m['UUID']}: {result} {reason}".strip())
+            else:
+                c.ok("event source mapping", f"{m['UUID']} Enabled, last result {result or 'none'}")
+    if t.local:
+        c.skip("RDS Proxy targets", "local: no RDS Proxy (the functions reach PostgreSQL directly)")
+        c.skip("broker", "local: RabbitMQ runs as a process here, not as an Amazon MQ broker")
+    else:
+        if not t.proxy_name:
+            c.skip("RDS Proxy targets", "this profile has no RDS Proxy (create_db_proxy = false)")
+        else:
+            try:
+                targets = t.aws("rds", "describe-db-proxy-targets", "--db-proxy-name",
+                                t.proxy_name)["Targets"]
+                bad = [f"{x.get('RdsResourceId')} {x.get('TargetHealth', {}).get('State')} "
+                       f"{x.get('TargetHealth', {}).get('Reason', '')}".strip()
+                       for x in targets if x.get("TargetHealth", {}).get("State") != "AVAILABLE"]
+                if not targets:
+                    c.fail("RDS Proxy targets", "the proxy has no target")
+                elif bad:
+                    c.fail("RDS Proxy targets", "; ".join(bad))
+                else:
+                    c.ok("RDS Proxy targets", f"{len(targets)} AVAILABLE")
+            except RuntimeError as e:
+                c.fail("RDS Proxy targets", str(e))
+        try:
+            state = t.aws("mq", "describe-broker", "--broker-id", t.broker_id)["BrokerState"]
+            (c.ok if state == "RUNNING" else c.fail)("broker", state)
+        except RuntimeError as e:
+            c.fail("broker", str(e))
+    check_alarms(t, c)
+
+
+def check_alarms(t, c):
+    if t.local:
+        # The gateway evaluates the same alarm definitions Terraform renders (the dashboard's).
+        status, snap = call(t, "GET", "/_local/metrics?range=900")
+        alarms = [(a["name"], a["state"]) for a in (snap or {}).get("alarms", [])] if status == 200 else None
+    else:
+        try:
+            found = t.aws("cloudwatch", "describe-alarms", "--alarm-names", *t.alarm_names)
+            alarms = [(a["AlarmName"], a["StateValue"]) for a in found.get("MetricAlarms", [])]
+        except RuntimeError as e:
+            c.fail("alarms", str(e))
+            return
+    if alarms is None:
+        c.fail("alarms", f"the local gateway answered {status} to /_local/metrics")
+        return
+    firing = [n for n, s in alarms if s == "ALARM"]
+    if firing:
+        c.fail("alarms", f"in ALARM: {', '.join(firing)}")
+    else:
+        c.ok("alarms", f"{len(alarms)} defined, none in ALARM")
+
+
+def forged(token):
+    """The same header and claims, signed by no one (a signature of random bytes)."""
+    head, payload, _ = token.split(".")
+    return f"{head}.{payload}.{base64.urlsafe_b64encode(os.urandom(256)).decode().rstrip('=')}"
+
+
+def check_public_path(t, c):
+    status, _ = call(t, "GET", "/api/movies")
+    (c.ok if status == 401 else c.fail)("no token", f"GET /api/movies answered {status} (want 401)")
+    if not t.machine:
+        c.skip("machine token", "this profile has no machine client (create_machine_client = false)")
+        return
+    try:
+        token = t.machine_token(["movies.read", "movies.write", "billing.write", "billing.read"])
+    except RuntimeError as e:
+        c.fail("machine token", str(e))
+        return
+    c.ok("machine token", "client credentials")
+    status, _ = call(t, "GET", "/api/movies", token=forged(token))
+    (c.ok if status == 401 else c.fail)("forged token", f"GET /api/movies answered {status} (want 401)")
+    status, page = call(t, "GET", "/api/movies?limit=1", token=token)
+    (c.ok if status == 200 else c.fail)("list movies", f"GET /api/movies answered {status}")
+    status, movie = call(t, "POST", "/api/movies", token=token,
+                         body={"title": f"make-verify {uuid.uuid4()}", "description": "deleted at once"})
+    if status in (200, 201) and isinstance(movie, dict) and "id" in movie:
+        gone, _ = call(t, "DELETE", f"/api/movies/{movie['id']}", token=token)
+        (c.ok if gone in (200, 204) else c.fail)(
+            "add and delete a movie", f"POST {status}, DELETE {gone}")
+    else:
+        c.fail("add and delete a movie", f"POST /api/movies answered {status}: {movie}")
+    key = f"make-verify-{uuid.uuid4()}"
+    order = {"user_id": VERIFY_USER_ID, "number_of_items": "1", "total_amount": "1"}
+    first, placed = call(t, "POST", "/api/billing", token=token, body=order,
+                         headers={"Idempotency-Key": key})
+    again, replayed = call(t, "POST", "/api/billing", token=token, body=order,
+                           headers={"Idempotency-Key": key})
+    if first != 200 or again != 200:
+        c.fail("place an order", f"POST /api/billing answered {first}, then {again}: {placed}")
+        return
+    message_id = placed["message_id"]
+    same = replayed.get("message_id") == message_id
+    (c.ok if same else c.fail)("place an order twice with one Idempotency-Key",
+                               f"one message_id {message_id}" if same else f"{message_id} then {replayed}")
+    started = time.monotonic()
+    while time.monotonic() - started < ORDER_WAIT_SECS:
+        status, stored = call(t, "GET", f"/api/billing/orders/{message_id}", token=token)
+        if status == 200:
+            c.ok("order stored", f"after {time.monotonic() - started:.1f} s")
+            return
+        if status != 404:
+            c.fail("order stored", f"GET /api/billing/orders/{message_id} answered {status}: {stored}")
+            return
+        time.sleep(1)
+    c.fail("order stored", f"never stored within {ORDER_WAIT_SECS} s (still 404)")
+
+
+def main():
+    local = "--local" in sys.argv[1:]
+    t = Target(local)
+    print(f"make verify: {t.api_url} ({'local: make dev and moto' if local else 'AWS ' + t.region})")
+    c = Check()
+    check_resources(t, c)
+    check_public_path(t, c)
+    failed = c.failed()
+    counts = {s: sum(1 for r in c.results if r[0] == s) for s in ("ok", "skip", "FAIL")}
+    print(f"make verify: {counts['ok']} ok, {counts['skip']} skipped, {counts['FAIL']} failed")
+    for _, name, detail in failed:
+        print(f"  {name}: likely cause: {cause_of(detail)}", file=sys.stderr)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
