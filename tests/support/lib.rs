@@ -470,13 +470,19 @@ impl BrokerUsers {
         self.url(&self.consumer)
     }
 
-    /// Deletes the two users (best effort; the queue is the caller's).
+    /// Deletes the two users and the queue's dead-letter policy (best effort; the queue is
+    /// the caller's).
     pub async fn cleanup(&self) {
         let http = reqwest::Client::new();
         let (admin, password) = amqp_admin();
-        for user in [&self.publisher.username, &self.consumer.username] {
+        let policy = setup::broker::dead_letter_policy_name(&self.queue);
+        for path in [
+            format!("/api/users/{}", self.publisher.username),
+            format!("/api/users/{}", self.consumer.username),
+            format!("/api/policies/%2F/{policy}"),
+        ] {
             let _ = http
-                .delete(format!("{}/api/users/{user}", self.management.url))
+                .delete(format!("{}{path}", self.management.url))
                 .basic_auth(&admin, Some(&password))
                 .send()
                 .await;

@@ -41,8 +41,7 @@ async fn credentials_come_from_secrets_manager_when_arns_are_set() {
 
     // The queue exists before billing-api publishes: setup declares it (billing-api only publishes).
     let conn = billing_support::amqp_connect(&integration_tests::amqp_url()).await;
-    let channel = conn.create_channel().await.unwrap();
-    billing::topology::declare(&channel, &queue).await.unwrap();
+    billing::topology::declare(&conn, &queue).await.unwrap();
     let _ = conn.close(200, "declared".into()).await;
 
     let secrets = SecretSource::new();

@@ -1,7 +1,8 @@
 //! The broker users setup creates through the RabbitMQ management API, against the real local
 //! RabbitMQ: the publish-only user (billing-api) cannot consume or declare, the consume-only
 //! user (the event source mapping) cannot publish, a rotated password takes effect when setup
-//! runs again, and billing still flows end to end with only these two users.
+//! runs again, billing still flows end to end with only these two users, and the work queue's
+//! dead-letter exchange is a policy, so a plain declare of the queue is equivalent to setup's.
 
 mod billing_support;
 
@@ -14,10 +15,10 @@ use billing_support::{Mapping, amqp_connect, count_orders, create_dlq, delete_qu
 use integration_tests::BrokerUsers;
 use integration_tests::{TestDb, USER, call, eventually, unique};
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueDeclareOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicRejectOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueDeclareOptions,
 };
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
 use shared::Secret;
 use shared::metrics::Metrics;
@@ -133,6 +134,100 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
     let _ = consumer.close(200, "done".into()).await;
     u.cleanup().await;
     delete_queue(&u.queue).await;
+}
+
+/// Lambda does not document whether its poller declares the queue: if it does, as a plain
+/// durable queue, the consumer user may and the declare is equivalent (the dead-letter
+/// exchange is a policy, not an argument). A message the consumer rejects is dead-lettered by
+/// that policy, and a queue declared the old way (with the argument) is taken as it is.
+#[tokio::test]
+async fn a_plain_declare_of_the_queue_is_equivalent_and_the_policy_dead_letters() {
+    let u = BrokerUsers::new("billing_queue").await;
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let consumer = amqp_connect(&u.consumer_url()).await;
+    let ch = consumer.create_channel().await.unwrap();
+    ch.queue_declare(u.queue.as_str().into(), durable, FieldTable::default())
+        .await
+        .expect("the consumer declares its queue as a plain durable queue");
+
+    let publisher = amqp_connect(&u.publisher_url()).await;
+    let pch = publisher.create_channel().await.unwrap();
+    pch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    pch.basic_publish(
+        "".into(),
+        u.queue.as_str().into(),
+        BasicPublishOptions::default(),
+        b"{}",
+        BasicProperties::default().with_delivery_mode(2),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let got = eventually(Duration::from_secs(10), "the message to get", || async {
+        ch.basic_get(u.queue.as_str().into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+    })
+    .await;
+    got.delivery
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+        .unwrap();
+
+    let admin = amqp_connect(&integration_tests::amqp_url()).await;
+    let dead = billing::topology::dead_letter_queue(&u.queue);
+    eventually(
+        Duration::from_secs(10),
+        "the rejected message in the dead-letter queue",
+        || async {
+            let ach = admin.create_channel().await.unwrap();
+            let q = ach
+                .queue_declare(
+                    dead.as_str().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            (q.message_count() == 1).then_some(())
+        },
+    )
+    .await;
+
+    // A queue declared with the argument, as before the policy: setup's declare takes it.
+    let legacy = unique("billing_queue_legacy");
+    let mut args = FieldTable::default();
+    args.insert(
+        ShortString::from("x-dead-letter-exchange"),
+        AMQPValue::LongString(
+            billing::topology::dead_letter_exchange(&legacy)
+                .as_str()
+                .into(),
+        ),
+    );
+    let ach = admin.create_channel().await.unwrap();
+    ach.queue_declare(legacy.as_str().into(), durable, args)
+        .await
+        .unwrap();
+    billing::topology::declare(&admin, &legacy)
+        .await
+        .expect("an existing queue with the argument is left as it is");
+
+    for c in [&consumer, &publisher, &admin] {
+        let _ = c.close(200, "done".into()).await;
+    }
+    u.cleanup().await;
+    delete_queue(&u.queue).await;
+    delete_queue(&legacy).await;
 }
 
 #[tokio::test]

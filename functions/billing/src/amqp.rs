@@ -243,16 +243,16 @@ impl Publisher {
         )
         .await
         .map_err(unreachable)?;
+        if s.declare_topology {
+            topology::declare(&connection, &s.queue)
+                .await
+                .map_err(unreachable)?;
+        }
         let channel = connection.create_channel().await.map_err(unreachable)?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(unreachable)?;
-        if s.declare_topology {
-            topology::declare(&channel, &s.queue)
-                .await
-                .map_err(unreachable)?;
-        }
         #[cfg(any(test, feature = "test-util"))]
         self.inner
             .connects

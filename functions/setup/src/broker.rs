@@ -26,8 +26,10 @@ pub enum Role {
     Publisher,
     /// The event source mapping: `basic.consume`/`basic.get`/ack on `billing_queue` need read on
     /// the queue; a passive `queue.declare` (checking the queue exists) needs no permission.
-    /// No configure: a non-passive declare of `billing_queue` with other arguments than setup's
-    /// would fail with PRECONDITION_FAILED anyway, so the grant would buy nothing.
+    /// Configure on `billing_queue` alone: Lambda does not document whether its poller declares
+    /// the queue, and a non-passive declare needs it. The queue has no `x-` arguments (its
+    /// dead-letter exchange is a policy: [`Management::ensure_dead_letter_policy`]), so such a
+    /// declare is equivalent and succeeds. No other queue, no exchange.
     Consumer,
 }
 
@@ -50,7 +52,7 @@ impl Role {
                 read: NOTHING.into(),
             },
             Role::Consumer => Permissions {
-                configure: NOTHING.into(),
+                configure: format!("^{}$", regex_escape(queue)),
                 write: NOTHING.into(),
                 read: format!("^{}$", regex_escape(queue)),
             },
@@ -108,6 +110,51 @@ impl ManagementError {
     }
 }
 
+/// The name of the policy that gives `queue` its dead-letter exchange.
+pub fn dead_letter_policy_name(queue: &str) -> String {
+    format!("{queue}-dead-letter")
+}
+
+/// A policy as the management API lists it (`GET /api/policies/{vhost}`).
+#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+pub struct Policy {
+    #[serde(default, skip_serializing)]
+    pub name: String,
+    pub pattern: String,
+    #[serde(rename = "apply-to")]
+    pub apply_to: String,
+    pub definition: serde_json::Map<String, serde_json::Value>,
+    pub priority: i64,
+}
+
+/// The dead-letter policy for `queue`, given the vhost's other policies. Only one policy applies
+/// to a queue, the one of highest priority (<https://www.rabbitmq.com/docs/policies>), so ours
+/// carries the definition of the one that would apply otherwise (on Amazon MQ its default
+/// policy, e.g. `AWS-DEFAULT-POLICY-SINGLE-INSTANCE`: <https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-defaults.html>),
+/// plus the dead-letter exchange, one priority above it.
+pub fn dead_letter_policy(queue: &str, others: &[Policy]) -> Policy {
+    let ours = dead_letter_policy_name(queue);
+    let base = others
+        .iter()
+        .filter(|p| {
+            p.name != ours && matches!(p.apply_to.as_str(), "all" | "queues" | "classic_queues")
+        })
+        .filter(|p| regex_lite::Regex::new(&p.pattern).is_ok_and(|r| r.is_match(queue)))
+        .max_by_key(|p| p.priority);
+    let mut definition = base.map(|p| p.definition.clone()).unwrap_or_default();
+    definition.insert(
+        billing::topology::DEAD_LETTER_EXCHANGE_KEY.into(),
+        billing::topology::dead_letter_exchange(queue).into(),
+    );
+    Policy {
+        name: ours,
+        pattern: format!("^{}$", regex_escape(queue)),
+        apply_to: "queues".into(),
+        definition,
+        priority: base.map_or(0, |p| p.priority + 1),
+    }
+}
+
 #[derive(Serialize)]
 struct UserBody<'a> {
     password: &'a str,
@@ -156,6 +203,62 @@ impl Management {
                 status: status.as_u16(),
             })
         }
+    }
+
+    /// Sets the policy that gives `queue` its dead-letter exchange ([`dead_letter_policy`]).
+    /// Idempotent: the other policies decide its definition and priority, never itself.
+    pub async fn ensure_dead_letter_policy(
+        &self,
+        queue: &str,
+        backoff: &Backoff,
+    ) -> Result<Policy, ManagementError> {
+        let client = self.client()?;
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let list = format!("/api/policies/{}", enc(&self.vhost));
+        let others: Vec<Policy> = backoff
+            .until_ready(
+                "the broker's management API",
+                ManagementError::is_transient,
+                || self.get(&client, "the policies", &list),
+            )
+            .await?;
+        let policy = dead_letter_policy(queue, &others);
+        self.put(
+            &client,
+            &format!("policy {}", policy.name),
+            &format!("/api/policies/{}/{}", enc(&self.vhost), enc(&policy.name)),
+            &policy,
+        )
+        .await?;
+        tracing::info!(policy = %policy.name, priority = policy.priority, definition = ?policy.definition, "dead-letter policy set");
+        Ok(policy)
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        what: &str,
+        path: &str,
+    ) -> Result<T, ManagementError> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let unreachable = |e: reqwest::Error| ManagementError::Unreachable {
+            url: self.url.clone(),
+            reason: e.without_url().to_string(),
+        };
+        let response = client
+            .get(&url)
+            .basic_auth(&self.admin.username, Some(self.admin.password.expose()))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ManagementError::Refused {
+                what: what.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        response.json().await.map_err(unreachable)
     }
 
     /// Creates or updates each user (password included, so a rotated secret takes effect) and
@@ -225,8 +328,65 @@ mod tests {
         let c = Role::Consumer.permissions("billing.queue");
         assert_eq!(
             (c.configure.as_str(), c.write.as_str(), c.read.as_str()),
-            ("^$", "^$", r"^billing\.queue$")
+            (r"^billing\.queue$", "^$", r"^billing\.queue$")
         );
+    }
+
+    fn policy(name: &str, pattern: &str, apply_to: &str, priority: i64, key: &str) -> Policy {
+        let mut definition = serde_json::Map::new();
+        definition.insert(key.into(), "x".into());
+        Policy {
+            name: name.into(),
+            pattern: pattern.into(),
+            apply_to: apply_to.into(),
+            definition,
+            priority,
+        }
+    }
+
+    #[test]
+    fn the_dead_letter_policy_keeps_what_would_apply_otherwise() {
+        let alone = dead_letter_policy("billing_queue", &[]);
+        assert_eq!(alone.name, "billing_queue-dead-letter");
+        assert_eq!(alone.pattern, "^billing_queue$");
+        assert_eq!(alone.priority, 0);
+        assert_eq!(
+            serde_json::Value::Object(alone.definition),
+            serde_json::json!({"dead-letter-exchange": "billing_queue.dlx"})
+        );
+
+        // Amazon MQ's default policy (every queue, priority 1 on a cluster), a quorum-only one
+        // above it, one for other queues, and ours from a previous run: only the first counts.
+        let others = [
+            policy(
+                "AWS-DEFAULT-POLICY-CLUSTER-MULTI-AZ",
+                ".*",
+                "all",
+                1,
+                "queue-mode",
+            ),
+            policy(
+                "AWS-DEFAULT-QUORUM-QUEUES-POLICY",
+                ".*",
+                "quorum_queues",
+                5,
+                "delivery-limit",
+            ),
+            policy("orders-only", "^orders", "queues", 9, "max-length"),
+            policy(
+                "billing_queue-dead-letter",
+                "^billing_queue$",
+                "queues",
+                7,
+                "stale",
+            ),
+            policy("unparsable", "(", "queues", 8, "broken"),
+        ];
+        let merged = dead_letter_policy("billing_queue", &others);
+        assert_eq!(merged.priority, 2);
+        let mut keys: Vec<&str> = merged.definition.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["dead-letter-exchange", "queue-mode"]);
     }
 
     #[test]

@@ -383,6 +383,9 @@ pub async fn setup_broker(
     let users = match &broker.management {
         Some(management) => {
             management
+                .ensure_dead_letter_policy(&queue, backoff)
+                .await?;
+            management
                 .ensure_users(&queue, &broker.users, backoff)
                 .await?
         }

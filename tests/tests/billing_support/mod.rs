@@ -183,8 +183,7 @@ impl Harness {
         };
         // The queue exists before anything publishes, as the deploy-time setup makes sure.
         let conn = amqp_connect(&amqp_url()).await;
-        let channel = conn.create_channel().await.expect("channel");
-        billing::topology::declare(&channel, &queue)
+        billing::topology::declare(&conn, &queue)
             .await
             .expect("declare topology");
         let _ = conn.close(200, "done".into()).await;
