@@ -17,6 +17,7 @@ What a local stack cannot answer is skipped there, and says so.
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -44,6 +45,7 @@ CAUSES = [
     ("token endpoint", "the Cognito domain or the machine client (client credentials, its scopes)"),
     ("never stored", "the consumer did not store the order: the mapping (above), the consumer's logs, the DLQ"),
     ("ALARM", "an alarm is firing: the dashboard (terraform output dashboard_url)"),
+    ("log group", "the apply's AWS CLI step did not run or failed: terraform apply -replace=module.broker.terraform_data.general_log_group"),
 ]
 
 
@@ -90,6 +92,9 @@ class Target:
             self.proxy_name = None
             self.broker_id = None
             self.machine = bool(env.get("COGNITO_MACHINE_CLIENT_ID"))
+            # The pinned AWS CLI make tools installs (scripts/tools.sh aws prints its path).
+            self.cli = subprocess.run([str(ROOT / "scripts/tools.sh"), "aws"], check=True,
+                                      capture_output=True, text=True).stdout.strip()
             self.aws_env = {
                 "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "local"),
                 "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "local"),
@@ -110,6 +115,8 @@ class Target:
             self.proxy_name = value("db_proxy_name")
             self.broker_id = value("broker_id")
             self.alarm_names = value("alarm_names") or []
+            self.broker_log_group = value("broker_log_group")
+            self.cli = shutil.which("aws") or sys.exit("make verify needs the AWS CLI (aws) on PATH")
             self.token_endpoint = value("token_endpoint")
             self.machine_id = value("machine_client_id")
             self.machine_secret = value("machine_client_secret")
@@ -117,7 +124,7 @@ class Target:
             self.aws_env = {}
 
     def aws(self, service, *args, endpoint=None):
-        cmd = ["aws", service, *args, "--region", self.region, "--output", "json"]
+        cmd = [self.cli, service, *args, "--region", self.region, "--output", "json"]
         if endpoint:
             cmd += ["--endpoint-url", endpoint]
         run = subprocess.run(cmd, capture_output=True, text=True,
@@ -224,6 +231,19 @@ def check_resources(t, c):
             (c.ok if state == "RUNNING" else c.fail)("broker", state)
         except RuntimeError as e:
             c.fail("broker", str(e))
+        try:
+            groups = t.aws("logs", "describe-log-groups", "--log-group-name-prefix",
+                           t.broker_log_group)["logGroups"]
+            group = next((g for g in groups if g["logGroupName"] == t.broker_log_group), None)
+            if group is None:
+                c.fail("broker log group", f"{t.broker_log_group} does not exist (log group)")
+            elif not group.get("retentionInDays") or not group.get("kmsKeyId"):
+                c.fail("broker log group", f"{t.broker_log_group}: retention "
+                       f"{group.get('retentionInDays')}, key {group.get('kmsKeyId')} (log group)")
+            else:
+                c.ok("broker log group", f"{group['retentionInDays']} days, our key")
+        except RuntimeError as e:
+            c.fail("broker log group", str(e))
     check_alarms(t, c)
 
 

@@ -182,6 +182,8 @@ module "broker" {
   subnet_ids                  = module.network.private_subnet_ids
   security_group_id           = module.network.security_group_ids["broker"]
   kms_key_arn                 = aws_kms_key.this.arn
+  log_retention_days          = var.log_retention_days
+  aws_endpoint_url            = var.aws_endpoint_url
   secret_recovery_window_days = var.secret_recovery_window_days
   apply_immediately           = var.apply_immediately
   app_users = {

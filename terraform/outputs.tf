@@ -128,3 +128,8 @@ output "billing_consumer_arn" {
   description = "ARN the billing event source mapping invokes (the live alias when there is one): make verify lists the mappings by it."
   value       = module.function["billing-consumer"].target_arn
 }
+
+output "broker_log_group" {
+  description = "The broker's general log group, which Amazon MQ creates (make verify checks its retention and key)."
+  value       = module.broker.general_log_group
+}

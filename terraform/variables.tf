@@ -36,7 +36,7 @@ variable "kms_deletion_window_days" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the audit log groups (API access, database, VPC flow log), in days."
+  description = "Retention of the audit log groups (API access, database, VPC flow log, the broker's general log), in days."
   type        = number
   default     = 365
 }

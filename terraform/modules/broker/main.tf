@@ -114,3 +114,39 @@ resource "aws_mq_broker" "this" {
     ignore_changes = [user]
   }
 }
+
+# Amazon MQ writes the broker's general logs to /aws/amazonmq/broker/<broker id>/general, a group
+# it creates itself without retention or our key, and Terraform learns the id only once the broker
+# exists, so it cannot declare the group first as it does RDS Proxy's. Once the broker is up, the
+# AWS CLI (a prerequisite of the deploy) creates the group if the service has not yet, then sets
+# its retention and key (https://docs.aws.amazon.com/cli/latest/reference/logs/put-retention-policy.html,
+# https://docs.aws.amazon.com/cli/latest/reference/logs/associate-kms-key.html); make verify
+# checks the result. The group outlives a destroy: delete it by hand (docs/operations.md).
+data "aws_region" "current" {}
+
+locals {
+  general_log_group = "/aws/amazonmq/broker/${aws_mq_broker.this.id}/general"
+}
+
+resource "terraform_data" "general_log_group" {
+  triggers_replace = [aws_mq_broker.this.id, var.log_retention_days, var.kms_key_arn]
+
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh", "-c"]
+    command     = <<-EOT
+      set -e
+      aws logs create-log-group --log-group-name "$GROUP" --kms-key-id "$KEY" 2>/dev/null || true
+      aws logs put-retention-policy --log-group-name "$GROUP" --retention-in-days "$DAYS"
+      aws logs associate-kms-key --log-group-name "$GROUP" --kms-key-id "$KEY"
+    EOT
+    environment = merge(
+      {
+        GROUP      = local.general_log_group
+        DAYS       = tostring(var.log_retention_days)
+        KEY        = var.kms_key_arn
+        AWS_REGION = data.aws_region.current.name
+      },
+      var.aws_endpoint_url == null ? {} : { AWS_ENDPOINT_URL = var.aws_endpoint_url },
+    )
+  }
+}

@@ -40,3 +40,8 @@ output "console_url" {
   description = "The broker's web console URL (https://<id>.mq.<region>.amazonaws.com, port 443): the RabbitMQ management API setup creates users through."
   value       = try(aws_mq_broker.this.instances[0].console_url, null)
 }
+
+output "general_log_group" {
+  description = "The broker's general log group (Amazon MQ's name; retention and key set after the broker exists)."
+  value       = local.general_log_group
+}

@@ -99,3 +99,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "log_retention_days" {
+  description = "Retention of the broker's general log group (set after the broker exists: Amazon MQ creates the group)."
+  type        = number
+}
+
+variable "aws_endpoint_url" {
+  description = "An emulator's endpoint for the AWS CLI that sets the log group's retention and key (tf-moto); null on AWS."
+  type        = string
+  default     = null
+}
