@@ -99,7 +99,7 @@ impl WatchedFunction {
         port: u16,
         recorder: &Recorder,
     ) -> std::io::Result<Self> {
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let region = crate::lambda::region();
         let mut env: BTreeMap<String, String> = toolchain_env().collect();
         env.insert("AWS_REGION".into(), region.clone());
         env.insert("AWS_DEFAULT_REGION".into(), region);
