@@ -105,14 +105,6 @@ pub(super) fn admin(
     path: &str,
     query: &str,
 ) -> Response<Full<Bytes>> {
-    let all = || {
-        let all: Vec<_> = gw
-            .mappings
-            .iter()
-            .map(EventSourceMapping::configuration)
-            .collect();
-        json!({ "EventSourceMappings": all })
-    };
     match (method, path) {
         (&Method::GET, "health") => json_response(StatusCode::OK, json!({"status": "ok"})),
         (&Method::GET, "dashboard") => {
@@ -136,14 +128,8 @@ pub(super) fn admin(
             resp
         }
         (&Method::GET, "metrics") => metrics_data(gw, query),
-        (&Method::GET, "esm") => json_response(StatusCode::OK, all()),
-        (&Method::POST, "esm/enable") | (&Method::POST, "esm/disable") => {
-            let on = path.ends_with("enable") && !path.ends_with("disable");
-            for m in &gw.mappings {
-                m.set_enabled(on);
-            }
-            json_response(StatusCode::OK, all())
-        }
+        // The event source mappings are the Lambda API's (`aws lambda
+        // list-event-source-mappings` / `update-event-source-mapping`), not a second model here.
         _ => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
 }

@@ -87,5 +87,15 @@ async fn the_functions_are_listed_and_described_in_lambdas_shapes() {
         (status, kind.as_deref()),
         (404, Some("UnknownOperationException"))
     );
+    // The removed admin routes: the Lambda API is the one way to the mappings.
+    for path in ["/_local/esm", "/_local/esm/disable"] {
+        let method = if path.ends_with("disable") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let resp = s.to(method, path, None).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{method} {path}");
+    }
     s.gw.shutdown().await;
 }
