@@ -25,8 +25,8 @@ migrate: services ## create the local databases and apply migrations/
 	@cargo build -q --release $(RELEASE_PACKAGES)
 	@$(ENV) target/release/setup local
 
-# The gateway's integration tests that run in-process and need no service (esm.rs needs RabbitMQ
-# and runs in make test).
+# The gateway's integration tests that run in-process and need no service (esm.rs and
+# aws_cli.rs need RabbitMQ, aws_cli.rs the AWS CLI too: they run in make test).
 CHECK_GATEWAY_TESTS := --test gateway --test lambda --test watch
 
 .PHONY: check
