@@ -9,7 +9,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator, cargo-shear, cargo-deny)
+tools: ## install what the build needs if missing (rustfmt, clippy, cargo-lambda, openapi validator, cargo-shear, cargo-deny, the AWS CLI)
 	@scripts/tools.sh
 
 .PHONY: services
@@ -25,8 +25,8 @@ migrate: services ## create the local databases and apply migrations/
 	@cargo build -q --release $(RELEASE_PACKAGES)
 	@$(ENV) target/release/setup local
 
-# The gateway's integration tests that run in-process and need no service (esm.rs needs RabbitMQ
-# and runs in make test).
+# The gateway's integration tests that run in-process and need no service (esm.rs and
+# aws_cli.rs need RabbitMQ, aws_cli.rs the AWS CLI too: they run in make test).
 CHECK_GATEWAY_TESTS := --test gateway --test lambda --test watch
 
 .PHONY: check
@@ -138,15 +138,28 @@ machine-token: local-env $(LOCALAWS) ## print a client-credentials token of the 
 verify: ## the deployed stack checks itself: the mapping, proxy targets, broker, alarms, then 401s and an order stored via the public URL (terraform output; AWS CLI); LOCAL=1: against make dev
 	@python3 scripts/verify.py $(if $(filter 1,$(LOCAL)),--local)
 
+# The AWS CLI against the gateway's Lambda API, as against AWS (docs/operations.md), with the
+# local dummy credentials and Region of .local/env; scripts/tools.sh pins and installs it.
+LOCAL_LAMBDA = "$$aws" lambda --endpoint-url http://127.0.0.1:$(LOCAL_GATEWAY_PORT)
+# $(call billing_mapping,--no-enabled|--enabled): update-event-source-mapping on the mapping
+# of billing-consumer, found with list-event-source-mappings; prints its State.
+define billing_mapping
+	@curl -fsS -o /dev/null http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/health || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
+	@$(ENV) aws=$$(scripts/tools.sh aws) || exit 1; \
+	uuid=$$($(LOCAL_LAMBDA) list-event-source-mappings --function-name billing-consumer --query 'EventSourceMappings[0].UUID' --output text) || exit 1; \
+	[ -n "$$uuid" ] && [ "$$uuid" != None ] || { echo "the gateway on port $(LOCAL_GATEWAY_PORT) has no event source mapping for billing-consumer" >&2; exit 1; }; \
+	state=$$($(LOCAL_LAMBDA) update-event-source-mapping --uuid "$$uuid" $(1) --query State --output text) || exit 1; \
+	echo "billing event source mapping $$uuid: $$state" >&2
+endef
+
 .PHONY: billing-pause
-billing-pause: ## stop delivering billing_queue to billing-consumer (aws lambda update-event-source-mapping --no-enabled)
-	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/disable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
-	@echo "billing event source mapping disabled: orders wait in billing_queue" >&2
+billing-pause: local-env ## stop delivering billing_queue to billing-consumer: aws lambda update-event-source-mapping --no-enabled against the gateway
+	$(call billing_mapping,--no-enabled)
+	@echo "orders wait in billing_queue until make billing-resume" >&2
 
 .PHONY: billing-resume
-billing-resume: ## deliver billing_queue to billing-consumer again (--enabled)
-	@curl -fsS -X POST http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/esm/enable >/dev/null || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
-	@echo "billing event source mapping enabled" >&2
+billing-resume: local-env ## deliver billing_queue to billing-consumer again (update-event-source-mapping --enabled)
+	$(call billing_mapping,--enabled)
 
 .PHONY: load
 load: local-env $(LOCALAWS) ## traffic for the dashboard (needs make dev): ramps 1..16 users over every route, pauses and resumes billing; loopback, bounded, one line per step

@@ -5,7 +5,7 @@
 #      the `make dev` session, PostgreSQL, RabbitMQ and its epmd, moto) is bound to loopback
 #      (`ss -ltnp`).
 #   2. Each HTTP listener refuses a DNS-rebinding request (a foreign `Host`) and a cross-origin
-#      one (a foreign `Origin`): the gateway (HTTP API and control API), every function
+#      one (a foreign `Origin`): the gateway (HTTP API, Lambda API, admin API), every function
 #      instance's runtime API, and moto, with a 403. The RabbitMQ management API, which cannot
 #      be configured so, has no default user: `guest` is refused and its answers carry no CORS
 #      header.
@@ -60,7 +60,8 @@ refuses() {
   [ "$origin" = 403 ] || fail "$what ($url) answered $origin to a foreign Origin, not 403"
 }
 refuses "the gateway's HTTP API" "http://127.0.0.1:$PORT/health"
-refuses "the gateway's control API" "http://127.0.0.1:$PORT/_local/esm"
+refuses "the gateway's Lambda API" "http://127.0.0.1:$PORT/2015-03-31/event-source-mappings/"
+refuses "the gateway's admin API" "http://127.0.0.1:$PORT/_local/health"
 refuses "moto" "$AWS_ENDPOINT_URL/moto-api/"
 gateway_pid=$(ss -ltnpH "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 runtime_apis=0

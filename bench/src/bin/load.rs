@@ -144,18 +144,38 @@ fn order(i: usize) -> String {
     )
 }
 
-async fn admin(ctx: &Ctx, path: &str) -> Result<(), String> {
-    let req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", &ctx.host)
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
-    let (status, _) = ctx.client.send(0, req).await?;
+/// Enables or disables billing-consumer's event source mapping through the gateway's Lambda
+/// API, as `make billing-pause` / `billing-resume` do with the AWS CLI: ListEventSourceMappings
+/// for its UUID, then UpdateEventSourceMapping.
+async fn billing_mapping(ctx: &Ctx, enabled: bool) -> Result<(), String> {
+    let call = |method: &str, path: &str, body: String| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &ctx.host)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())
+    };
+    let list = "/2015-03-31/event-source-mappings/?FunctionName=billing-consumer";
+    let (status, body) = ctx
+        .client
+        .send(0, call("GET", list, String::new())?)
+        .await?;
+    if !status.is_success() {
+        return Err(format!("GET {list}: {status}"));
+    }
+    let listed: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let Some(uuid) = listed["EventSourceMappings"][0]["UUID"].as_str() else {
+        return Err("the gateway has no event source mapping for billing-consumer".into());
+    };
+    let path = format!("/2015-03-31/event-source-mappings/{uuid}");
+    let body = serde_json::json!({ "Enabled": enabled }).to_string();
+    let (status, _) = ctx.client.send(0, call("PUT", &path, body)?).await?;
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("POST {path}: {status}"))
+        Err(format!("PUT {path}: {status}"))
     }
 }
 
@@ -254,12 +274,12 @@ async fn main() -> std::process::ExitCode {
         )
         .await;
     }
-    if let Err(e) = admin(&ctx, "/_local/esm/disable").await {
+    if let Err(e) = billing_mapping(&ctx, false).await {
         eprintln!("load: {e}");
         return std::process::ExitCode::FAILURE;
     }
     step(&ctx, "billing paused", 4, secs * 2, max, true).await;
-    if let Err(e) = admin(&ctx, "/_local/esm/enable").await {
+    if let Err(e) = billing_mapping(&ctx, true).await {
         eprintln!("load: {e}");
         return std::process::ExitCode::FAILURE;
     }

@@ -258,6 +258,14 @@ impl GatewayConfig {
                     shared::MAX_BILLING_BATCH
                 )));
             }
+            // The mapping's UUID is made of the two.
+            let same = |c: &EsmConfig| c.function == m.function && c.queue == m.queue;
+            if mappings.iter().any(same) {
+                return Err(ConfigError::Invalid(format!(
+                    "two event source mappings of queue {} to function {}",
+                    m.queue, m.function
+                )));
+            }
             let mut cfg = EsmConfig::new(&m.function, &m.amqp_url, &m.queue);
             cfg.batch_size = m.batch_size;
             cfg.batching_window = Duration::from_millis(m.batching_window_ms);
@@ -346,6 +354,27 @@ mod tests {
         assert!(parse("false", "300").unwrap().watch.is_none());
         let err = parse("1", "soon").unwrap_err();
         assert!(err.to_string().contains("watch.build_budget_secs"), "{err}");
+    }
+
+    #[test]
+    fn a_queue_is_mapped_to_a_function_once() {
+        let text = format!(
+            "{}\n  - function: billing-consumer\n    amqp_url: amqp://other\n    queue: \"${{BILLING_QUEUE:-billing_queue}}\"\n",
+            include_str!("../../gateway.yaml").trim_end()
+        );
+        let err = GatewayConfig::parse(&text, |n| {
+            let numeric = n == "LOCAL_GATEWAY_PORT"
+                || n.starts_with("ESM_")
+                || n.ends_with("_CONCURRENCY")
+                || n.ends_with("_MS");
+            (!numeric && n != "BILLING_QUEUE").then(|| format!("v-{n}"))
+        })
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("two event source mappings of queue billing_queue to function billing-consumer")
+        );
     }
 
     #[test]

@@ -31,6 +31,16 @@ pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const ACCOUNT_ID: &str = "123456789012";
 
+/// The Region the local stack plays (`AWS_REGION`, as `.local/env` sets it; us-east-1 without).
+pub fn region() -> String {
+    std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())
+}
+
+/// The ARN of the function `name` (unqualified: the local Lambda has only `$LATEST`).
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{}:{ACCOUNT_ID}:function:{name}", region())
+}
+
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
     pub name: String,

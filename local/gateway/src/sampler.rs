@@ -113,7 +113,7 @@ async fn depth(slot: &mut Option<(Connection, Channel)>, url: &str, queue: &str)
 async fn sqs_visible(http: &reqwest::Client, url: &str) -> Option<f64> {
     // moto routes by the credential scope of the Authorization header (region and service);
     // it does not check the signature, and this never leaves loopback.
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let region = crate::lambda::region();
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential=local/20260101/{region}/sqs/aws4_request, SignedHeaders=host, Signature=0"
     );

@@ -1,8 +1,8 @@
-//! The gateway's HTTP listener: the HTTP API (routes from `openapi.yaml`), the Lambda Invoke
-//! API (`POST /2015-03-31/functions/<name>/invocations`, for `aws lambda invoke --endpoint-url`)
-//! and a small local admin API under `/_local/`.
+//! The gateway's HTTP listener: the HTTP API (routes from `openapi.yaml`), the part of the
+//! Lambda API the local stack has (`/2015-03-31/`: Invoke, the functions and the event source
+//! mappings, for `aws lambda ... --endpoint-url`) and a small local admin API under `/_local/`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,15 +22,17 @@ use crate::apigw::{self, EventContext, IncomingRequest};
 use crate::authorizer::Authorizer;
 use crate::config::GatewayConfig;
 use crate::esm::EventSourceMapping;
-use crate::lambda::{InvokeError, LambdaService, MAX_PAYLOAD};
+use crate::lambda::{FunctionConfig, InvokeError, LambdaService, MAX_PAYLOAD};
 use crate::metrics::{MetricId, now_ms};
 use crate::monitoring::{Dashboard, Definition, Deployment};
 use crate::openapi::{Auth, Routes};
 
 mod control;
+mod lambda_api;
 
 pub use control::is_loopback_host;
-use control::{admin, invoke_api, refuse_unless_local, refuse_unless_local_tool};
+use control::{admin, refuse_unless_local, refuse_unless_local_tool};
+use lambda_api::lambda_api;
 
 /// HTTP APIs wait at most 30 s for an integration, then answer 503. A function that times
 /// out before that is a Lambda error, which API Gateway answers with a 500.
@@ -59,7 +61,9 @@ struct Gateway {
     routes: Routes,
     authorizer: Authorizer,
     lambda: LambdaService,
-    mappings: HashMap<String, EventSourceMapping>,
+    /// What the config says of each function (memory, timeout, bootstrap), for the Lambda API.
+    functions: BTreeMap<String, FunctionConfig>,
+    mappings: Vec<EventSourceMapping>,
     api_id: String,
     dashboard: Dashboard,
     /// Seconds since the epoch.
@@ -85,8 +89,8 @@ impl RunningGateway {
 
     /// Enables or disables every event source mapping targeting `function` (all when `None`).
     pub fn set_mapping_enabled(&self, function: Option<&str>, on: bool) {
-        for (name, m) in &self.gateway.mappings {
-            if function.is_none_or(|f| f == name) {
+        for m in &self.gateway.mappings {
+            if function.is_none_or(|f| f == m.function()) {
                 m.set_enabled(on);
             }
         }
@@ -94,7 +98,7 @@ impl RunningGateway {
 
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for m in self.gateway.mappings.values() {
+        for m in &self.gateway.mappings {
             m.stop();
         }
         let _ = self.task.await;
@@ -139,18 +143,18 @@ pub async fn start_with(
     let mappings = cfg
         .event_source_mappings
         .iter()
-        .map(|m| {
-            (
-                m.function.clone(),
-                EventSourceMapping::start(m.clone(), lambda.clone()),
-            )
-        })
+        .map(|m| EventSourceMapping::start(m.clone(), lambda.clone()))
         .collect();
     let (deployment, queues) = local_deployment(&cfg);
     let gateway = Arc::new(Gateway {
         routes,
         authorizer: Authorizer::new(cfg.authorizer.clone()),
         lambda: lambda.clone(),
+        functions: cfg
+            .functions
+            .iter()
+            .map(|f| (f.name.clone(), f.clone()))
+            .collect(),
         mappings,
         api_id: cfg.api_id.clone(),
         dashboard: Dashboard::render(&Definition::builtin(), &deployment),
@@ -240,13 +244,25 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<B
     resp
 }
 
+/// A path of the Lambda API (API version 2015-03-31), known operation or not.
+fn is_lambda_api(path: &str) -> bool {
+    path.strip_prefix("/2015-03-31")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The Lambda API and `/_local/`: what changes state or tells how the stack runs, for local
+/// tools only. The whole API version, so that an operation added later cannot slip past the
+/// guard.
+fn is_control_path(path: &str) -> bool {
+    is_lambda_api(path) || path.starts_with("/_local/")
+}
+
 async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     // Every request: from this machine, to a loopback name, from no other site (a web page open
     // in the developer's browser may send the request, never read or steer it). The control
     // APIs take no browser at all.
-    let control = path.starts_with("/2015-03-31/functions/") || path.starts_with("/_local/");
-    let refused = if control {
+    let refused = if is_control_path(&path) {
         refuse_unless_local_tool(&req, peer)
     } else {
         refuse_unless_local(&req, peer)
@@ -254,12 +270,8 @@ async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Respo
     if let Some(refused) = refused {
         return refused;
     }
-    if let Some(rest) = path.strip_prefix("/2015-03-31/functions/") {
-        let name = rest
-            .strip_suffix("/invocations")
-            .unwrap_or_default()
-            .to_owned();
-        return invoke_api(gw, req, &name).await;
+    if is_lambda_api(&path) {
+        return lambda_api(gw, req).await;
     }
     if let Some(rest) = path.strip_prefix("/_local/") {
         return admin(
@@ -407,6 +419,40 @@ async fn http_api_inner(
         Err(e) => {
             tracing::error!(%request_id, %function, error = %e, "the invocation failed");
             apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_control_path, is_lambda_api};
+
+    #[test]
+    fn every_lambda_api_path_is_behind_the_local_tool_guard() {
+        for path in [
+            "/2015-03-31",
+            "/2015-03-31/",
+            "/2015-03-31/functions/",
+            "/2015-03-31/functions/echo/invocations",
+            "/2015-03-31/functions/echo/configuration",
+            "/2015-03-31/event-source-mappings/",
+            "/2015-03-31/event-source-mappings/0b1c",
+            "/2015-03-31/no-such-operation",
+        ] {
+            assert!(is_lambda_api(path), "{path}");
+            assert!(is_control_path(path), "{path}");
+        }
+        for path in ["/_local/health", "/_local/metrics", "/_local/dashboard"] {
+            assert!(is_control_path(path), "{path}");
+            assert!(!is_lambda_api(path), "{path}");
+        }
+        for path in [
+            "/health",
+            "/api/movies",
+            "/2015-03-310",
+            "/2015-03-31x/functions/",
+        ] {
+            assert!(!is_control_path(path), "{path}");
         }
     }
 }

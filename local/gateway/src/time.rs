@@ -17,6 +17,10 @@ const RMQ: &[BorrowedFormatItem<'_>] = format_description!(
     "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute]:[second] [period]"
 );
 
+/// `2019-08-14T22:26:11.234+0000`: a function's `LastModified` in the Lambda API.
+const LAMBDA: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+
 fn utc(epoch_secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(epoch_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -29,6 +33,11 @@ fn format(t: OffsetDateTime, items: &[BorrowedFormatItem<'_>]) -> String {
 /// `2026/11/21`, as in Lambda log stream names.
 pub fn ymd_slash(t: SystemTime) -> String {
     format(OffsetDateTime::from(t), YMD_SLASH)
+}
+
+/// `2019-08-14T22:26:11.234+0000`: a function's `LastModified` in the Lambda API.
+pub fn lambda_timestamp(t: SystemTime) -> String {
+    format(OffsetDateTime::from(t), LAMBDA)
 }
 
 /// `21/Nov/2026:23:44:11 +0000`: API Gateway's `requestContext.time`.
@@ -59,6 +68,12 @@ mod tests {
             rmq_timestamp(1_583_323_438),
             "Mar 4, 2020, 12:03:58 PM",
             "noon is 12 PM"
+        );
+        // FunctionConfiguration's LastModified: "YYYY-MM-DDThh:mm:ss.sTZD"
+        // (https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html).
+        assert_eq!(
+            lambda_timestamp(UNIX_EPOCH + Duration::from_millis(1_565_821_571_234)),
+            "2019-08-14T22:26:11.234+0000"
         );
         let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(ymd_slash(leap_day), "2000/02/29");

@@ -161,9 +161,9 @@ impl Fixture {
     }
 }
 
-/// Polls the mapping's status until `done` holds.
-async fn wait_status(esm: &EventSourceMapping, done: impl FnMut(&Value) -> bool) {
-    poll("the mapping's status", || esm.status(), done).await;
+/// Polls the mapping's configuration (as GetEventSourceMapping answers it) until `done` holds.
+async fn wait_configuration(esm: &EventSourceMapping, done: impl FnMut(&Value) -> bool) {
+    poll("the mapping's configuration", || esm.configuration(), done).await;
 }
 
 /// Reads `read()` every 50 ms, up to 10 s, until `done` holds; the panic shows the last reading.
@@ -232,8 +232,14 @@ async fn a_failed_batch_is_requeued_and_redelivered() {
     assert!(!batches[0][0].1, "first delivery");
     assert!(batches[1][0].1, "the retry is marked redelivered");
     // The function records the batch before it answers; the mapping counts it after the ack.
-    wait_status(&esm, |s| s["Messages"] == 1).await;
-    assert_eq!(esm.status()["FailedBatches"], 1);
+    poll(
+        "the acknowledged message",
+        || esm.stats(),
+        |s| s.messages == 1,
+    )
+    .await;
+    assert_eq!(esm.stats().failed_batches, 1);
+    assert_eq!(esm.configuration()["LastProcessingResult"], "OK");
     fx.cleanup(esm).await;
 }
 
@@ -245,8 +251,7 @@ async fn a_disabled_mapping_leaves_messages_in_the_queue_until_enabled() {
     fx.wait_for("the first message", |b| b.len() == 1).await;
 
     esm.set_enabled(false);
-    assert_eq!(esm.status()["State"], "Disabled");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_configuration(&esm, |c| c["State"] == "Disabled").await;
     fx.publish("{}", "while-paused").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(fx.batches().len(), 1, "nothing is delivered while disabled");
@@ -263,15 +268,17 @@ async fn a_missing_queue_is_waited_for() {
     let mut cfg = fx.config(10, true);
     cfg.queue = format!("{}_later", fx.queue);
     let esm = EventSourceMapping::start(cfg, fx.lambda.clone());
-    wait_status(&esm, |s| s["LastProcessingResult"] != "OK").await;
-    assert_eq!(esm.status()["Connected"], false);
+    wait_configuration(&esm, |c| {
+        c["LastProcessingResult"] != "No records processed"
+    })
+    .await;
+    assert!(!esm.stats().connected);
+    let result = esm.configuration()["LastProcessingResult"].clone();
+    let result = result.as_str().unwrap();
     assert!(
-        esm.status()["LastProcessingResult"]
-            .as_str()
-            .unwrap()
-            .contains("not there yet"),
-        "{}",
-        esm.status()
+        result.starts_with("PROBLEM: ") && result.contains("not there yet"),
+        "{result}"
     );
+    assert_eq!(esm.configuration()["State"], "Enabled");
     fx.cleanup(esm).await;
 }

@@ -18,9 +18,7 @@ use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::runtime_api::{Endpoint, Outcome, Pending, RuntimeApi};
-use super::{
-    ACCOUNT_ID, FunctionConfig, INIT_TIMEOUT, Invocation, InvokeError, Invoker, MAX_PAYLOAD,
-};
+use super::{FunctionConfig, INIT_TIMEOUT, Invocation, InvokeError, Invoker, MAX_PAYLOAD};
 use crate::metrics::{MetricId, Recorder};
 
 impl Invoker for SpawnedFunction {
@@ -53,9 +51,8 @@ pub struct SpawnedFunction {
 
 impl SpawnedFunction {
     pub fn new(cfg: FunctionConfig, recorder: Recorder) -> Self {
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         Self {
-            arn: format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{}", cfg.name),
+            arn: super::function_arn(&cfg.name),
             permits: Semaphore::new(cfg.max_concurrency.max(1)),
             idle: Mutex::new(Vec::new()),
             live: Arc::new(AtomicU64::new(0)),
@@ -385,7 +382,7 @@ fn binary_version(path: &std::path::Path) -> Option<SystemTime> {
 /// The variables Lambda sets for a `provided.al2023` function; everything else comes from
 /// the function's configuration, as on AWS (the gateway's own environment does not leak in).
 fn lambda_environment(cfg: &FunctionConfig, runtime_api: SocketAddr) -> Vec<(String, String)> {
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let region = super::region();
     let today = crate::time::ymd_slash(SystemTime::now());
     let mut vars = vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),

@@ -1,10 +1,11 @@
-//! What only local tools may call on the gateway port: the Lambda Invoke API
-//! (`POST /2015-03-31/functions/<name>/invocations`) and the `/_local/` admin API (event source
-//! mappings, metrics, the dashboard), behind a check that the caller is a tool on this machine.
+//! What only local tools may call on the gateway port: the Lambda API (`/2015-03-31/`: Invoke
+//! here, the functions and the event source mappings in [`super::lambda_api`]) and the
+//! `/_local/` admin API (health, metrics, the dashboard), behind a check that the caller is a
+//! tool on this machine.
 
 use super::*;
 
-/// The Lambda Invoke API and `/_local/*` change state and have no authorizer: only a tool on
+/// The Lambda API and `/_local/*` change state and have no authorizer: only a tool on
 /// this machine (curl, the AWS CLI, make) may call them. A web page open in the developer's
 /// browser could otherwise reach them, with a simple cross-origin POST (browsers always send
 /// `Origin` then; curl and the AWS CLI never do) or by DNS rebinding (its own name resolving to
@@ -104,12 +105,6 @@ pub(super) fn admin(
     path: &str,
     query: &str,
 ) -> Response<Full<Bytes>> {
-    let all = || {
-        gw.mappings
-            .values()
-            .map(EventSourceMapping::status)
-            .collect::<Vec<_>>()
-    };
     match (method, path) {
         (&Method::GET, "health") => json_response(StatusCode::OK, json!({"status": "ok"})),
         (&Method::GET, "dashboard") => {
@@ -133,16 +128,8 @@ pub(super) fn admin(
             resp
         }
         (&Method::GET, "metrics") => metrics_data(gw, query),
-        (&Method::GET, "esm") => {
-            json_response(StatusCode::OK, json!({ "EventSourceMappings": all() }))
-        }
-        (&Method::POST, "esm/enable") | (&Method::POST, "esm/disable") => {
-            let on = path.ends_with("enable") && !path.ends_with("disable");
-            for m in gw.mappings.values() {
-                m.set_enabled(on);
-            }
-            json_response(StatusCode::OK, json!({ "EventSourceMappings": all() }))
-        }
+        // The event source mappings are the Lambda API's (`aws lambda
+        // list-event-source-mappings` / `update-event-source-mapping`), not a second model here.
         _ => json_response(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
     }
 }
@@ -195,19 +182,46 @@ fn problem(status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
     resp
 }
 
-/// The Lambda Invoke API, enough for `aws lambda invoke` and SDK clients.
+/// An error of the Lambda API: its type in `x-amzn-errortype`, the body Lambda sends.
+pub(super) fn lambda_error(
+    status: StatusCode,
+    kind: &str,
+    message: String,
+) -> Response<Full<Bytes>> {
+    let mut resp = json_response(status, json!({ "Type": "User", "message": message }));
+    if let Ok(v) = HeaderValue::from_str(kind) {
+        resp.headers_mut().insert("x-amzn-errortype", v);
+    }
+    resp
+}
+
+/// The function a `FunctionName` names: a bare name, `name:qualifier`, a partial ARN
+/// (`123456789012:function:name`) or a full one, qualified or not. The local Lambda has one
+/// version of each function, which any qualifier names.
+pub(super) fn function_name(name: &str) -> &str {
+    let name = name
+        .rsplit_once(":function:")
+        .map(|(_, n)| n)
+        .unwrap_or(name);
+    name.split(':').next().unwrap_or(name)
+}
+
+/// Lambda's answer for a function it does not have.
+pub(super) fn function_not_found(name: &str) -> Response<Full<Bytes>> {
+    lambda_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        format!("Function not found: {}", crate::lambda::function_arn(name)),
+    )
+}
+
+/// The Lambda Invoke API, enough for `aws lambda invoke` and SDK clients
+/// (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
 pub(super) async fn invoke_api(
     gw: &Gateway,
     req: Request<Incoming>,
     name: &str,
 ) -> Response<Full<Bytes>> {
-    let lambda_error = |status: StatusCode, kind: &str, message: String| {
-        let mut resp = json_response(status, json!({ "Type": "User", "message": message }));
-        if let Ok(v) = HeaderValue::from_str(kind) {
-            resp.headers_mut().insert("x-amzn-errortype", v);
-        }
-        resp
-    };
     if req.method() != Method::POST {
         return lambda_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -215,22 +229,9 @@ pub(super) async fn invoke_api(
             "use POST".into(),
         );
     }
-    // Accept a bare name, `name:qualifier` or a full ARN.
-    let name = name
-        .rsplit_once(":function:")
-        .map(|(_, n)| n)
-        .unwrap_or(name);
-    let name = name.split(':').next().unwrap_or(name).to_owned();
+    let name = function_name(name).to_owned();
     if !gw.lambda.contains(&name) {
-        let arn = format!(
-            "arn:aws:lambda:us-east-1:{}:function:{name}",
-            crate::lambda::ACCOUNT_ID
-        );
-        return lambda_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            format!("Function not found: {arn}"),
-        );
+        return function_not_found(&name);
     }
     let kind = req
         .headers()
@@ -314,6 +315,21 @@ pub(super) async fn invoke_api(
 #[cfg(test)]
 mod tests {
     use super::is_loopback_host;
+
+    #[test]
+    fn a_function_name_may_be_a_name_an_arn_or_qualified() {
+        use super::function_name;
+        for name in [
+            "echo",
+            "echo:live",
+            "echo:$LATEST",
+            "123456789012:function:echo",
+            "arn:aws:lambda:us-east-1:123456789012:function:echo",
+            "arn:aws:lambda:eu-west-3:123456789012:function:echo:7",
+        ] {
+            assert_eq!(function_name(name), "echo", "{name}");
+        }
+    }
 
     #[test]
     fn only_the_gateways_own_origin_is_same_origin() {

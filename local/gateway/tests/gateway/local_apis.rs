@@ -7,10 +7,10 @@ async fn the_local_control_apis_answer_only_local_tools() {
     let s = stack().await;
     let port = s.gw.addr.port();
     let send = |path: &str, host: Option<String>, origin: Option<String>| {
-        let mut req = if path.starts_with("/_local") {
-            s.to("GET", path, None)
-        } else {
+        let mut req = if path.ends_with("/invocations") {
             s.to("POST", path, None).body("{}")
+        } else {
+            s.to("GET", path, None)
         };
         if let Some(h) = host {
             req = req.header("host", h);
@@ -20,7 +20,12 @@ async fn the_local_control_apis_answer_only_local_tools() {
         }
         req.send()
     };
-    for path in ["/_local/esm", "/2015-03-31/functions/echo/invocations"] {
+    for path in [
+        "/_local/health",
+        "/2015-03-31/functions/echo/invocations",
+        "/2015-03-31/functions/",
+        "/2015-03-31/event-source-mappings/",
+    ] {
         for host in [
             format!("127.0.0.1:{port}"),
             format!("localhost:{port}"),

@@ -1,10 +1,11 @@
 //! The gateway end to end with a test-only function: routing, the JWT authorizer against a
-//! locally served JWKS (every way a token can be wrong), payload 2.0 both ways, the Invoke API.
+//! locally served JWKS (every way a token can be wrong), payload 2.0 both ways, the Lambda API.
 //! This file holds what the topics share: the keys, the JWKS server and the started gateway.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
 mod jwks;
+mod lambda_api;
 mod local_apis;
 mod routing;
 mod tokens;

@@ -150,8 +150,8 @@ async fn unmatched_routes_failures_and_the_invoke_api() {
         "ResourceNotFoundException"
     );
 
-    let esm: Value = s.get_json("/_local/esm").await;
-    assert_eq!(esm["EventSourceMappings"], json!([]));
+    let esm: Value = s.get_json("/2015-03-31/event-source-mappings/").await;
+    assert_eq!(esm, json!({"EventSourceMappings": []}));
     s.gw.shutdown().await;
 }
 
