@@ -126,7 +126,7 @@ async fn run() -> Result<bool, String> {
     .await
     .map_err(|e| format!("RabbitMQ: {e}"))?;
     let admin_channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
-    billing::topology::declare(&admin_channel, &ctx.queue)
+    billing::topology::declare(&amqp, &ctx.queue)
         .await
         .map_err(|e| format!("declaring {}: {e}", ctx.queue))?;
 
