@@ -76,6 +76,9 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1
 unset AWS_PROFILE AWS_ENDPOINT_URL
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+# The apply runs the AWS CLI once (the broker's log group): the pinned one make tools installs.
+PATH="$(dirname "$("${repo_root}/scripts/tools.sh" aws)"):${PATH}"
+export PATH
 if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -f "${TF_CLI_CONFIG_FILE}" ]]; then
   : >"${work}/terraformrc"
   export TF_CLI_CONFIG_FILE="${work}/terraformrc"

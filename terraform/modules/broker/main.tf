@@ -135,9 +135,10 @@ resource "terraform_data" "general_log_group" {
     interpreter = ["/bin/sh", "-c"]
     command     = <<-EOT
       set -e
-      aws logs create-log-group --log-group-name "$GROUP" --kms-key-id "$KEY" 2>/dev/null || true
+      # Created here with the key, or created by Amazon MQ already: then the key is associated.
+      aws logs create-log-group --log-group-name "$GROUP" --kms-key-id "$KEY" 2>/dev/null ||
+        aws logs associate-kms-key --log-group-name "$GROUP" --kms-key-id "$KEY"
       aws logs put-retention-policy --log-group-name "$GROUP" --retention-in-days "$DAYS"
-      aws logs associate-kms-key --log-group-name "$GROUP" --kms-key-id "$KEY"
     EOT
     environment = merge(
       {
