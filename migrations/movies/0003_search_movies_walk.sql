@@ -1,6 +1,6 @@
 -- `search_movies`, same signature and rows as 0002 (which stays as shipped): a cost that follows
 -- the page. 0002 matched all 1,000 newest rows before it knew the page was full and planned its
--- statement again on most calls: 2.1-2.7 ms per search at 100,000 movies, 0.14 ms for a plain page.
+-- statement again on most calls: 1.0-2.7 ms per search at 100,000 movies, 0.1 ms for a plain page.
 --
 -- Walk the primary key down from the cursor and stop when the page is full (a common pattern reads
 -- about a page). A window that comes back short estimates how common the pattern is (`s`); then
