@@ -8,7 +8,8 @@
 //! Knobs (environment): `BENCH_CONCURRENCY` (16), `BENCH_REQUESTS` per route (2000),
 //! `BENCH_COLD_STARTS` per function (20), `BENCH_FUNCTIONS_DIR` (target/release),
 //! `BENCH_LAMBDA_DIR` (target/lambda), `BENCH_KEEP=1` keeps the databases afterwards,
-//! `BENCH_ONLY=size,cold,inprocess,gateway` runs only those phases (the references always run),
+//! `BENCH_ONLY=size,cold,inprocess,gateway` runs only those phases (the references always run;
+//! `search` is the title search of the gateway phase alone),
 //! `BENCH_FUNCTION_LOGS=1` forwards the functions' logs, `BENCH_REPEAT` (3): each latency
 //! figure is the run with the median p99 out of this many, `BENCH_WRITE=0` writes no file.
 //! The power-tuning phase (`BENCH_ONLY=power`) has its own knobs: see `phases/power.rs`.

@@ -83,7 +83,10 @@ pub async fn run(
         .await;
 
     if wanted("gateway") {
-        gateway::through_gateway(ctx, admin_channel, &refs, report, all_ok).await?;
+        gateway::through_gateway(ctx, admin_channel, &refs, report, all_ok, false).await?;
+    } else if only.split(',').any(|p| p.trim() == "search") {
+        // The title search is part of the gateway phase; alone, it runs after the warm-up only.
+        gateway::through_gateway(ctx, admin_channel, &refs, report, all_ok, true).await?;
     }
     Ok(())
 }

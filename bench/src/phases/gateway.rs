@@ -31,6 +31,7 @@ pub(super) async fn through_gateway(
     refs: &References,
     report: &mut Report,
     all_ok: &mut bool,
+    search_only: bool,
 ) -> Result<(), String> {
     say("through the local gateway (JWT authorizer, Lambda service, event source mapping)");
     let c = ctx.load.concurrency;
@@ -61,18 +62,41 @@ pub(super) async fn through_gateway(
         .await
         .map_err(|e| format!("starting the gateway: {e}"))?;
     let client = Arc::new(bench::http::Client::new(running.addr, c));
-    let result = gateway_phases(
-        ctx,
-        &running.lambda,
-        &client,
-        admin_channel,
-        refs,
-        report,
-        all_ok,
-    )
-    .await;
+    let result = if search_only {
+        search_only_phase(ctx, &client, report, all_ok).await
+    } else {
+        gateway_phases(
+            ctx,
+            &running.lambda,
+            &client,
+            admin_channel,
+            refs,
+            report,
+            all_ok,
+        )
+        .await
+    };
     running.shutdown().await;
     result
+}
+
+/// `BENCH_ONLY=search`: the title-search phase alone, after the same inventory warm-up.
+async fn search_only_phase(
+    ctx: &Ctx,
+    client: &Arc<bench::http::Client>,
+    report: &mut Report,
+    all_ok: &mut bool,
+) -> Result<(), String> {
+    say("gateway warm-up: starting inventory instances");
+    let route = inventory_routes(0).remove(0);
+    let s = measure_gateway(ctx, client, &route, ctx.load.concurrency * 8, None).await;
+    if s.errors > 0 {
+        return Err(format!(
+            "gateway warm-up: {} of {} {} failed",
+            s.errors, s.count, route.name
+        ));
+    }
+    super::search::search_at_scale(ctx, client, report, all_ok).await
 }
 
 pub(super) async fn gateway_phases(

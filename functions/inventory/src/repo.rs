@@ -27,8 +27,8 @@ impl From<&Row> for Movie {
 pub const LIST_SQL: &str =
     "SELECT id, title, description FROM movies WHERE id < $1 ORDER BY id DESC LIMIT $2";
 
-/// `?title=` newest first: `search_movies` (migrations/movies/0002_search_movies.sql says how it
-/// stays fast whatever plan the server picks). Parameters: pattern, cursor, rows wanted.
+/// `?title=` newest first: `search_movies` (migrations/movies/0003_search_movies_walk.sql says
+/// how it stays fast whatever plan the server picks). Parameters: pattern, cursor, rows wanted.
 pub const SEARCH_SQL: &str = "SELECT id, title, description FROM search_movies($1, $2, $3)";
 
 /// Fetches one page plus one extra row, which tells whether a next page exists.

@@ -29,6 +29,10 @@ impl Database {
                     "0002_search_movies",
                     include_str!("../../../migrations/movies/0002_search_movies.sql"),
                 ),
+                (
+                    "0003_search_movies_walk",
+                    include_str!("../../../migrations/movies/0003_search_movies_walk.sql"),
+                ),
             ],
             Self::Orders => &[
                 (
