@@ -29,7 +29,9 @@ pub const LIST_SQL: &str =
 
 /// `?title=` newest first: `search_movies` (migrations/movies/0003_search_movies_walk.sql says
 /// how it stays fast whatever plan the server picks). Parameters: pattern, cursor, rows wanted.
-pub const SEARCH_SQL: &str = "SELECT id, title, description FROM search_movies($1, $2, $3)";
+/// The function emits newest first; the `ORDER BY` makes that a guarantee (a sort of one page).
+pub const SEARCH_SQL: &str =
+    "SELECT id, title, description FROM search_movies($1, $2, $3) ORDER BY id DESC";
 
 /// Fetches one page plus one extra row, which tells whether a next page exists.
 #[tracing::instrument(skip(db), err(level = "warn"))]
