@@ -36,7 +36,7 @@ VERIFY_USER_ID = "999999999999999"
 CAUSES = [
     ("STS", "the mapping cannot reach STS: the sts interface endpoint (interface_endpoints) or a NAT"),
     ("Secrets Manager", "the mapping cannot read its BASIC_AUTH secret: the secretsmanager endpoint or the mapping role's secretsmanager:GetSecretValue"),
-    ("Lambda", "the mapping cannot invoke billing-consumer from the broker's subnets: the lambda interface endpoint"),
+    ("connect to Lambda", "the mapping cannot invoke billing-consumer from the broker's subnets: the lambda interface endpoint"),
     ("ACCESS_REFUSED", "the broker refuses the consumer user: run setup again (broker users and permissions)"),
     ("PROBLEM", "the mapping's pollers fail: see LastProcessingResult, then the table in docs/runbook.md"),
     ("REGISTERING", "RDS Proxy is still registering its target: wait a few minutes and run make verify again"),
@@ -107,7 +107,10 @@ class Target:
                     check=True, capture_output=True, text=True,
                 ).stdout
             )
-            value = lambda k: (out.get(k) or {}).get("value")  # noqa: E731
+
+            def value(key):
+                return (out.get(key) or {}).get("value")
+
             self.api_url = value("api_url").rstrip("/")
             self.region = value("region")
             self.consumer = value("billing_consumer_arn")
