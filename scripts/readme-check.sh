@@ -123,6 +123,15 @@ for t in $targets; do
     verify)
       say "make verify LOCAL=1: the deployed stack's self-check, against this make dev"
       LOCAL_GATEWAY_PORT=$PORT make -s verify LOCAL=1 || { say "make verify failed against make dev (above)"; exit 1; }
+      say "make verify with billing paused: it must fail, naming the mapping and the order, with their causes"
+      make -s billing-pause
+      if VERIFY_ORDER_WAIT_SECS=5 make -s verify LOCAL=1 >"$WORK/verify-paused.log" 2>&1; then
+        cat "$WORK/verify-paused.log" >&2; say "make verify passed with billing paused"; exit 1
+      fi
+      make -s billing-resume
+      for want in "FAIL  order stored" "FAIL  event source mapping" "event source mapping: likely cause: the mapping is off"; do
+        grep -qF "$want" "$WORK/verify-paused.log" || { cat "$WORK/verify-paused.log" >&2; say "make verify did not say: $want"; exit 1; }
+      done
       ran+=("$t") ;;
     dev|billing-pause|billing-resume) ran+=("$t") ;;  # dev is running; pause/resume run in the README block below
     load) ran+=("$t") ;;  # scripts/dashboard-check.sh runs it below, before opening the dashboard

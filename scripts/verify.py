@@ -28,22 +28,28 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER_WAIT_SECS = 60
+# How long the order may take to be stored (VERIFY_ORDER_WAIT_SECS: make test's failure check).
+ORDER_WAIT_SECS = int(os.environ.get("VERIFY_ORDER_WAIT_SECS", "60"))
 # The user_id of the orders make verify places: the largest the API takes, so no real user has it.
 VERIFY_USER_ID = "999999999999999"
 
-# A failed check's likely cause, by what its message contains (docs/runbook.md repeats it).
+# A failed check's likely cause, by what "<check>: <detail>" contains, first match wins. The
+# mapping's codes and wording: https://docs.aws.amazon.com/lambda/latest/dg/services-mq-errors.html
 CAUSES = [
-    ("STS", "the mapping cannot reach STS: the sts interface endpoint (interface_endpoints) or a NAT"),
-    ("Secrets Manager", "the mapping cannot read its BASIC_AUTH secret: the secretsmanager endpoint or the mapping role's secretsmanager:GetSecretValue"),
-    ("connect to Lambda", "the mapping cannot invoke billing-consumer from the broker's subnets: the lambda interface endpoint"),
+    ("EVENT_SOURCE_AUTHN_ERROR", "the broker refuses the consumer's login: its BASIC_AUTH secret, or run setup again (broker users)"),
+    ("EVENT_SOURCE_AUTHZ_ERROR", "the consumer user lacks a permission on the queue, or the mapping's role one on the secret: run setup again, check the role"),
+    ("is Disabled", "the mapping is off: aws lambda update-event-source-mapping --uuid <UUID> --enabled (locally make billing-resume)"),
+    ("ESM_CONFIG_NOT_VALID", "the mapping's configuration (queue, virtual host, source access configurations)"),
+    ("FUNCTION_CONFIG_NOT_VALID", "billing-consumer's configuration (its alias, role or VPC)"),
+    ("Connection error", "the mapping's pollers, in the broker's subnets, cannot reach Lambda, STS or Secrets Manager: the lambda, sts and secretsmanager interface endpoints (interface_endpoints) and their security group, or a NAT"),
     ("ACCESS_REFUSED", "the broker refuses the consumer user: run setup again (broker users and permissions)"),
-    ("PROBLEM", "the mapping's pollers fail: see LastProcessingResult, then the table in docs/runbook.md"),
+    ("PROBLEM", "the mapping's pollers fail: its LastProcessingResult above, then billing-consumer's logs"),
     ("REGISTERING", "RDS Proxy is still registering its target: wait a few minutes and run make verify again"),
     ("UNAVAILABLE", "RDS Proxy cannot log in to the database: its secrets (Secrets Manager) or the database's security group"),
-    ("no token", "the JWT authorizer is not attached to every route"),
-    ("token endpoint", "the Cognito domain or the machine client (client credentials, its scopes)"),
-    ("never stored", "the consumer did not store the order: the mapping (above), the consumer's logs, the DLQ"),
+    ("no token:", "the JWT authorizer is not attached to every route"),
+    ("forged token:", "the JWT authorizer accepts a token it cannot verify: its issuer and audience (terraform/modules/api)"),
+    ("machine token:", "the Cognito domain or the machine client (client credentials, its scopes)"),
+    ("never stored", "the consumer did not store the order: the mapping (below), billing-consumer's logs, the DLQ"),
     ("ALARM", "an alarm is firing: the dashboard (terraform output dashboard_url)"),
     ("log group", "the apply's AWS CLI step did not run or failed: terraform apply -replace=module.broker.terraform_data.general_log_group"),
 ]
@@ -61,6 +67,10 @@ class Check:
         self.results.append(("FAIL", name, detail))
         print(f"  FAIL  {name}: {detail}")
 
+    def warn(self, name, detail):
+        self.results.append(("warn", name, detail))
+        print(f"  warn  {name}: {detail}")
+
     def skip(self, name, why):
         self.results.append(("skip", name, why))
         print(f"  skip  {name}: {why}")
@@ -69,9 +79,10 @@ class Check:
         return [r for r in self.results if r[0] == "FAIL"]
 
 
-def cause_of(detail):
+def cause_of(name, detail):
+    text = f"{name}: {detail}"
     for needle, cause in CAUSES:
-        if needle in detail:
+        if needle in text:
             return cause
     return "see the message"
 
@@ -118,7 +129,7 @@ class Target:
             self.proxy_name = value("db_proxy_name")
             self.broker_id = value("broker_id")
             self.alarm_names = value("alarm_names") or []
-            self.broker_log_group = value("broker_log_group")
+            self.broker_log_group = value("broker_log_group")  # name, retention, key
             self.cli = shutil.which("aws") or sys.exit("make verify needs the AWS CLI (aws) on PATH")
             self.token_endpoint = value("token_endpoint")
             self.machine_id = value("machine_client_id")
@@ -130,8 +141,11 @@ class Target:
         cmd = [self.cli, service, *args, "--region", self.region, "--output", "json"]
         if endpoint:
             cmd += ["--endpoint-url", endpoint]
-        run = subprocess.run(cmd, capture_output=True, text=True,
-                             env={**os.environ, **self.aws_env}, timeout=60)
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True,
+                                 env={**os.environ, **self.aws_env}, timeout=60)
+        except subprocess.TimeoutExpired as e:
+            raise RuntimeError(f"aws {service} {args[0]}: no answer within 60 s") from e
         if run.returncode != 0:
             raise RuntimeError(f"aws {service} {args[0]}: {run.stderr.strip()}")
         return json.loads(run.stdout or "{}")
@@ -188,26 +202,34 @@ def call(target, method, path, token=None, body=None, headers=None):
             return e.code, raw.decode(errors="replace")
 
 
-def check_resources(t, c):
+def check_mapping(t, c, order_stored):
+    """After the order: a PROBLEM that a stored order contradicts is an old one (the result
+    stays until a batch succeeds), so then a warning."""
     try:
         mappings = t.aws("lambda", "list-event-source-mappings", "--function-name", t.consumer,
                          endpoint=t.lambda_endpoint)["EventSourceMappings"]
     except RuntimeError as e:
         c.fail("event source mapping", str(e))
-        mappings = None
-    if mappings is not None:
-        if not mappings:
-            c.fail("event source mapping", f"none for {t.consumer}")
-        for m in mappings:
-            state = m.get("State")
-            result = m.get("LastProcessingResult", "")
-            reason = m.get("StateTransitionReason", "")
-            if state != "Enabled":
-                c.fail("event source mapping", f"{m['UUID']} is {state} ({reason})")
-            elif "PROBLEM" in result or "PROBLEM" in reason:
-                c.fail("event source mapping", f"{m['UUID']}: {result} {reason}".strip())
+        return
+    if not mappings:
+        c.fail("event source mapping", f"none for {t.consumer}")
+    for m in mappings:
+        state = m.get("State")
+        result = m.get("LastProcessingResult", "")
+        reason = m.get("StateTransitionReason", "")
+        if state != "Enabled":
+            c.fail("event source mapping", f"{m['UUID']} is {state} ({reason})")
+        elif "PROBLEM" in result or any(k in reason for k in ("PROBLEM", "ERROR", "NOT_VALID")):
+            detail = f"{m['UUID']}: {result} ({reason})"
+            if order_stored:
+                c.warn("event source mapping", f"{detail}, but the order above was stored")
             else:
-                c.ok("event source mapping", f"{m['UUID']} Enabled, last result {result or 'none'}")
+                c.fail("event source mapping", detail)
+        else:
+            c.ok("event source mapping", f"{m['UUID']} Enabled, last result {result or 'none'}")
+
+
+def check_resources(t, c):
     if t.local:
         c.skip("RDS Proxy targets", "local: no RDS Proxy (the functions reach PostgreSQL directly)")
         c.skip("broker", "local: RabbitMQ runs as a process here, not as an Amazon MQ broker")
@@ -235,16 +257,19 @@ def check_resources(t, c):
         except RuntimeError as e:
             c.fail("broker", str(e))
         try:
+            want = t.broker_log_group
             groups = t.aws("logs", "describe-log-groups", "--log-group-name-prefix",
-                           t.broker_log_group)["logGroups"]
-            group = next((g for g in groups if g["logGroupName"] == t.broker_log_group), None)
+                           want["name"])["logGroups"]
+            group = next((g for g in groups if g["logGroupName"] == want["name"]), None)
             if group is None:
-                c.fail("broker log group", f"{t.broker_log_group} does not exist (log group)")
-            elif not group.get("retentionInDays") or not group.get("kmsKeyId"):
-                c.fail("broker log group", f"{t.broker_log_group}: retention "
-                       f"{group.get('retentionInDays')}, key {group.get('kmsKeyId')} (log group)")
+                c.fail("broker log group", f"{want['name']} does not exist (log group)")
+            elif (group.get("retentionInDays") != want["retention_in_days"]
+                  or group.get("kmsKeyId") != want["kms_key_arn"]):
+                c.fail("broker log group", f"{want['name']}: retention "
+                       f"{group.get('retentionInDays')} (want {want['retention_in_days']}), key "
+                       f"{group.get('kmsKeyId')} (want the stack's) (log group)")
             else:
-                c.ok("broker log group", f"{group['retentionInDays']} days, our key")
+                c.ok("broker log group", f"{group['retentionInDays']} days, the stack's key")
         except RuntimeError as e:
             c.fail("broker log group", str(e))
     check_alarms(t, c)
@@ -279,16 +304,17 @@ def forged(token):
 
 
 def check_public_path(t, c):
+    """The public path; True when verify's order was stored."""
     status, _ = call(t, "GET", "/api/movies")
     (c.ok if status == 401 else c.fail)("no token", f"GET /api/movies answered {status} (want 401)")
     if not t.machine:
         c.skip("machine token", "this profile has no machine client (create_machine_client = false)")
-        return
+        return False
     try:
         token = t.machine_token(["movies.read", "movies.write", "billing.write", "billing.read"])
     except RuntimeError as e:
         c.fail("machine token", str(e))
-        return
+        return False
     c.ok("machine token", "client credentials")
     status, _ = call(t, "GET", "/api/movies", token=forged(token))
     (c.ok if status == 401 else c.fail)("forged token", f"GET /api/movies answered {status} (want 401)")
@@ -310,9 +336,13 @@ def check_public_path(t, c):
                            headers={"Idempotency-Key": key})
     if first != 200 or again != 200:
         c.fail("place an order", f"POST /api/billing answered {first}, then {again}: {placed}")
-        return
-    message_id = placed["message_id"]
+        return False
+    message_id = (placed or {}).get("message_id") if isinstance(placed, dict) else None
+    if not message_id:
+        c.fail("place an order", f"POST /api/billing answered 200 without a message_id: {placed}")
+        return False
     same = replayed.get("message_id") == message_id
+    # One message_id for one key: the order is stored once (the consumer stores by message_id).
     (c.ok if same else c.fail)("place an order twice with one Idempotency-Key",
                                f"one message_id {message_id}" if same else f"{message_id} then {replayed}")
     started = time.monotonic()
@@ -320,26 +350,28 @@ def check_public_path(t, c):
         status, stored = call(t, "GET", f"/api/billing/orders/{message_id}", token=token)
         if status == 200:
             c.ok("order stored", f"after {time.monotonic() - started:.1f} s")
-            return
+            return True
         if status != 404:
             c.fail("order stored", f"GET /api/billing/orders/{message_id} answered {status}: {stored}")
-            return
+            return False
         time.sleep(1)
     c.fail("order stored", f"never stored within {ORDER_WAIT_SECS} s (still 404)")
-
+    return False
 
 def main():
     local = "--local" in sys.argv[1:]
     t = Target(local)
     print(f"make verify: {t.api_url} ({'local: make dev and moto' if local else 'AWS ' + t.region})")
     c = Check()
+    stored = check_public_path(t, c)
+    check_mapping(t, c, stored)
     check_resources(t, c)
-    check_public_path(t, c)
     failed = c.failed()
-    counts = {s: sum(1 for r in c.results if r[0] == s) for s in ("ok", "skip", "FAIL")}
-    print(f"make verify: {counts['ok']} ok, {counts['skip']} skipped, {counts['FAIL']} failed")
+    counts = {s: sum(1 for r in c.results if r[0] == s) for s in ("ok", "warn", "skip", "FAIL")}
+    print(f"make verify: {counts['ok']} ok, {counts['warn']} warnings, {counts['skip']} skipped, "
+          f"{counts['FAIL']} failed")
     for _, name, detail in failed:
-        print(f"  {name}: likely cause: {cause_of(detail)}", file=sys.stderr)
+        print(f"  {name}: likely cause: {cause_of(name, detail)}", file=sys.stderr)
     sys.exit(1 if failed else 0)
 
 

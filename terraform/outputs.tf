@@ -130,6 +130,10 @@ output "billing_consumer_arn" {
 }
 
 output "broker_log_group" {
-  description = "The broker's general log group, which Amazon MQ creates (make verify checks its retention and key)."
-  value       = module.broker.general_log_group
+  description = "The broker's general log group, which Amazon MQ creates, with the retention and key the apply sets on it (make verify checks them)."
+  value = {
+    name              = module.broker.general_log_group
+    retention_in_days = var.log_retention_days
+    kms_key_arn       = aws_kms_key.this.arn
+  }
 }

@@ -97,6 +97,12 @@ pub enum ManagementError {
     Refused { what: String, status: u16 },
     #[error("invalid broker user name {0:?}: use letters, digits, '_', '-' and '.'")]
     UserName(String),
+    #[error("queue {queue} has no dead-letter exchange: policy {applied:?} applies, not {wanted}")]
+    PolicyNotApplied {
+        queue: String,
+        wanted: String,
+        applied: Option<String>,
+    },
 }
 
 impl ManagementError {
@@ -105,7 +111,7 @@ impl ManagementError {
         match self {
             Self::Unreachable { .. } => true,
             Self::Refused { status, .. } => *status >= 500,
-            Self::UserName(_) => false,
+            Self::UserName(_) | Self::PolicyNotApplied { .. } => false,
         }
     }
 }
@@ -131,16 +137,29 @@ pub struct Policy {
 /// to a queue, the one of highest priority (<https://www.rabbitmq.com/docs/policies>), so ours
 /// carries the definition of the one that would apply otherwise (on Amazon MQ its default
 /// policy, e.g. `AWS-DEFAULT-POLICY-SINGLE-INSTANCE`: <https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-defaults.html>),
-/// plus the dead-letter exchange, one priority above it.
-pub fn dead_letter_policy(queue: &str, others: &[Policy]) -> Policy {
+/// plus the dead-letter exchange, one priority above every policy that may match (one whose
+/// pattern this crate cannot read counts as matching). It applies to classic queues only where
+/// the broker knows the kind (RabbitMQ 3.12 and later): Amazon MQ adds classic mirroring's keys
+/// to a cluster's policies, and a policy may not cover classic and quorum queues at once
+/// (<https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-defaults-applying-policies.html>).
+pub fn dead_letter_policy(queue: &str, others: &[Policy], classic_queues_kind: bool) -> Policy {
     let ours = dead_letter_policy_name(queue);
-    let base = others
+    let candidates: Vec<(&Policy, bool)> = others
         .iter()
         .filter(|p| {
             p.name != ours && matches!(p.apply_to.as_str(), "all" | "queues" | "classic_queues")
         })
-        .filter(|p| regex_lite::Regex::new(&p.pattern).is_ok_and(|r| r.is_match(queue)))
+        .filter_map(|p| match regex_lite::Regex::new(&p.pattern) {
+            Ok(r) => r.is_match(queue).then_some((p, true)),
+            Err(_) => Some((p, false)),
+        })
+        .collect();
+    let base = candidates
+        .iter()
+        .filter(|(_, readable)| *readable)
+        .map(|(p, _)| *p)
         .max_by_key(|p| p.priority);
+    let above = candidates.iter().map(|(p, _)| p.priority).max();
     let mut definition = base.map(|p| p.definition.clone()).unwrap_or_default();
     definition.insert(
         billing::topology::DEAD_LETTER_EXCHANGE_KEY.into(),
@@ -149,10 +168,37 @@ pub fn dead_letter_policy(queue: &str, others: &[Policy]) -> Policy {
     Policy {
         name: ours,
         pattern: format!("^{}$", regex_escape(queue)),
-        apply_to: "queues".into(),
+        apply_to: if classic_queues_kind {
+            "classic_queues"
+        } else {
+            "queues"
+        }
+        .into(),
         definition,
-        priority: base.map_or(0, |p| p.priority + 1),
+        priority: above.map_or(0, |p| p + 1),
     }
+}
+
+/// `apply-to: classic_queues` exists from RabbitMQ 3.12 (`rabbitmq_version` of
+/// `GET /api/overview`, e.g. "3.13.7").
+fn knows_classic_queues(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (3, 12)
+}
+
+#[derive(serde::Deserialize)]
+struct Overview {
+    rabbitmq_version: String,
+}
+
+/// What `GET /api/queues/{vhost}/{queue}` says applies to a queue.
+#[derive(serde::Deserialize)]
+struct QueueState {
+    #[serde(default)]
+    policy: Option<String>,
+    #[serde(default)]
+    arguments: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -222,7 +268,12 @@ impl Management {
                 || self.get(&client, "the policies", &list),
             )
             .await?;
-        let policy = dead_letter_policy(queue, &others);
+        let overview: Overview = self.get(&client, "the overview", "/api/overview").await?;
+        let policy = dead_letter_policy(
+            queue,
+            &others,
+            knows_classic_queues(&overview.rabbitmq_version),
+        );
         self.put(
             &client,
             &format!("policy {}", policy.name),
@@ -230,6 +281,28 @@ impl Management {
             &policy,
         )
         .await?;
+        // The broker applies a policy on its own time; the queue says which applies. One
+        // declared with the argument (before the policy) has its dead-letter exchange anyway.
+        let path = format!("/api/queues/{}/{}", enc(&self.vhost), enc(queue));
+        let mut applied = None;
+        for _ in 0..50 {
+            let state: QueueState = self.get(&client, &format!("queue {queue}"), &path).await?;
+            if state.policy.as_deref() == Some(policy.name.as_str())
+                || state.arguments.contains_key("x-dead-letter-exchange")
+            {
+                applied = None;
+                break;
+            }
+            applied = Some(state.policy);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if let Some(applied) = applied {
+            return Err(ManagementError::PolicyNotApplied {
+                queue: queue.to_owned(),
+                wanted: policy.name,
+                applied,
+            });
+        }
         tracing::info!(policy = %policy.name, priority = policy.priority, definition = ?policy.definition, "dead-letter policy set");
         Ok(policy)
     }
@@ -346,10 +419,14 @@ mod tests {
 
     #[test]
     fn the_dead_letter_policy_keeps_what_would_apply_otherwise() {
-        let alone = dead_letter_policy("billing_queue", &[]);
+        let alone = dead_letter_policy("billing_queue", &[], false);
         assert_eq!(alone.name, "billing_queue-dead-letter");
         assert_eq!(alone.pattern, "^billing_queue$");
         assert_eq!(alone.priority, 0);
+        assert_eq!(
+            alone.apply_to, "queues",
+            "RabbitMQ before 3.12 has no classic_queues"
+        );
         assert_eq!(
             serde_json::Value::Object(alone.definition),
             serde_json::json!({"dead-letter-exchange": "billing_queue.dlx"})
@@ -382,11 +459,27 @@ mod tests {
             ),
             policy("unparsable", "(", "queues", 8, "broken"),
         ];
-        let merged = dead_letter_policy("billing_queue", &others);
-        assert_eq!(merged.priority, 2);
+        let merged = dead_letter_policy("billing_queue", &others, true);
+        assert_eq!(merged.apply_to, "classic_queues");
+        // Above the unreadable pattern too (it may match), with the readable one's definition.
+        assert_eq!(merged.priority, 9);
         let mut keys: Vec<&str> = merged.definition.keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["dead-letter-exchange", "queue-mode"]);
+    }
+
+    #[test]
+    fn classic_queues_is_known_from_3_12() {
+        for (v, known) in [
+            ("3.10.8", false),
+            ("3.11.28", false),
+            ("3.12.0", true),
+            ("3.13.7", true),
+            ("4.0.5", true),
+            ("junk", false),
+        ] {
+            assert_eq!(knows_classic_queues(v), known, "{v}");
+        }
     }
 
     #[test]

@@ -389,7 +389,12 @@ pub async fn setup_broker(
                 .ensure_users(&queue, &broker.users, backoff)
                 .await?
         }
-        None => Vec::new(),
+        None => {
+            tracing::warn!(
+                "no management API (RABBITMQ_MANAGEMENT_URL unset): no broker users and no dead-letter policy set"
+            );
+            Vec::new()
+        }
     };
     Ok((queue, users))
 }

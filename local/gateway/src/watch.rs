@@ -64,7 +64,9 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// other variable a build script watches would, when it differs from one run to the next
 /// (under `cargo test` cargo sets many `CARGO_*`), rebuild dependencies.
 fn toolchain_env() -> BTreeMap<String, String> {
-    const KEEP: [&str; 10] = [
+    // With the proxy variables, a changed Cargo.lock can still fetch; with the compiler ones,
+    // a crate that builds C finds the same compiler as the first build.
+    const KEEP: [&str; 18] = [
         "PATH",
         "HOME",
         "USER",
@@ -75,6 +77,14 @@ fn toolchain_env() -> BTreeMap<String, String> {
         "CARGO_TARGET_DIR",
         "RUSTUP_HOME",
         "RUSTUP_TOOLCHAIN",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "CC",
+        "CXX",
     ];
     std::env::vars()
         .filter(|(k, _)| KEEP.contains(&k.as_str()))
@@ -167,7 +177,7 @@ async fn rebuild_on_save(
     state: watch::Sender<Build>,
     builder: Arc<Builder>,
 ) {
-    let mut seen = sources_version(&watch.workspace);
+    let mut seen = sources_version(watch.workspace.clone()).await;
     loop {
         state.send_replace(Build::Running);
         let started = std::time::Instant::now();
@@ -188,12 +198,12 @@ async fn rebuild_on_save(
         state.send_replace(Build::Done { ok });
         loop {
             tokio::time::sleep(POLL).await;
-            let now = sources_version(&watch.workspace);
+            let now = sources_version(watch.workspace.clone()).await;
             if now == seen {
                 continue;
             }
             tokio::time::sleep(SETTLE).await;
-            seen = sources_version(&watch.workspace);
+            seen = sources_version(watch.workspace.clone()).await;
             tracing::info!("a source changed: rebuilding the functions");
             break;
         }
@@ -244,11 +254,18 @@ async fn build(
     matches!(status, Ok(s) if s.success())
 }
 
-/// A digest of the paths, sizes and modification times under [`SOURCES`] (hidden entries and
-/// `target` skipped): it changes when a file is saved, added or removed.
-fn sources_version(workspace: &Path) -> u64 {
+/// A digest of the paths, sizes and modification times under [`SOURCES`] (hidden entries,
+/// `target` and symbolic links skipped): it changes when a file is saved, added or removed. The
+/// walk runs off the async workers.
+async fn sources_version(workspace: PathBuf) -> u64 {
+    tokio::task::spawn_blocking(move || digest_sources(&workspace))
+        .await
+        .unwrap_or_default()
+}
+
+fn digest_sources(workspace: &Path) -> u64 {
     fn visit(path: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
-        let Ok(meta) = std::fs::metadata(path) else {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
             return;
         };
         if meta.is_dir() {

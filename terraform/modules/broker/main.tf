@@ -135,19 +135,23 @@ resource "terraform_data" "general_log_group" {
     interpreter = ["/bin/sh", "-c"]
     command     = <<-EOT
       set -e
-      # Created here with the key, or created by Amazon MQ already: then the key is associated.
-      aws logs create-log-group --log-group-name "$GROUP" --kms-key-id "$KEY" 2>/dev/null ||
-        aws logs associate-kms-key --log-group-name "$GROUP" --kms-key-id "$KEY"
-      aws logs put-retention-policy --log-group-name "$GROUP" --retention-in-days "$DAYS"
+      [ -z "$ENDPOINT" ] || export AWS_ENDPOINT_URL="$ENDPOINT"
+      # Created here with the key; or Amazon MQ created it first, and the key is associated (it
+      # applies to events from then on). Any other error stops the apply with its message.
+      if ! out=$(aws logs create-log-group --region "$REGION" --log-group-name "$GROUP" --kms-key-id "$KEY" 2>&1); then
+        case "$out" in
+          *ResourceAlreadyExistsException*) aws logs associate-kms-key --region "$REGION" --log-group-name "$GROUP" --kms-key-id "$KEY" ;;
+          *) echo "$out" >&2; exit 1 ;;
+        esac
+      fi
+      aws logs put-retention-policy --region "$REGION" --log-group-name "$GROUP" --retention-in-days "$DAYS"
     EOT
-    environment = merge(
-      {
-        GROUP      = local.general_log_group
-        DAYS       = tostring(var.log_retention_days)
-        KEY        = var.kms_key_arn
-        AWS_REGION = data.aws_region.current.name
-      },
-      var.aws_endpoint_url == null ? {} : { AWS_ENDPOINT_URL = var.aws_endpoint_url },
-    )
+    environment = {
+      GROUP    = local.general_log_group
+      DAYS     = tostring(var.log_retention_days)
+      KEY      = var.kms_key_arn
+      REGION   = data.aws_region.current.name
+      ENDPOINT = var.aws_endpoint_url == null ? "" : var.aws_endpoint_url
+    }
   }
 }
