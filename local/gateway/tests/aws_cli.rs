@@ -10,20 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+mod support;
+
+use lapin::BasicProperties;
 use local_gateway::authorizer::AuthorizerConfig;
 use local_gateway::esm::{EsmConfig, mapping_uuid};
 use local_gateway::lambda::function_arn;
 use local_gateway::{FunctionConfig, GatewayConfig, RunningGateway};
 use serde_json::{Value, json};
-
-fn amqp_url() -> String {
-    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5673/%2f".into())
-}
+use support::{TestQueue, amqp_url};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -208,59 +203,14 @@ async fn the_aws_cli_lists_and_describes_the_functions() {
 #[tokio::test]
 async fn the_aws_cli_pauses_and_resumes_the_event_source_mapping() {
     aws_cli();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let dir = std::env::temp_dir().join(format!("aws-cli-esm-{id}"));
+    let rabbit = TestQueue::new("aws_cli_test").await;
+    let queue = rabbit.name.clone();
+    let dir = std::env::temp_dir().join(&queue);
     std::fs::create_dir_all(&dir).unwrap();
     let record = dir.join("events.jsonl");
     let fail_once = dir.join("fail-once");
-    let queue = format!("aws_cli_test_{id}");
-    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap_or_else(|e| panic!("RabbitMQ at {} (make services): {e}", amqp_url()));
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.as_str().into(), durable, FieldTable::default())
-        .await
-        .unwrap();
-    let publish = |body: &'static str| {
-        let (channel, queue) = (&channel, &queue);
-        async move {
-            channel
-                .basic_publish(
-                    "".into(),
-                    queue.as_str().into(),
-                    BasicPublishOptions::default(),
-                    body.as_bytes(),
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
-    };
-    let waiting = || {
-        let (channel, queue) = (&channel, &queue);
-        async move {
-            let passive = QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            channel
-                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
-                .await
-                .unwrap()
-                .message_count()
-        }
-    };
+    let publish = |body: &'static str| rabbit.publish(body.as_bytes(), BasicProperties::default());
+    let waiting = || rabbit.waiting();
     // Every message body the function was given, in order.
     let delivered = || {
         let text = std::fs::read_to_string(&record).unwrap_or_default();
@@ -480,8 +430,6 @@ async fn the_aws_cli_pauses_and_resumes_the_event_source_mapping() {
     );
 
     gw.shutdown().await;
-    let _ = channel
-        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await;
+    rabbit.delete().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

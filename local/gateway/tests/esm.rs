@@ -8,50 +8,28 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+mod support;
+
+use lapin::BasicProperties;
 use local_gateway::esm::{EsmConfig, EventSourceMapping};
 use local_gateway::{FunctionConfig, LambdaService};
 use serde_json::Value;
-
-fn amqp_url() -> String {
-    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5673/%2f".into())
-}
+use support::{TestQueue, amqp_url};
 
 struct Fixture {
     queue: String,
     record: PathBuf,
     flag: PathBuf,
-    channel: lapin::Channel,
-    _conn: Connection,
+    broker: TestQueue,
     lambda: LambdaService,
 }
 
 impl Fixture {
     async fn new() -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let dir = std::env::temp_dir().join(format!("esm-test-{id}"));
+        let broker = TestQueue::new("esm_test").await;
+        let queue = broker.name.clone();
+        let dir = std::env::temp_dir().join(&queue);
         std::fs::create_dir_all(&dir).unwrap();
-        let queue = format!("esm_test_{id}");
-        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-            .await
-            .unwrap_or_else(|e| panic!("RabbitMQ at {} (scripts/services.sh up): {e}", amqp_url()));
-        let channel = conn.create_channel().await.unwrap();
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .unwrap();
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .queue_declare(queue.as_str().into(), durable, FieldTable::default())
-            .await
-            .unwrap();
         let record = dir.join("events.jsonl");
         let flag = dir.join("fail-once");
         let mut f = FunctionConfig::new(
@@ -71,8 +49,7 @@ impl Fixture {
             queue,
             record,
             flag,
-            channel,
-            _conn: conn,
+            broker,
             lambda: LambdaService::new([f]),
         }
     }
@@ -87,21 +64,10 @@ impl Fixture {
     }
 
     async fn publish(&self, body: &str, message_id: &str) {
-        self.channel
-            .basic_publish(
-                "".into(),
-                self.queue.as_str().into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                BasicProperties::default()
-                    .with_delivery_mode(2)
-                    .with_content_type("application/json".into())
-                    .with_message_id(message_id.into()),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into());
+        self.broker.publish(body.as_bytes(), properties).await;
     }
 
     /// The batches the function received: each a list of (messageId, redelivered, data).
@@ -151,10 +117,7 @@ impl Fixture {
     async fn cleanup(self, esm: EventSourceMapping) {
         esm.stop();
         self.lambda.shutdown().await;
-        let _ = self
-            .channel
-            .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
+        self.broker.delete().await;
         if let Some(dir) = self.record.parent() {
             let _ = std::fs::remove_dir_all(dir);
         }
