@@ -25,6 +25,30 @@ async fn billing_survives_a_paused_consumer() {
     assert_eq!(stored["message_id"], message_id);
 }
 
+/// Two `Idempotency-Key` headers reach billing-api joined with a comma, as API Gateway's payload
+/// 2.0 joins a repeated header (and the local gateway alike): a 400 problem, never one key.
+#[tokio::test]
+async fn a_repeated_idempotency_key_is_a_400() {
+    let s = Stack::start().await;
+    let user = s.token("user");
+    let resp = s
+        .http
+        .post(format!("{}/api/billing", s.url))
+        .bearer_auth(&user)
+        .header("content-type", "application/json")
+        .header("idempotency-key", "order-1")
+        .header("idempotency-key", "order-2")
+        .body(json!({"user_id": "3", "number_of_items": "5", "total_amount": "180"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let problem: Value = resp.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("comma"), "{problem}");
+}
+
 /// The crud-master audit, word for word: its URLs (trailing slash included), its bodies (numbers
 /// as strings) and its resilience step (billing consumer off, orders wait, consumer on, orders
 /// stored), against the same platform `make dev` runs. The orders table is read directly, as the
