@@ -31,6 +31,7 @@ mod control;
 mod lambda_api;
 
 pub use control::is_loopback_host;
+pub(crate) use control::not_from_a_local_tool;
 use control::{admin, refuse_unless_local, refuse_unless_local_tool};
 use lambda_api::lambda_api;
 

@@ -100,7 +100,9 @@ async fn serve_runtime_api(listener: TcpListener, api: Arc<RuntimeApi>) {
             let service = service_fn(move |req| {
                 let api = api.clone();
                 async move {
-                    Ok::<_, Infallible>(match refused(&req, peer) {
+                    // Only the function's own runtime client: a web page could otherwise take
+                    // the next event, bearer token and all, or answer it.
+                    Ok::<_, Infallible>(match crate::server::not_from_a_local_tool(&req, peer) {
                         Some(why) => runtime_error(StatusCode::FORBIDDEN, "Forbidden", why),
                         None => runtime_route(&api, req).await,
                     })
@@ -110,26 +112,6 @@ async fn serve_runtime_api(listener: TcpListener, api: Arc<RuntimeApi>) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
-    }
-}
-
-/// Only the function's own runtime client may call: from this machine, to a loopback `Host`,
-/// with no `Origin` (a web page could otherwise take the next event, bearer token and all, or
-/// answer it).
-fn refused(req: &Request<Incoming>, peer: std::net::SocketAddr) -> Option<&'static str> {
-    if !peer.ip().is_loopback() {
-        return Some("the peer is not on this machine");
-    }
-    if req.headers().contains_key(http::header::ORIGIN) {
-        return Some("the request comes from a web page (Origin)");
-    }
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    match host {
-        Some(h) if crate::server::is_loopback_host(h) => None,
-        _ => Some("the Host header is not a loopback name"),
     }
 }
 

@@ -14,25 +14,34 @@ pub(super) fn refuse_unless_local_tool(
     req: &Request<Incoming>,
     peer: SocketAddr,
 ) -> Option<Response<Full<Bytes>>> {
-    let refuse = |why: &str| {
-        tracing::warn!(path = %req.uri().path(), why, "refused a request to the local control API");
-        let mut resp = apigw::gateway_error(StatusCode::FORBIDDEN, "Forbidden");
-        resp.headers_mut().insert(
-            "x-amzn-errortype",
-            HeaderValue::from_static("AccessDeniedException"),
-        );
-        Some(resp)
-    };
+    let why = not_from_a_local_tool(req, peer)?;
+    tracing::warn!(path = %req.uri().path(), why, "refused a request to the local control API");
+    let mut resp = apigw::gateway_error(StatusCode::FORBIDDEN, "Forbidden");
+    resp.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static("AccessDeniedException"),
+    );
+    Some(resp)
+}
+
+/// Why `req` is not from a tool on this machine, or `None` when it is: a loopback peer, no
+/// `Origin` (browsers always send one cross-origin; curl, the AWS CLI and runtime clients never
+/// do) and a loopback `Host` (not a DNS-rebinding page's name). The one rule for every listener
+/// that takes no browser: the control APIs here and each function instance's runtime API.
+pub(crate) fn not_from_a_local_tool(
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Option<&'static str> {
     if !peer.ip().is_loopback() {
-        return refuse("the peer is not on this machine");
+        return Some("the peer is not on this machine");
     }
     if req.headers().contains_key(http::header::ORIGIN) {
-        return refuse("the request has an Origin header (sent by a browser)");
+        return Some("the request has an Origin header (sent by a browser)");
     }
     match request_host(req) {
         Some(host) if is_loopback_host(&host) => None,
-        Some(_) => refuse("the Host header is not a loopback name"),
-        None => refuse("the request has no Host header"),
+        Some(_) => Some("the Host header is not a loopback name"),
+        None => Some("the request has no Host header"),
     }
 }
 
