@@ -228,26 +228,52 @@ impl Management {
         path: &str,
         body: &B,
     ) -> Result<(), ManagementError> {
-        let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let response = client
-            .put(&url)
+        self.send(client.put(self.url_of(path)).json(body), what)
+            .await
+            .map(drop)
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        what: &str,
+        path: &str,
+    ) -> Result<T, ManagementError> {
+        let response = self.send(client.get(self.url_of(path)), what).await?;
+        response.json().await.map_err(|e| self.unreachable(e))
+    }
+
+    fn url_of(&self, path: &str) -> String {
+        format!("{}{path}", self.url.trim_end_matches('/'))
+    }
+
+    /// Sends `request` as the administrator; a status other than 2xx is a refusal of `what`.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, ManagementError> {
+        let response = request
             .basic_auth(&self.admin.username, Some(self.admin.password.expose()))
-            .json(body)
             .send()
             .await
-            .map_err(|e| ManagementError::Unreachable {
-                url: self.url.clone(),
-                // Without the URL: reqwest's Display repeats it, and it is already above.
-                reason: e.without_url().to_string(),
-            })?;
+            .map_err(|e| self.unreachable(e))?;
         let status = response.status();
         if status.is_success() {
-            Ok(())
+            Ok(response)
         } else {
             Err(ManagementError::Refused {
                 what: what.to_owned(),
                 status: status.as_u16(),
             })
+        }
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ManagementError {
+        ManagementError::Unreachable {
+            url: self.url.clone(),
+            // Without the URL: reqwest's Display repeats it, and it is already above.
+            reason: e.without_url().to_string(),
         }
     }
 
@@ -290,48 +316,17 @@ impl Management {
             if state.policy.as_deref() == Some(policy.name.as_str())
                 || state.arguments.contains_key("x-dead-letter-exchange")
             {
-                applied = None;
-                break;
+                tracing::info!(policy = %policy.name, priority = policy.priority, definition = ?policy.definition, "dead-letter policy set");
+                return Ok(policy);
             }
-            applied = Some(state.policy);
+            applied = state.policy;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        if let Some(applied) = applied {
-            return Err(ManagementError::PolicyNotApplied {
-                queue: queue.to_owned(),
-                wanted: policy.name,
-                applied,
-            });
-        }
-        tracing::info!(policy = %policy.name, priority = policy.priority, definition = ?policy.definition, "dead-letter policy set");
-        Ok(policy)
-    }
-
-    async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        client: &reqwest::Client,
-        what: &str,
-        path: &str,
-    ) -> Result<T, ManagementError> {
-        let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let unreachable = |e: reqwest::Error| ManagementError::Unreachable {
-            url: self.url.clone(),
-            reason: e.without_url().to_string(),
-        };
-        let response = client
-            .get(&url)
-            .basic_auth(&self.admin.username, Some(self.admin.password.expose()))
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(ManagementError::Refused {
-                what: what.to_owned(),
-                status: status.as_u16(),
-            });
-        }
-        response.json().await.map_err(unreachable)
+        Err(ManagementError::PolicyNotApplied {
+            queue: queue.to_owned(),
+            wanted: policy.name,
+            applied,
+        })
     }
 
     /// Creates or updates each user (password included, so a rotated secret takes effect) and
