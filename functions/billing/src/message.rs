@@ -80,23 +80,32 @@ impl TryFrom<&[u8]> for IdempotencyKey {
 }
 
 impl IdempotencyKey {
-    /// The `message_id` of the order this key names for the token subject `sub`: a UUID v8
-    /// (RFC 9562 section 5.8) made of the first 122 bits of SHA-256 over a domain tag and the
-    /// length-prefixed `sub` and key. The same (sub, key) always gives the same id, so a retried
-    /// request is the same order; another subject with the same key gets another id.
+    /// The `message_id` of the order this key names for the token subject `sub`
+    /// ([`derived_uuid`] of `sub` and the key). The same (sub, key) always gives the same id, so
+    /// a retried request is the same order; another subject with the same key gets another id.
     pub fn message_id(&self, sub: &str) -> Uuid {
-        use sha2::{Digest, Sha256};
-        let mut hash = Sha256::new();
-        hash.update(b"crud-master/billing/idempotency-key/v1");
-        for part in [sub.as_bytes(), self.0.as_bytes()] {
-            hash.update((part.len() as u64).to_be_bytes());
-            hash.update(part);
-        }
-        let digest = hash.finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Uuid::new_v8(bytes)
+        derived_uuid(
+            b"crud-master/billing/idempotency-key/v1",
+            &[sub.as_bytes(), self.0.as_bytes()],
+        )
     }
+}
+
+/// A UUID v8 (RFC 9562 section 5.8) made of the first 122 bits of SHA-256 over `tag` and the
+/// length-prefixed `parts`: the same parts always give the same id, and the length prefixes
+/// keep ("ab", "c") apart from ("a", "bc"). The tag keeps each use's ids apart from another's.
+pub fn derived_uuid(tag: &[u8], parts: &[&[u8]]) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(tag);
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::new_v8(bytes)
 }
 
 #[cfg(test)]

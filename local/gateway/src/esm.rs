@@ -69,20 +69,13 @@ impl EsmConfig {
     }
 }
 
-/// A UUID v8 (RFC 9562 section 5.8) of the first 122 bits of SHA-256 over a domain tag and the
-/// length-prefixed function and queue: one mapping, one id, whenever the gateway starts.
+/// One mapping, one id, whenever the gateway starts: the product's derived UUID
+/// ([`billing::message::derived_uuid`]) of the function and queue.
 pub fn mapping_uuid(function: &str, queue: &str) -> Uuid {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(b"crud-master/local-gateway/event-source-mapping/v1");
-    for part in [function.as_bytes(), queue.as_bytes()] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part);
-    }
-    let digest = hash.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Uuid::new_v8(bytes)
+    billing::message::derived_uuid(
+        b"crud-master/local-gateway/event-source-mapping/v1",
+        &[function.as_bytes(), queue.as_bytes()],
+    )
 }
 
 impl EsmConfig {
