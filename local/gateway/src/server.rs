@@ -88,15 +88,6 @@ impl RunningGateway {
         format!("http://{}", self.addr)
     }
 
-    /// Enables or disables every event source mapping targeting `function` (all when `None`).
-    pub fn set_mapping_enabled(&self, function: Option<&str>, on: bool) {
-        for m in &self.gateway.mappings {
-            if function.is_none_or(|f| f == m.function()) {
-                m.set_enabled(on);
-            }
-        }
-    }
-
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for m in &self.gateway.mappings {
