@@ -68,7 +68,9 @@ pub fn request_id() -> String {
     B64.encode(&id.as_bytes()[..10])
 }
 
-fn decode_query(s: &str) -> String {
+/// A percent-encoded path segment or query part, decoded (invalid UTF-8 replaced), as API
+/// Gateway and the Lambda API decode them: the one decoder of the gateway.
+pub(crate) fn percent_decoded(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
@@ -123,12 +125,12 @@ pub fn build_event(req: &IncomingRequest, ctx: &EventContext) -> Value {
     for pair in req.raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         query
-            .entry(decode_query(k))
+            .entry(percent_decoded(k))
             .and_modify(|existing| {
                 existing.push(',');
-                existing.push_str(&decode_query(v));
+                existing.push_str(&percent_decoded(v));
             })
-            .or_insert_with(|| decode_query(v));
+            .or_insert_with(|| percent_decoded(v));
     }
 
     let user_agent = headers.get("user-agent").cloned().unwrap_or_default();

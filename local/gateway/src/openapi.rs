@@ -69,7 +69,7 @@ impl Route {
                     if rest.is_empty() || rest.iter().all(|s| s.is_empty()) {
                         return None;
                     }
-                    params.insert(name.clone(), decode(&rest.join("/")));
+                    params.insert(name.clone(), crate::apigw::percent_decoded(&rest.join("/")));
                     return Some(params);
                 }
                 Segment::Literal(lit) => {
@@ -82,18 +82,12 @@ impl Route {
                     if value.is_empty() {
                         return None;
                     }
-                    params.insert(name.clone(), decode(value));
+                    params.insert(name.clone(), crate::apigw::percent_decoded(value));
                 }
             }
         }
         (path_segments.len() == self.segments.len()).then_some(params)
     }
-}
-
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,8 @@
 //!
 //! The functions and mappings are the gateway config's: nothing here creates or deletes one.
 
-use percent_encoding::percent_decode_str;
+// Path segments and query values: the SDKs percent-encode an ARN's colons.
+use crate::apigw::percent_decoded as decode;
 use serde_json::{Map, Value};
 
 use super::control::{function_name, function_not_found, invoke_api, lambda_error};
@@ -72,11 +73,6 @@ pub(super) async fn lambda_api(gw: &Gateway, req: Request<Incoming>) -> Response
             ),
         ),
     }
-}
-
-/// A path segment or query value: the SDKs percent-encode an ARN's colons.
-fn decode(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// The query string's parameters, decoded (`+` is a space, as in a form).
