@@ -412,6 +412,7 @@ impl BrokerUsers {
                     let (user, password) = amqp_admin();
                     credentials(&user, &password)
                 },
+                earlier_admins: Vec::new(),
                 vhost: "/".into(),
                 timeout: Duration::from_secs(10),
             },

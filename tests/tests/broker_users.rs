@@ -334,3 +334,99 @@ async fn a_refused_administrator_fails_at_once_and_names_no_password() {
     u.cleanup().await;
     delete_queue(&u.queue).await;
 }
+
+/// The broker is created with a bootstrap password (the one secret Terraform's state holds):
+/// setup logs in with it, sets the stored password, and from then on the bootstrap password
+/// opens nothing. A wrong earlier password is skipped; with none that works, setup stops and
+/// names the administrator.
+#[tokio::test]
+async fn setup_replaces_the_bootstrap_administrator_password_with_the_stored_one() {
+    shared::install_crypto_provider();
+    let url = integration_tests::rabbit_management_url();
+    let (root, root_password) = integration_tests::amqp_admin();
+    let http = reqwest::Client::new();
+    let name = unique("bootstrap_admin");
+    let status_as = |password: &str| {
+        let req = http
+            .get(format!("{url}/api/whoami"))
+            .basic_auth(&name, Some(password.to_owned()));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // As Amazon MQ creates the broker's user: the administrator tag, the bootstrap password.
+    let created = http
+        .put(format!("{url}/api/users/{name}"))
+        .basic_auth(&root, Some(&root_password))
+        .json(&serde_json::json!({"password": "bootstrap-Pw-1", "tags": "administrator"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+
+    let creds = |password: &str| shared::config::Credentials {
+        username: name.clone(),
+        password: Secret::new(password.into()),
+    };
+    let mut management = setup::broker::Management {
+        url: url.clone(),
+        admin: creds("stored-Pw-1"),
+        earlier_admins: vec![creds("previous-Pw-wrong"), creds("bootstrap-Pw-1")],
+        vhost: "/".into(),
+        timeout: Duration::from_secs(10),
+    };
+    let backoff = setup::retry::Backoff::new(Duration::from_secs(10));
+    assert_eq!(
+        management.ensure_admin_password(&backoff).await.unwrap(),
+        setup::broker::AdminPassword::Replaced
+    );
+    assert_eq!(
+        status_as("bootstrap-Pw-1").await,
+        401,
+        "the bootstrap password is dead"
+    );
+    assert_eq!(
+        status_as("stored-Pw-1").await,
+        200,
+        "the stored password opens the API"
+    );
+    let tags: serde_json::Value = http
+        .get(format!("{url}/api/users/{name}"))
+        .basic_auth(&root, Some(&root_password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags["tags"],
+        serde_json::json!(["administrator"]),
+        "tags kept"
+    );
+    assert_eq!(
+        management.ensure_admin_password(&backoff).await.unwrap(),
+        setup::broker::AdminPassword::Stored,
+        "a second run changes nothing"
+    );
+
+    management.admin = creds("stored-Pw-2");
+    management.earlier_admins = vec![creds("bootstrap-Pw-1")];
+    let err = management
+        .ensure_admin_password(&backoff)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, setup::broker::ManagementError::AdminRefused { user, tried: 2 } if *user == name),
+        "{err}"
+    );
+    assert_eq!(
+        status_as("stored-Pw-1").await,
+        200,
+        "nothing changed on a refusal"
+    );
+
+    let _ = http
+        .delete(format!("{url}/api/users/{name}"))
+        .basic_auth(&root, Some(&root_password))
+        .send()
+        .await;
+}

@@ -199,3 +199,59 @@ async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
     assert!(setup::run(&config(&wrong).await).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(5), "failed fast");
 }
+
+/// Where setup finds the administrator's earlier passwords, from Secrets Manager (moto): the
+/// stored secret's previous version after a rotation, then the bootstrap secret; a secret with
+/// one version has no previous one.
+#[tokio::test]
+async fn setup_reads_the_previous_administrator_password_and_the_bootstrap_one() {
+    shared::install_crypto_provider();
+    let json = |p: &str| format!(r#"{{"username":"broker_admin","password":"{p}"}}"#);
+    let admin_arn = integration_tests::create_secret(&json("first-Pw")).await;
+    let bootstrap_arn = integration_tests::create_secret(&json("bootstrap-Pw")).await;
+    let secrets = shared::secrets::SecretSource::new();
+    assert!(
+        secrets.previous(&admin_arn).await.unwrap().is_none(),
+        "one version, no previous"
+    );
+
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .put_secret_value()
+        .secret_id(&admin_arn)
+        .secret_string(json("second-Pw"))
+        .send()
+        .await
+        .expect("a new version, as a bump of admin_password_version stores");
+
+    let env: HashMap<String, String> = [
+        ("AMQP_URL", amqp_url()),
+        ("AMQP_SECRET_ARN", admin_arn.clone()),
+        ("BROKER_BOOTSTRAP_SECRET_ARN", bootstrap_arn),
+        ("RABBITMQ_MANAGEMENT_URL", rabbit_management_url()),
+        ("BROKER_PUBLISHER_USER", "p".into()),
+        ("BROKER_PUBLISHER_PASSWORD", "p".into()),
+        ("BROKER_CONSUMER_USER", "c".into()),
+        ("BROKER_CONSUMER_PASSWORD", "c".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let broker = setup::BrokerSetup::from_env(&env, &secrets).await.unwrap();
+    let management = broker.management.expect("a management API");
+    assert_eq!(management.admin.password.expose(), "second-Pw");
+    let earlier: Vec<_> = management
+        .earlier_admins
+        .iter()
+        .map(|c| (c.username.as_str(), c.password.expose().as_str()))
+        .collect();
+    assert_eq!(
+        earlier,
+        [
+            ("broker_admin", "first-Pw"),
+            ("broker_admin", "bootstrap-Pw")
+        ]
+    );
+}

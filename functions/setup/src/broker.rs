@@ -84,7 +84,12 @@ pub struct Management {
     /// `https://b-….mq.<region>.amazonaws.com` (the broker's console URL), or
     /// `http://127.0.0.1:15673` locally.
     pub url: String,
+    /// The administrator with the stored password: what setup logs in with.
     pub admin: Credentials,
+    /// Passwords the same administrator may still have on the broker, tried in order when the
+    /// stored one is refused: the secret's previous version (a rotation), then the bootstrap
+    /// password the broker was created with. See [`Management::ensure_admin_password`].
+    pub earlier_admins: Vec<Credentials>,
     pub vhost: String,
     pub timeout: Duration,
 }
@@ -97,6 +102,10 @@ pub enum ManagementError {
     Refused { what: String, status: u16 },
     #[error("invalid broker user name {0:?}: use letters, digits, '_', '-' and '.'")]
     UserName(String),
+    #[error(
+        "the broker refuses administrator {user} with the stored password and with every earlier one ({tried} tried): its password was changed outside setup"
+    )]
+    AdminRefused { user: String, tried: usize },
     #[error("queue {queue} has no dead-letter exchange: policy {applied:?} applies, not {wanted}")]
     PolicyNotApplied {
         queue: String,
@@ -111,7 +120,7 @@ impl ManagementError {
         match self {
             Self::Unreachable { .. } => true,
             Self::Refused { status, .. } => *status >= 500,
-            Self::UserName(_) | Self::PolicyNotApplied { .. } => false,
+            Self::UserName(_) | Self::PolicyNotApplied { .. } | Self::AdminRefused { .. } => false,
         }
     }
 }
@@ -208,6 +217,36 @@ struct UserBody<'a> {
     tags: &'a str,
 }
 
+/// `GET /api/users/{name}`: a list since RabbitMQ 3.9, a comma-separated string before.
+#[derive(serde::Deserialize)]
+struct UserInfo {
+    #[serde(default)]
+    tags: serde_json::Value,
+}
+
+impl UserInfo {
+    fn tags(&self) -> String {
+        match &self.tags {
+            serde_json::Value::Array(tags) => tags
+                .iter()
+                .filter_map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            serde_json::Value::String(tags) => tags.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// What [`Management::ensure_admin_password`] found on the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminPassword {
+    /// The broker already takes the stored password.
+    Stored,
+    /// An earlier password (the bootstrap one, or the previous version) was replaced by it.
+    Replaced,
+}
+
 impl Management {
     fn client(&self) -> Result<reqwest::Client, ManagementError> {
         // reqwest is built without its own provider (ring): it takes the process default.
@@ -228,7 +267,7 @@ impl Management {
         path: &str,
         body: &B,
     ) -> Result<(), ManagementError> {
-        self.send(client.put(self.url_of(path)).json(body), what)
+        self.send(&self.admin, client.put(self.url_of(path)).json(body), what)
             .await
             .map(drop)
     }
@@ -239,7 +278,17 @@ impl Management {
         what: &str,
         path: &str,
     ) -> Result<T, ManagementError> {
-        let response = self.send(client.get(self.url_of(path)), what).await?;
+        self.get_as(&self.admin, client, what, path).await
+    }
+
+    async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        who: &Credentials,
+        client: &reqwest::Client,
+        what: &str,
+        path: &str,
+    ) -> Result<T, ManagementError> {
+        let response = self.send(who, client.get(self.url_of(path)), what).await?;
         response.json().await.map_err(|e| self.unreachable(e))
     }
 
@@ -247,14 +296,15 @@ impl Management {
         format!("{}{path}", self.url.trim_end_matches('/'))
     }
 
-    /// Sends `request` as the administrator; a status other than 2xx is a refusal of `what`.
+    /// Sends `request` as `who`; a status other than 2xx is a refusal of `what`.
     async fn send(
         &self,
+        who: &Credentials,
         request: reqwest::RequestBuilder,
         what: &str,
     ) -> Result<reqwest::Response, ManagementError> {
         let response = request
-            .basic_auth(&self.admin.username, Some(self.admin.password.expose()))
+            .basic_auth(&who.username, Some(who.password.expose()))
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -275,6 +325,64 @@ impl Management {
             // Without the URL: reqwest's Display repeats it, and it is already above.
             reason: e.without_url().to_string(),
         }
+    }
+
+    /// Makes the stored password the administrator's on the broker, before anything else logs
+    /// in with it. The broker is created with a bootstrap password (the one value of the stack
+    /// that Terraform's state holds, as `aws_mq_broker` takes no write-only password), and a
+    /// rotation stores a new password the broker does not know yet: when the stored password is
+    /// refused, each of `earlier_admins` is tried, and the first the broker accepts sets the
+    /// stored one (`PUT /api/users/{name}`, its tags kept). Idempotent.
+    pub async fn ensure_admin_password(
+        &self,
+        backoff: &Backoff,
+    ) -> Result<AdminPassword, ManagementError> {
+        let client = self.client()?;
+        let name = checked_user(&self.admin.username)?;
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let path = format!("/api/users/{}", enc(name));
+        let what = format!("administrator {name}");
+        let refused = |e: &ManagementError| matches!(e, ManagementError::Refused { status, .. } if *status == 401);
+        let stored = backoff
+            .until_ready(
+                "the broker's management API",
+                ManagementError::is_transient,
+                || self.get_as::<UserInfo>(&self.admin, &client, &what, &path),
+            )
+            .await;
+        match stored {
+            Ok(_) => return Ok(AdminPassword::Stored),
+            Err(e) if refused(&e) => {}
+            Err(e) => return Err(e),
+        }
+        for earlier in self.earlier_admins.iter().filter(|c| c.username == name) {
+            let info: UserInfo = match self.get_as(earlier, &client, &what, &path).await {
+                Ok(info) => info,
+                Err(e) if refused(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let body = UserBody {
+                password: self.admin.password.expose(),
+                tags: &info.tags(),
+            };
+            self.send(
+                earlier,
+                client.put(self.url_of(&path)).json(&body),
+                &format!("the new password of {what}"),
+            )
+            .await?;
+            self.get_as::<UserInfo>(&self.admin, &client, &what, &path)
+                .await?;
+            tracing::info!(
+                user = name,
+                "administrator password set to the stored one; the earlier password no longer opens the broker"
+            );
+            return Ok(AdminPassword::Replaced);
+        }
+        Err(ManagementError::AdminRefused {
+            user: name.to_owned(),
+            tried: 1 + self.earlier_admins.len(),
+        })
     }
 
     /// Sets the policy that gives `queue` its dead-letter exchange ([`dead_letter_policy`]).

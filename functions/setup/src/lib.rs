@@ -203,11 +203,35 @@ impl BrokerSetup {
                 "BROKER_CONSUMER_PASSWORD",
             )
             .await?;
+        // Where the administrator may still have an earlier password: the stored secret's
+        // previous version (after a rotation), then the bootstrap password the broker was
+        // created with (`BROKER_BOOTSTRAP_SECRET_ARN`, or `BROKER_BOOTSTRAP_USER`/`_PASSWORD`).
+        let mut earlier_admins = Vec::new();
+        if let Some(arn) = env.optional("AMQP_SECRET_ARN")
+            && let Some(raw) = secrets.previous(&arn).await?
+        {
+            earlier_admins.push(shared::secrets::parse_credentials(&arn, &raw)?);
+        }
+        if env.optional("BROKER_BOOTSTRAP_SECRET_ARN").is_some()
+            || env.optional("BROKER_BOOTSTRAP_USER").is_some()
+        {
+            earlier_admins.push(
+                secrets
+                    .credentials(
+                        env,
+                        "BROKER_BOOTSTRAP_SECRET_ARN",
+                        "BROKER_BOOTSTRAP_USER",
+                        "BROKER_BOOTSTRAP_PASSWORD",
+                    )
+                    .await?,
+            );
+        }
         Ok(Self {
             amqp,
             management: Some(Management {
                 url,
                 admin,
+                earlier_admins,
                 vhost: env.optional("AMQP_VHOST").unwrap_or_else(|| "/".into()),
                 timeout: Duration::from_secs(10),
             }),
@@ -373,6 +397,10 @@ pub async fn setup_broker(
     broker: &BrokerSetup,
     backoff: &Backoff,
 ) -> Result<(String, Vec<String>), SetupError> {
+    // First the administrator's own password: the AMQP login below uses the stored one.
+    if let Some(management) = &broker.management {
+        management.ensure_admin_password(backoff).await?;
+    }
     let publisher = billing::amqp::Publisher::new(broker.amqp.clone());
     backoff
         .until_ready("the broker (AMQP)", broker_transient, || {

@@ -74,6 +74,33 @@ impl SecretSource {
             })
     }
 
+    /// The value of the secret's previous version (stage `AWSPREVIOUS`, which Secrets Manager
+    /// moves to the version a new one replaced), or `None` when it has none yet
+    /// (<https://docs.aws.amazon.com/secretsmanager/latest/userguide/whats-in-a-secret.html#term_version>).
+    pub async fn previous(&self, arn: &str) -> Result<Option<Secret<String>>, ConfigError> {
+        let out = self
+            .client()
+            .await
+            .get_secret_value()
+            .secret_id(arn)
+            .version_stage("AWSPREVIOUS")
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(out.secret_string().map(|s| Secret::new(s.to_owned()))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(ConfigError::Secret {
+                arn: arn.into(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            }),
+        }
+    }
+
     /// Username and password from the JSON secret named by `arn_var`, or from `user_var` and
     /// `password_var` when no ARN is configured.
     pub async fn credentials(
