@@ -96,7 +96,10 @@ def quantities(plan):
         "kms_keys": len(of("aws_kms_key")),
         "alarms_billed": max(0, alarms - FREE_ALARMS),
         "dashboards_billed": max(0, len(of("aws_cloudwatch_dashboard")) - FREE_DASHBOARDS),
-        "m2m_clients": sum(1 for a, _ in of("aws_cognito_user_pool_client") if "client_credentials" in (a.get("allowed_oauth_flows") or [])),
+        # The machine client is created by the AWS CLI (terraform_data machine_client, with the
+        # scopes in its input), so that its secret stays out of the state.
+        "m2m_clients": sum(1 for a, _ in of("aws_cognito_user_pool_client") if "client_credentials" in (a.get("allowed_oauth_flows") or []))
+        + sum(1 for a, _ in of("terraform_data") if "scopes" in (a.get("input") or {}) and "pool_id" in (a.get("input") or {})),
         "inspector_functions": len(functions) if inspector else 0,
         # Not a count: on iff some instance has Enhanced Monitoring (checked as zero / non-zero).
         "enhanced_monitoring_gb": 1 if any((a.get("monitoring_interval") or 0) > 0 for a, _ in dbs) else 0,

@@ -123,6 +123,12 @@ if [[ "${plan_rc}" != 0 ]]; then
 fi
 grep -E '^No changes' "${work}/plan.log"
 
+# No secret in the state: every secret value the apply created (Secrets Manager, Cognito client
+# secrets), searched for in the state file (scripts/tf-state-secrets.py).
+step "no secret in the state"
+terraform -chdir="${work}/tf" state pull >"${work}/raw.tfstate"
+python3 "${repo_root}/scripts/tf-state-secrets.py" "${endpoint}" "${work}/raw.tfstate"
+
 # IAM lint: every policy document in the applied state, through parliament and cloudsplaining
 # (scripts/iam-lint.py; suppressions with their reasons in terraform/tests/iam-lint-suppressions.json).
 step "IAM lint (parliament, cloudsplaining) of every policy in the state"

@@ -132,9 +132,10 @@ class Target:
             self.broker_log_group = value("broker_log_group")  # name, retention, key
             self.cli = shutil.which("aws") or sys.exit("make verify needs the AWS CLI (aws) on PATH")
             self.token_endpoint = value("token_endpoint")
-            self.machine_id = value("machine_client_id")
-            self.machine_secret = value("machine_client_secret")
-            self.machine = bool(self.machine_id)
+            # The machine client's id and secret live only in its secret (not in the state nor
+            # an output): read when the first token is asked for.
+            self.machine_secret_arn = value("machine_client_secret_arn")
+            self.machine = bool(self.machine_secret_arn)
             self.aws_env = {}
 
     def aws(self, service, *args, endpoint=None):
@@ -162,7 +163,9 @@ class Target:
             return run.stdout.strip()
         body = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": " ".join(
             f"crud-master/{s}" for s in scopes)}).encode()
-        basic = base64.b64encode(f"{self.machine_id}:{self.machine_secret}".encode()).decode()
+        client = json.loads(self.aws("secretsmanager", "get-secret-value", "--secret-id",
+                                     self.machine_secret_arn)["SecretString"])
+        basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
         req = urllib.request.Request(self.token_endpoint, data=body, headers={
             "Authorization": f"Basic {basic}",
             "Content-Type": "application/x-www-form-urlencoded"})

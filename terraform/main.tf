@@ -262,6 +262,7 @@ locals {
         module.database.app_user_secret_arns["orders"],
         module.database.app_user_secret_arns["orders_reader"],
         module.broker.secret_arn,
+        module.broker.bootstrap_secret_arn,
         module.broker.app_user_secret_arns["publisher"],
         module.broker.app_user_secret_arns["consumer"],
       ])
@@ -327,6 +328,7 @@ locals {
       # https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-basic-elements-broker.html).
       environment = merge(local.amqp_env, {
         AMQP_SECRET_ARN             = module.broker.secret_arn
+        BROKER_BOOTSTRAP_SECRET_ARN = module.broker.bootstrap_secret_arn
         RABBITMQ_MANAGEMENT_URL     = module.broker.console_url
         BROKER_PUBLISHER_SECRET_ARN = module.broker.app_user_secret_arns["publisher"]
         BROKER_CONSUMER_SECRET_ARN  = module.broker.app_user_secret_arns["consumer"]
@@ -480,7 +482,11 @@ module "auth" {
   deletion_protection = var.db_deletion_protection
   callback_urls       = var.cognito_callback_urls
 
-  create_machine_client = var.create_machine_client
+  create_machine_client       = var.create_machine_client
+  machine_client_version      = var.machine_client_version
+  kms_key_arn                 = aws_kms_key.this.arn
+  secret_recovery_window_days = var.secret_recovery_window_days
+  aws_endpoint_url            = var.aws_endpoint_url
 }
 
 # ---------------------------------------------------------------- API
@@ -569,10 +575,8 @@ module "github_oidc" {
 
   name                 = local.prefix
   repository           = var.github_repository
-  branch               = var.github_branch
+  plan_environment     = var.github_plan_environment
   environment          = var.github_environment
   create_oidc_provider = var.create_github_oidc_provider
   state_bucket         = var.tf_state_bucket
-  project_tag          = var.name
-  kms_key_arn          = aws_kms_key.this.arn
 }

@@ -43,10 +43,9 @@ output "machine_client_id" {
   value       = module.auth.machine_client_id
 }
 
-output "machine_client_secret" {
-  description = "Secret of the machine client (terraform output -raw machine_client_secret)."
-  value       = module.auth.machine_client_secret
-  sensitive   = true
+output "machine_client_secret_arn" {
+  description = "Secrets Manager secret with the machine client's client_id and client_secret (JSON); only principals granted GetSecretValue on it read it."
+  value       = module.auth.machine_client_secret_arn
 }
 
 output "token_endpoint" {

@@ -423,6 +423,12 @@ variable "create_machine_client" {
   default     = true
 }
 
+variable "machine_client_version" {
+  description = "Bump to replace the machine client (a new client id and secret, written to machine_client_secret_arn): its rotation."
+  type        = number
+  default     = 1
+}
+
 variable "cognito_mfa" {
   description = "Cognito MFA: OFF, OPTIONAL or ON."
   type        = string
@@ -480,10 +486,10 @@ variable "github_repository" {
   default     = "example/crud-master"
 }
 
-variable "github_branch" {
-  description = "Branch trusted by the plan role."
+variable "github_plan_environment" {
+  description = "GitHub environment trusted by the plan role (configure required reviewers on it): pull-request plans run in it."
   type        = string
-  default     = "main"
+  default     = "plan"
 }
 
 variable "github_environment" {

@@ -124,25 +124,107 @@ resource "aws_cognito_user_pool_client" "user" {
 # announced it in 2024, per active M2M app client (docs/costs.md;
 # https://docs.aws.amazon.com/cognito/latest/developerguide/tracking-cost.html): optional, and
 # without it the functions fall back to groups only (ADMIN_SCOPE/ADMIN_CLIENT_IDS unset).
-resource "aws_cognito_user_pool_client" "machine" {
+#
+# Not an aws_cognito_user_pool_client: the provider stores client_secret in the state (it has no
+# write-only form in 5.100), and whoever reads the state would hold an admin of the API. The AWS
+# CLI creates the client and writes its id and secret straight into the secret below, from a
+# pipe, so the value is never in the state, a plan, a log or an output
+# (https://docs.aws.amazon.com/cli/latest/reference/cognito-idp/create-user-pool-client.html).
+# Any change of the inputs replaces the client: a new id and secret, written to the same secret.
+# Terraform does not see edits made to the client elsewhere; make verify's machine token does.
+resource "aws_secretsmanager_secret" "machine" {
+  #checkov:skip=CKV2_AWS_57:Rotation is a replacement of the client (machine_client_version), which writes the new secret here.
   count = var.create_machine_client ? 1 : 0
 
-  name         = "${var.name}-machine"
-  user_pool_id = aws_cognito_user_pool.this.id
+  name_prefix             = "${var.name}/machine-client-"
+  description             = "client_id and client_secret of the ${var.name} machine app client (client credentials)"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
 
-  generate_secret                      = true
-  prevent_user_existence_errors        = "ENABLED"
-  enable_token_revocation              = true
-  explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
-  allowed_oauth_flows_user_pool_client = true
-  allowed_oauth_flows                  = ["client_credentials"]
-  allowed_oauth_scopes                 = [for s in var.machine_client_scopes : "${var.resource_server_identifier}/${s}"]
-  supported_identity_providers         = ["COGNITO"]
+locals {
+  machine_client_name = "${var.name}-machine"
+}
 
-  access_token_validity = var.access_token_validity_minutes
-  token_validity_units {
-    access_token = "minutes"
+resource "terraform_data" "machine_client" {
+  count = var.create_machine_client ? 1 : 0
+
+  input = {
+    pool_id   = aws_cognito_user_pool.this.id
+    name      = local.machine_client_name
+    scopes    = join(" ", [for s in var.machine_client_scopes : "${var.resource_server_identifier}/${s}"])
+    minutes   = tostring(var.access_token_validity_minutes)
+    secret_id = aws_secretsmanager_secret.machine[0].arn
+    region    = data.aws_region.current.name
+    endpoint  = var.aws_endpoint_url == null ? "" : var.aws_endpoint_url
+    version   = tostring(var.machine_client_version)
+  }
+  triggers_replace = [aws_cognito_user_pool.this.id, local.machine_client_name, var.machine_client_scopes, var.access_token_validity_minutes, aws_secretsmanager_secret.machine[0].arn, var.machine_client_version]
+
+  # Deletes any client of that name first (a failed earlier create), then creates one and pipes
+  # {client_id, client_secret} into the secret without a shell variable or an argument.
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh", "-c"]
+    command     = <<-EOT
+      set -eu
+      [ -z "$ENDPOINT" ] || export AWS_ENDPOINT_URL="$ENDPOINT"
+      for id in $(aws cognito-idp list-user-pool-clients --region "$REGION" --user-pool-id "$POOL" --max-results 60 \
+          --query "UserPoolClients[?ClientName=='$NAME'].ClientId" --output text); do
+        aws cognito-idp delete-user-pool-client --region "$REGION" --user-pool-id "$POOL" --client-id "$id"
+      done
+      aws cognito-idp create-user-pool-client --region "$REGION" --user-pool-id "$POOL" --client-name "$NAME" \
+          --generate-secret --allowed-o-auth-flows-user-pool-client --allowed-o-auth-flows client_credentials \
+          --allowed-o-auth-scopes $SCOPES --supported-identity-providers COGNITO \
+          --explicit-auth-flows ALLOW_REFRESH_TOKEN_AUTH --prevent-user-existence-errors ENABLED \
+          --enable-token-revocation --access-token-validity "$MINUTES" --token-validity-units AccessToken=minutes \
+          --query '{client_id: UserPoolClient.ClientId, client_secret: UserPoolClient.ClientSecret}' --output json \
+        | aws secretsmanager put-secret-value --region "$REGION" --secret-id "$SECRET" --secret-string file:///dev/stdin \
+          --query VersionId --output text >/dev/null
+      echo "machine client $NAME created; its id and secret are in $SECRET"
+    EOT
+    environment = {
+      POOL     = self.input.pool_id
+      NAME     = self.input.name
+      SCOPES   = self.input.scopes
+      MINUTES  = self.input.minutes
+      SECRET   = self.input.secret_id
+      REGION   = self.input.region
+      ENDPOINT = self.input.endpoint
+    }
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = ["/bin/sh", "-c"]
+    command     = <<-EOT
+      set -eu
+      [ -z "$ENDPOINT" ] || export AWS_ENDPOINT_URL="$ENDPOINT"
+      for id in $(aws cognito-idp list-user-pool-clients --region "$REGION" --user-pool-id "$POOL" --max-results 60 \
+          --query "UserPoolClients[?ClientName=='$NAME'].ClientId" --output text 2>/dev/null || true); do
+        aws cognito-idp delete-user-pool-client --region "$REGION" --user-pool-id "$POOL" --client-id "$id"
+      done
+    EOT
+    environment = {
+      POOL     = self.input.pool_id
+      NAME     = self.input.name
+      REGION   = self.input.region
+      ENDPOINT = self.input.endpoint
+    }
   }
 
   depends_on = [aws_cognito_resource_server.this]
+}
+
+# The client's id, by name (ListUserPoolClients returns ids and names, never a secret).
+data "aws_cognito_user_pool_clients" "this" {
+  user_pool_id = aws_cognito_user_pool.this.id
+  depends_on   = [terraform_data.machine_client]
+}
+
+locals {
+  machine_client_ids = [
+    for i, n in data.aws_cognito_user_pool_clients.this.client_names : data.aws_cognito_user_pool_clients.this.client_ids[i]
+    if var.create_machine_client && n == local.machine_client_name
+  ]
 }

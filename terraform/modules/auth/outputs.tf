@@ -20,18 +20,17 @@ output "user_client_id" {
 
 output "machine_client_id" {
   description = "ID of the machine client (client credentials); null without create_machine_client."
-  value       = try(aws_cognito_user_pool_client.machine[0].id, null)
+  value       = try(one(local.machine_client_ids), null)
 }
 
-output "machine_client_secret" {
-  description = "Secret of the machine client."
-  value       = try(aws_cognito_user_pool_client.machine[0].client_secret, null)
-  sensitive   = true
+output "machine_client_secret_arn" {
+  description = "ARN of the secret holding the machine client's client_id and client_secret (JSON); null without create_machine_client."
+  value       = try(aws_secretsmanager_secret.machine[0].arn, null)
 }
 
 output "client_ids" {
   description = "All app client IDs (the JWT authorizer audience)."
-  value       = concat([aws_cognito_user_pool_client.user.id], aws_cognito_user_pool_client.machine[*].id)
+  value       = concat([aws_cognito_user_pool_client.user.id], local.machine_client_ids)
 }
 
 output "token_endpoint" {

@@ -114,3 +114,26 @@ variable "create_machine_client" {
   type        = bool
   default     = true
 }
+
+variable "machine_client_version" {
+  description = "Bump to replace the machine client: a new client id and secret, written to its secret (machine_client_secret_arn)."
+  type        = number
+  default     = 1
+}
+
+variable "kms_key_arn" {
+  description = "KMS key that encrypts the machine client's secret."
+  type        = string
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret can be restored (0 deletes at once)."
+  type        = number
+  default     = 30
+}
+
+variable "aws_endpoint_url" {
+  description = "Endpoint the AWS CLI of the machine client's create and delete steps calls (moto in tests); null for AWS."
+  type        = string
+  default     = null
+}

@@ -1,19 +1,22 @@
 # ---------------------------------------------------------------- administrator credentials
-# The password is generated once, as an ephemeral value (never in the plan), and written to the
-# secret with a write-only argument. The broker reads it back from the secret through a data
-# source, so the broker and the secret always hold the same stored value: a replaced broker
-# (deployment_mode and subnet_ids are ForceNew) is created with the password the secret already
-# has. A `data "aws_secretsmanager_random_password"` would yield a new value on every plan and
-# give a replaced broker a password nobody stored.
-# aws_mq_broker has no write-only password argument in provider 5.100, so the value reaches the
-# broker (and its state entry) as a normal attribute; the state is encrypted (backend.tf.example).
+# The password is generated as an ephemeral value (never in the plan or the state) and written
+# to the secret with a write-only argument. aws_mq_broker has no write-only password argument in
+# provider 5.100, so the broker is created with a bootstrap password instead, which the state does
+# hold: setup, the first time it reaches a new broker, logs in with it and sets the administrator's
+# password to the stored one through the RabbitMQ management API
+# (PUT /api/users/{name}, as AWS documents it for the broker user it creates with the administrator
+# tag: https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-basic-elements-user.html)
+# before it creates any other user, and fails the deploy if it cannot. From then on the bootstrap
+# value opens nothing.
+# Bumping admin_password_version stores a new password; setup logs in with the previous one
+# (the secret's AWSPREVIOUS version) and applies it.
 ephemeral "aws_secretsmanager_random_password" "admin" {
   password_length     = 32
   exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:Amazon MQ has no rotation integration for RabbitMQ users; see README "Broker users" for the rotation runbook.
+  #checkov:skip=CKV2_AWS_57:Amazon MQ has no rotation integration for RabbitMQ users; a version bump rotates (docs/operations.md).
   name_prefix             = "${var.name}/broker-admin-"
   description             = "AMQP and management API credentials of the ${var.name} broker administrator (setup only)"
   kms_key_id              = var.kms_key_arn
@@ -27,15 +30,40 @@ resource "aws_secretsmanager_secret_version" "this" {
     username = var.username
     password = ephemeral.aws_secretsmanager_random_password.admin.random_password
   })
-  # Amazon MQ cannot change a RabbitMQ user's password (its Users API does not cover RabbitMQ):
-  # bumping this only takes effect on a new broker. Keep it unless the broker is replaced too.
   secret_string_wo_version = var.admin_password_version
 }
 
-# The stored value, read back: what the broker is created with.
-data "aws_secretsmanager_secret_version" "admin" {
-  secret_id  = aws_secretsmanager_secret.this.id
-  version_id = aws_secretsmanager_secret_version.this.version_id
+# The bootstrap password: drawn once (terraform_data keeps the first value; the data source draws
+# a new one at every plan), given to the broker at creation, and kept in a secret of its own for
+# setup's first login. Replaced on the broker by setup, so what the state holds opens nothing.
+data "aws_secretsmanager_random_password" "bootstrap" {
+  password_length     = 32
+  exclude_punctuation = true
+}
+
+resource "terraform_data" "bootstrap_password" {
+  input = data.aws_secretsmanager_random_password.bootstrap.random_password
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+resource "aws_secretsmanager_secret" "bootstrap" {
+  #checkov:skip=CKV2_AWS_57:A one-time password that setup replaces on the broker at its first run; nothing to rotate.
+  name_prefix             = "${var.name}/broker-bootstrap-"
+  description             = "The password the ${var.name} broker is created with; setup replaces it with the stored administrator password (setup only)"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "bootstrap" {
+  secret_id = aws_secretsmanager_secret.bootstrap.id
+  secret_string = jsonencode({
+    username = var.username
+    password = terraform_data.bootstrap_password.output
+  })
 }
 
 # ---------------------------------------------------------------- application users
@@ -104,12 +132,12 @@ resource "aws_mq_broker" "this" {
 
   user {
     username = var.username
-    password = jsondecode(data.aws_secretsmanager_secret_version.admin.secret_string).password
+    password = terraform_data.bootstrap_password.output
   }
 
   tags = var.tags
 
-  # Amazon MQ does not update RabbitMQ users in place; a new broker reads the stored password.
+  # Setup owns the administrator's password after creation (see the top of this file).
   lifecycle {
     ignore_changes = [user]
   }

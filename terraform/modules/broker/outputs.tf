@@ -45,3 +45,8 @@ output "general_log_group" {
   description = "The broker's general log group (Amazon MQ's name; retention and key set after the broker exists)."
   value       = local.general_log_group
 }
+
+output "bootstrap_secret_arn" {
+  description = "ARN of the bootstrap password's secret (setup only): the password the broker is created with, which setup replaces."
+  value       = aws_secretsmanager_secret.bootstrap.arn
+}

@@ -3,10 +3,9 @@
 #
 # An HTTP API has neither a resource policy nor a WAF association (both are REST-API-only features:
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vs-rest.html), so the
-# execute-api URL stays public. CloudFront adds the custom header below to every origin request
-# and overwrites a viewer header of the same name
-# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html);
-# the functions compare it with the secret (functions/shared/src/origin.rs).
+# execute-api URL stays public. A CloudFront Function adds a secret header to every request and
+# overwrites a viewer header of the same name (below); the functions compare it with the secret
+# (functions/shared/src/origin.rs).
 
 locals {
   has_domain = var.domain_name != null
@@ -15,10 +14,13 @@ locals {
 
 # ---------------------------------------------------------------- origin verification secret
 # Generated as an ephemeral value (never in the plan or the state) and written with a write-only
-# argument, like the other passwords: a `data "aws_secretsmanager_random_password"` is read, and
-# draws a new value, on every plan. CloudFront then takes the secret's AWSCURRENT value, the same
-# one the functions read (GetSecretValue without a stage), so a rotation (bump
-# origin_verify_version, or put-secret-value by hand, then apply) moves both.
+# argument, like the other passwords. CloudFront cannot take it as an origin custom header: that
+# value is a plain attribute of aws_cloudfront_distribution (no write-only form in provider 5.100),
+# so the state would hold it and a refresh would read it back. Instead a CloudFront Function sets
+# the header on every viewer request from a KeyValueStore
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-functions.html),
+# whose key the AWS CLI writes from the secret after apply, and which no Terraform resource reads.
+# A rotation (bump origin_verify_version, then apply) writes the new value to both.
 ephemeral "aws_secretsmanager_random_password" "this" {
   password_length     = 48
   exclude_punctuation = true
@@ -39,9 +41,59 @@ resource "aws_secretsmanager_secret_version" "this" {
   secret_string_wo_version = var.origin_verify_version
 }
 
-# AWSCURRENT, read after the version above exists (its secret_id is only known once it does).
-data "aws_secretsmanager_secret_version" "this" {
-  secret_id = aws_secretsmanager_secret_version.this.secret_id
+resource "aws_cloudfront_key_value_store" "this" {
+  provider = aws.us_east_1
+  name     = "${var.name}-origin-verify"
+  comment  = "The ${var.origin_verify_header} value the viewer-request function adds (written from ${aws_secretsmanager_secret.this.name})"
+}
+
+locals {
+  kvs_key = "origin-verify"
+}
+
+# The key, from the secret, through a pipe: the value is in no argument, output or state. The
+# KeyValueStore API is signed with SigV4A, which the AWS CLI v2 supports out of the box (its
+# CRT); v1 needs the awscrt package
+# (https://docs.aws.amazon.com/cli/latest/reference/cloudfront-keyvaluestore/put-key.html).
+resource "terraform_data" "origin_verify_key" {
+  triggers_replace = [aws_cloudfront_key_value_store.this.arn, aws_secretsmanager_secret_version.this.version_id]
+
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh", "-c"]
+    command     = <<-EOT
+      set -eu
+      value=$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$SECRET" --query SecretString --output text)
+      etag=$(aws cloudfront-keyvaluestore describe-key-value-store --region us-east-1 --kvs-arn "$KVS" --query ETag --output text)
+      printf '{"KvsARN":"%s","Key":"%s","Value":"%s","IfMatch":"%s"}' "$KVS" "$KEY" "$value" "$etag" \
+        | aws cloudfront-keyvaluestore put-key --region us-east-1 --cli-input-json file:///dev/stdin --query ETag --output text >/dev/null
+      echo "origin-verify key written to $KVS from $SECRET"
+    EOT
+    environment = {
+      KVS    = aws_cloudfront_key_value_store.this.arn
+      KEY    = local.kvs_key
+      SECRET = aws_secretsmanager_secret.this.arn
+      REGION = data.aws_region.current.name
+    }
+  }
+}
+
+data "aws_region" "current" {}
+
+# Sets the header on every viewer request, replacing one a viewer sent. A request reaching the
+# function before the key exists gets a 503 from CloudFront (the function fails), never the API
+# without the header. The origin request policy forwards the viewer's headers as the function
+# left them (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-event-structure.html).
+resource "aws_cloudfront_function" "origin_verify" {
+  provider                     = aws.us_east_1
+  name                         = "${var.name}-origin-verify"
+  comment                      = "Adds ${var.origin_verify_header} from the KeyValueStore"
+  runtime                      = "cloudfront-js-2.0"
+  publish                      = true
+  key_value_store_associations = [aws_cloudfront_key_value_store.this.arn]
+  code = templatefile("${path.module}/origin-verify.js", {
+    header = lower(var.origin_verify_header)
+    key    = local.kvs_key
+  })
 }
 
 # ---------------------------------------------------------------- managed CloudFront policies
@@ -307,6 +359,9 @@ resource "aws_cloudfront_distribution" "this" {
   aliases         = local.has_domain ? [var.domain_name] : []
   web_acl_id      = aws_wafv2_web_acl.this.arn
 
+  # No request before the function can add the header.
+  depends_on = [terraform_data.origin_verify_key]
+
   origin {
     origin_id   = local.origin_id
     domain_name = var.origin_domain_name
@@ -321,11 +376,6 @@ resource "aws_cloudfront_distribution" "this" {
       origin_keepalive_timeout = 5
     }
 
-    custom_header {
-      name = var.origin_verify_header
-      # The stored value, not the random data source's new one.
-      value = data.aws_secretsmanager_secret_version.this.secret_string
-    }
   }
 
   default_cache_behavior {
@@ -337,6 +387,11 @@ resource "aws_cloudfront_distribution" "this" {
     cache_policy_id            = data.aws_cloudfront_cache_policy.this.id
     origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.this.id
     response_headers_policy_id = data.aws_cloudfront_response_headers_policy.this.id
+
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.origin_verify.arn
+    }
   }
 
   restrictions {

@@ -40,5 +40,5 @@ output "origin_verify_secret_arn" {
 
 output "origin_verify_secret_version_id" {
   description = "Version of the secret CloudFront uses now: in the functions' environment, so that a rotation also starts fresh function environments."
-  value       = data.aws_secretsmanager_secret_version.this.version_id
+  value       = aws_secretsmanager_secret_version.this.version_id
 }

@@ -8,14 +8,12 @@ locals {
     "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:oidc-provider/${local.issuer_host}"
   )
 
-  # The sub claim GitHub puts in the token: "repo:<owner>/<repo>:pull_request" for pull request
-  # runs, "repo:<owner>/<repo>:ref:refs/heads/<branch>" for a branch, and
-  # "repo:<owner>/<repo>:environment:<name>" for a job that names an environment
+  # The sub claim GitHub puts in the token: "repo:<owner>/<repo>:environment:<name>" for a job
+  # that names an environment, whatever triggered it
   # (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#example-subject-claims).
-  plan_subjects = [
-    "repo:${var.repository}:pull_request",
-    "repo:${var.repository}:ref:refs/heads/${var.branch}",
-  ]
+  # Both roles trust only jobs in an environment: a pull request's plan gets a token only after
+  # a reviewer of the plan environment approved that run, and an apply only in production.
+  plan_subjects  = ["repo:${var.repository}:environment:${var.plan_environment}"]
   apply_subjects = ["repo:${var.repository}:environment:${var.environment}"]
 }
 
@@ -45,8 +43,9 @@ data "aws_iam_policy_document" "trust" {
       variable = "${local.issuer_host}:aud"
       values   = ["sts.amazonaws.com"]
     }
-    # Exact subjects (StringEquals, no wildcard): this repository, and for apply only jobs running
-    # in the protected environment, which GitHub lets only the main branch use after an approval.
+    # Exact subjects (StringEquals, no wildcard): this repository's jobs in the one environment,
+    # whose required reviewers (and, for production, main-only deployment branches) GitHub
+    # enforces before the job starts.
     condition {
       test     = "StringEquals"
       variable = "${local.issuer_host}:sub"
@@ -55,10 +54,13 @@ data "aws_iam_policy_document" "trust" {
   }
 }
 
-# plan: read-only, for pull requests and main (terraform plan -lock=false reads the state only).
+# plan: read-only, for approved pull-request runs (terraform plan -refresh=false -lock=false reads
+# the state and the data sources, no live resource). It can read no secret value: ReadOnlyAccess
+# minus the APIs that return one, denied explicitly, since an explicit Deny wins over any Allow
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
 resource "aws_iam_role" "plan" {
   name_prefix          = "${var.name}-gha-plan-"
-  description          = "GitHub Actions terraform plan for ${var.repository} (pull requests, ${var.branch})"
+  description          = "GitHub Actions terraform plan -refresh=false for ${var.repository} (environment ${var.plan_environment}); reads no secret"
   assume_role_policy   = data.aws_iam_policy_document.trust["plan"].json
   max_session_duration = 3600
   tags                 = var.tags
@@ -76,20 +78,6 @@ data "aws_iam_policy_document" "plan" {
     resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.state_bucket}", "arn:${data.aws_partition.current.partition}:s3:::${var.state_bucket}/*"]
   }
 
-  # Refreshing the secret versions reads them, as the state already holds them.
-  statement {
-    sid     = "RefreshProjectSecrets"
-    actions = ["secretsmanager:GetSecretValue"]
-    # The stack's secrets are all named <name>-<environment>/... (name_prefix); the tag condition
-    # stays as a second fence.
-    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:${var.name}/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/Project"
-      values   = [var.project_tag]
-    }
-  }
-
   # The ephemeral passwords are opened at every plan. GetRandomPassword acts on no resource (its
   # Resource types column is empty: "you must specify all resources ("*")",
   # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html),
@@ -100,26 +88,29 @@ data "aws_iam_policy_document" "plan" {
     resources = ["*"]
   }
 
-  # The project key encrypts the secret versions the plan reads (Secrets Manager decrypts with the
-  # caller's kms:Decrypt) and the functions' environment: reading a function's configuration
-  # returns EnvironmentResponse "Variables" when Lambda can decrypt them for the caller, and only
-  # "Error" details when it cannot
-  # (https://docs.aws.amazon.com/lambda/latest/api/API_EnvironmentResponse.html), so without this
-  # every plan would re-add all four functions' variables.
+  # Every API of the account that returns a secret value: Secrets Manager's values, the app
+  # clients' secrets (DescribeUserPoolClient returns ClientSecret,
+  # https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_DescribeUserPoolClient.html),
+  # SecureString parameters and anything the project key encrypts.
   statement {
-    sid       = "DecryptThroughSecretsManagerAndLambda"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com", "lambda.${data.aws_region.current.name}.amazonaws.com"]
-    }
+    sid    = "NoSecretValues"
+    effect = "Deny"
+    actions = [
+      "secretsmanager:GetSecretValue",
+      "secretsmanager:BatchGetSecretValue",
+      "cognito-idp:DescribeUserPoolClient",
+      "ssm:GetParameter",
+      "ssm:GetParameters",
+      "ssm:GetParametersByPath",
+      "ssm:GetParameterHistory",
+      "kms:Decrypt",
+    ]
+    resources = ["*"]
   }
 }
 
 resource "aws_iam_role_policy" "plan" {
-  name   = "state-and-secrets"
+  name   = "state-and-no-secrets"
   role   = aws_iam_role.plan.id
   policy = data.aws_iam_policy_document.plan.json
 }

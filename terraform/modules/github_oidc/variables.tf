@@ -13,10 +13,10 @@ variable "repository" {
   }
 }
 
-variable "branch" {
-  description = "Branch whose runs (and pull requests) may assume the plan role."
+variable "plan_environment" {
+  description = "GitHub environment (with required reviewers) whose jobs may assume the plan role: pull-request plans run in it after an approval."
   type        = string
-  default     = "main"
+  default     = "plan"
 }
 
 variable "environment" {
@@ -33,16 +33,6 @@ variable "create_oidc_provider" {
 
 variable "state_bucket" {
   description = "S3 bucket of the Terraform state (backend.tf), readable by the plan role."
-  type        = string
-}
-
-variable "project_tag" {
-  description = "Value of the Project tag of the stack's secrets, which the plan role may read to refresh them."
-  type        = string
-}
-
-variable "kms_key_arn" {
-  description = "The stack's KMS key (secrets, function environments): the plan role decrypts through Secrets Manager and Lambda only."
   type        = string
 }
 

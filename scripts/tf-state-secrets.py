@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""No secret in the Terraform state: every secret value the apply created, searched for in the state.
+
+Usage: tf-state-secrets.py ENDPOINT STATE_FILE
+
+Reads, from the AWS endpoint the apply ran against (moto in scripts/tf-moto.sh), the current value
+of every Secrets Manager secret and every Cognito app client secret, and fails if any of them (or a
+field of a JSON secret) appears anywhere in STATE_FILE (`terraform state pull`), raw or JSON-escaped.
+
+One exception, by design and named: the broker's bootstrap password (secret name
+`<name>/broker-bootstrap-...`). aws_mq_broker has no write-only password argument in provider 5.100,
+so the broker is created with a throwaway password that the state holds; setup replaces it with the
+stored administrator password before creating any other user, and refuses to go on if it cannot
+(docs/security.md, "Secrets and the Terraform state").
+"""
+
+import json
+import subprocess
+import sys
+
+BOOTSTRAP_MARKER = "/broker-bootstrap-"
+# Shorter values (a port, "true", a user name) are not secrets and would match by accident.
+MIN_SECRET_LEN = 12
+
+
+def leaves(value):
+    """The string values of a secret: the whole string, or every string field of a JSON object."""
+    try:
+        doc = json.loads(value)
+    except (TypeError, ValueError):
+        return [value]
+    if isinstance(doc, dict):
+        return [v for k, v in doc.items() if isinstance(v, str) and k not in ("username", "client_id", "engine", "host", "dbname")]
+    return [value]
+
+
+def aws(endpoint, *args):
+    """The AWS CLI on PATH (scripts/tf-moto.sh puts the pinned one first), JSON out."""
+    run = subprocess.run(["aws", *args, "--endpoint-url", endpoint, "--output", "json"],
+                         capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        raise RuntimeError(f"aws {' '.join(args[:2])}: {run.stderr.strip()}")
+    return json.loads(run.stdout or "{}")
+
+
+def secret_values(endpoint):
+    found, bootstrap = [], []
+    for s in aws(endpoint, "secretsmanager", "list-secrets")["SecretList"]:
+        try:
+            v = aws(endpoint, "secretsmanager", "get-secret-value", "--secret-id", s["ARN"])
+        except RuntimeError as e:
+            if "ResourceNotFoundException" in str(e):
+                continue  # no current version: the secret holds nothing yet
+            raise
+        if "SecretString" not in v:
+            continue
+        target = bootstrap if BOOTSTRAP_MARKER in s["Name"] else found
+        target.extend((f"secret {s['Name']}", x) for x in leaves(v["SecretString"]))
+    for pool in aws(endpoint, "cognito-idp", "list-user-pools", "--max-results", "60")["UserPools"]:
+        clients = aws(endpoint, "cognito-idp", "list-user-pool-clients", "--user-pool-id", pool["Id"])
+        for c in clients["UserPoolClients"]:
+            d = aws(endpoint, "cognito-idp", "describe-user-pool-client", "--user-pool-id", pool["Id"],
+                    "--client-id", c["ClientId"])["UserPoolClient"]
+            if d.get("ClientSecret"):
+                found.append((f"client secret of Cognito app client {c['ClientName']}", d["ClientSecret"]))
+    return found, bootstrap
+
+
+def main():
+    endpoint, state_path = sys.argv[1], sys.argv[2]
+    with open(state_path, encoding="utf-8") as f:
+        state = f.read()
+    found, bootstrap = secret_values(endpoint)
+    checked = [(what, v) for what, v in found if len(v) >= MIN_SECRET_LEN]
+    if not checked:
+        sys.exit("no secret value found at the endpoint: the check would prove nothing")
+    leaked = [what for what, v in checked if v in state or json.dumps(v)[1:-1] in state]
+    for what in leaked:
+        print(f"IN THE STATE: the value of {what}", file=sys.stderr)
+    in_state = sum(1 for _, v in bootstrap if v in state)
+    print(
+        f"state secrets: {len(checked)} secret values searched in the state ({len(state)} bytes), "
+        f"{len(leaked)} found; the broker bootstrap password is in it by design ({in_state} of {len(bootstrap)} values)"
+    )
+    if leaked:
+        sys.exit(f"{len(leaked)} secret value(s) in the Terraform state")
+
+
+if __name__ == "__main__":
+    main()
