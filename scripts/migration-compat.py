@@ -6,8 +6,9 @@ serving until the rollout ends, so each migration must keep accepting the SQL of
 it (docs/operations.md, "Migrations: expand, then contract"). For each migration M of
 functions/shared/src/migrate.rs, in its order:
 
-- the release before it is the parent of the commit that added M (`git log --diff-filter=A`), or
-  HEAD while M is not committed yet; a migration of the first commit has none;
+- the release before it is the parent of the commit that added M (`git log --diff-filter=A`), and
+  also, when M came in a merge, the merge's first parent (the main line before it landed); HEAD
+  while M is not committed yet; a migration of the first commit has none;
 - that revision's SQL is every string literal of functions/inventory/src (the movies database),
   functions/billing-api/src and functions/billing-consumer/src (orders) that starts like a
   SELECT, INSERT, UPDATE, DELETE or WITH statement, outside `#[cfg(test)]` items, test modules'
