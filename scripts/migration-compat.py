@@ -16,7 +16,8 @@ functions/shared/src/migrate.rs, in its order:
 - a fresh database gets the migrations up to and including M as setup applies them (one
   transaction per file under setup's advisory lock, recorded in schema_migrations), and each
   statement is PREPAREd there: PostgreSQL resolves its tables, columns, functions and types and
-  infers its parameters' types, as tokio-postgres' prepare does, without running it.
+  infers its parameters' types, as tokio-postgres' prepare does, without running it; its parameter
+  and result types (psql's \\gdesc) must be those it had before M, text-like types counting as one.
 
 The code of this tree is also prepared against all its migrations. A failure names the migration,
 the revision, the file and line, the statement and PostgreSQL's error, and says whether the
@@ -379,6 +380,7 @@ def literal(s):
 
 PREPARE_ALL = """
 CREATE TEMP TABLE compat_failures (i int, code text, message text, detail text, hint text);
+CREATE TEMP TABLE compat_params (i int, types jsonb);
 DO $compat$
 DECLARE s text; i bigint; d text; h text;
 BEGIN
@@ -386,6 +388,9 @@ BEGIN
                   FROM unnest(ARRAY[%s]::text[]) WITH ORDINALITY AS t(b, n) LOOP
         BEGIN
             EXECUTE format('PREPARE compat_%%s AS %%s', i, s);
+            INSERT INTO compat_params
+                SELECT i, (SELECT jsonb_agg(t::regtype::text ORDER BY n) FROM unnest(parameter_types) WITH ORDINALITY u(t, n))
+                  FROM pg_prepared_statements WHERE name = 'compat_' || i;
             EXECUTE format('DEALLOCATE compat_%%s', i);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
@@ -394,19 +399,54 @@ BEGIN
     END LOOP;
 END
 $compat$;
-SELECT coalesce(jsonb_agg(to_jsonb(f)), '[]') FROM compat_failures f;
+SELECT jsonb_build_object(
+    'failures', (SELECT coalesce(jsonb_agg(to_jsonb(f)), '[]') FROM compat_failures f),
+    'params', (SELECT coalesce(jsonb_object_agg(i, coalesce(types, '[]')), '{}') FROM compat_params));
 """
+# tokio-postgres binds a String to any of these and reads any of them into one.
+TEXT_LIKE = {"text", "character varying", "character", "name", "citext", "unknown"}
 
 
-def prepare_all(env, db, sqls):
-    """{index into sqls: PostgreSQL's error} for the statements that do not PREPARE."""
+def type_name(t):
+    """A type as a client binds or reads it: no typmod (numeric(12,2) is numeric), text-like as text."""
+    t = re.sub(r"\([^)]*\)", "", t).strip()
+    array = t.endswith("[]")
+    base = t[:-2] if array else t
+    return ("text" if base in TEXT_LIKE else base) + "[]" * array
+
+
+def result_types(env, db, sqls, indexes):
+    """{index: (result column types)} through psql's \\gdesc, which describes without running."""
+    script = ["\\pset format unaligned", "\\pset tuples_only on"]
+    for i in indexes:
+        script += [f"\\echo @@compat {i}", sqls[i], "\\gdesc"]
+    r = subprocess.run(["psql", "-X", "-q", "-d", db], input="\n".join(script) + "\n", env=env, capture_output=True, text=True)
+    out, current = {}, None
+    for line in r.stdout.splitlines():
+        if line.startswith("@@compat "):
+            current = int(line.split()[1])
+            out[current] = ()
+        elif current is not None and "|" in line:
+            out[current] += (type_name(line.rsplit("|", 1)[1]),)
+    return out
+
+
+def prepare_all(env, db, sqls, shapes=False):
+    """({index into sqls: PostgreSQL's error} for the statements that do not PREPARE, and with
+    `shapes` {index: (parameter types, result types)} for those that do)."""
     if not sqls:
-        return {}
+        return {}, {}
     encoded = ",".join(literal(base64.b64encode(s.encode()).decode()) for s in sqls)
     r = psql(env, db, PREPARE_ALL % encoded)
     if r.returncode != 0:
         raise Fail(f"PREPARE in {db}: {r.stderr.strip()}")
-    return {f["i"] - 1: f for f in json.loads(r.stdout.strip().splitlines()[-1])}
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    failed = {f["i"] - 1: f for f in got["failures"]}
+    if not shapes:
+        return failed, {}
+    params = {int(i) - 1: tuple(type_name(t) for t in types) for i, types in got["params"].items()}
+    results = result_types(env, db, sqls, sorted(params))
+    return failed, {i: (params[i], results[i]) for i in params if i in results}
 
 
 def pg_error(f):
@@ -464,19 +504,33 @@ def check(root, only=None, verbose=False):
 
     def report(what, rev, db, found, after, before):
         sqls = list(found)
-        for i, f in sorted(after.items()):
+        (failed, shapes), (failed_before, shapes_before) = after, before or ({}, {})
+
+        def fail(i, why):
             path, line = found[sqls[i]][0]
+            text = "\n      ".join(sqls[i].splitlines())
+            failures.append(f"FAIL {what}\n    {path}:{line} at {rev}, the {db} database:\n      {text}\n    {why}")
+
+        for i, f in sorted(failed.items()):
             if before is None:
                 blame = ""
-            elif i in before:
+            elif i in failed_before:
                 blame = "\n    it did not prepare before this migration either"
             else:
                 blame = "\n    it prepared before this migration: this migration breaks it"
-            text = "\n      ".join(sqls[i].splitlines())
-            failures.append(
-                f"FAIL {what}\n    {path}:{line} at {rev}, the {db} database:\n      {text}\n"
-                f"    PostgreSQL: {pg_error(f)}{blame}"
-            )
+            fail(i, f"PostgreSQL: {pg_error(f)}{blame}")
+        bad = set(failed)
+        for i, (params, results) in sorted(shapes.items()):
+            was = shapes_before.get(i)
+            if was and was != (params, results):
+                changes = [
+                    f"{kind} ({', '.join(old)}) -> ({', '.join(new)})"
+                    for kind, old, new in (("parameters", was[0], params), ("result", was[1], results))
+                    if old != new
+                ]
+                fail(i, f"this migration changes its types: {'; '.join(changes)}; the release before it binds and reads the old ones (tokio-postgres refuses another type)")
+                bad.add(i)
+        return len(sqls) - len(bad)
 
     dbs = [db for db in DATABASES if not only or any(o.startswith(db + "/") for o in only)]
     for db in dbs:
@@ -498,7 +552,7 @@ def check(root, only=None, verbose=False):
                 elif selected:
                     print(f"{m}: the release{'s' * (len(releases) > 1)} before it: {'; '.join(f'{short(r)} ({why})' for r, why in releases)}")
                 found = {rev: sql_at(rev)[db] for rev, _ in releases}
-                before = {rev: prepare_all(env, name, list(f)) for rev, f in found.items()} if k else {}
+                before = {rev: prepare_all(env, name, list(f), shapes=True) for rev, f in found.items()} if k else {}
                 r = psql(
                     env,
                     name,
@@ -510,16 +564,17 @@ def check(root, only=None, verbose=False):
                     raise Fail(f"{rel} does not apply after the migrations before it: {r.stderr.strip()}")
                 for rev, f in found.items():
                     revisions.add(rev)
-                    after = prepare_all(env, name, list(f))
+                    after = prepare_all(env, name, list(f), shapes=k > 0)
                     prepared += len(f)
-                    report(f"{m}: the release before it cannot run this", short(rev), db, f, after, before.get(rev))
-                    print(f"    {short(rev)}: {len(f) - len(after)} of {len(f)} {db} statements prepare after it")
+                    ok = report(f"{m}: the release before it cannot run this", short(rev), db, f, after, before.get(rev))
+                    same = ", with the types they had before it" if k else ""
+                    print(f"    {short(rev)}: {ok} of {len(f)} {db} statements prepare after it{same}")
             # The code being tested against its own migrations: a sanity check of the extractor.
             found = sql_at(None)[db]
             after = prepare_all(env, name, list(found))
             prepared += len(found)
-            report(f"this tree against its own {db} migrations", "this tree", db, found, after, None)
-            print(f"this tree: {len(found) - len(after)} of {len(found)} {db} statements prepare after all {len(migrations[db])} {db} migrations")
+            ok = report(f"this tree against its own {db} migrations", "this tree", db, found, after, None)
+            print(f"this tree: {ok} of {len(found)} {db} statements prepare after all {len(migrations[db])} {db} migrations")
         finally:
             psql(env, "postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', transaction=False)
 
@@ -646,7 +701,7 @@ def self_test():
             "a renamed column fails, naming the migration, the release, the file and PostgreSQL's error",
             code == 1
             and "FAIL movies/0100_selftest_rename" in out
-            and f"functions/inventory/src/repo.rs:" in out
+            and "functions/inventory/src/repo.rs:" in out
             and f"at {short_head}" in out
             and 'column "title" does not exist' in out
             and "this migration breaks it" in out,
@@ -691,6 +746,20 @@ def self_test():
             out,
         )
         git(repo, "branch", "-q", "-D", "selftest-branch")
+
+        reset()
+        add_migration("movies", "0100_selftest_id_int", "ALTER TABLE movies ALTER COLUMN id TYPE integer;\n")
+        code, out = run_self(repo, "--only", "movies/0100_selftest_id_int")
+        expect(
+            "a column's type changed under the release before it fails (bigint to integer)",
+            code == 1 and "this migration changes its types: parameters (bigint, bigint) -> (integer, bigint); result (bigint, text, text) -> (integer, text, text)" in out,
+            out,
+        )
+
+        reset()
+        add_migration("orders", "0100_selftest_varchar", "ALTER TABLE orders ALTER COLUMN principal TYPE varchar(200);\n")
+        code, out = run_self(repo, "--only", "orders/0100_selftest_varchar")
+        expect("text to varchar passes (a String binds and reads either)", code == 0, out)
 
         reset()
         add_migration("orders", "0100_selftest_drop_owner", "ALTER TABLE orders DROP COLUMN owner_sub;\n")
