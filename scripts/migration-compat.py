@@ -648,6 +648,7 @@ def self_test():
             failed.append(name)
             print("      " + output.replace("\n", "\n      "))
 
+    pg_env()  # each case below needs PostgreSQL: say so once
     print("migration-compat self-test")
     files = {
         "functions/inventory/src/repo.rs": RUST_SAMPLE,
