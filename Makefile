@@ -44,12 +44,15 @@ lint:
 	cargo clippy --workspace --all-targets -q -- -D warnings
 
 .PHONY: test
-test: tools services ## run every test: lint, dependency policy, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, docs, README
+test: tools services ## run every test: lint, dependency policy, migrations against the previous release, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, docs, README
 	@$(MAKE) --no-print-directory lint
 	@echo "== dependency policy: no unused crate (cargo shear), allowed licences and no banned crate (cargo deny)"
 	@scripts/deps-check.sh
 	@echo "== OpenAPI contract"
 	python3 -m openapi_spec_validator openapi.yaml
+	@echo "== migrations: each one PREPAREs the SQL of the release before it (expand, then contract); then its self-test"
+	@$(ENV) python3 scripts/migration-compat.py
+	@$(ENV) python3 scripts/migration-compat.py --self-test
 	@echo "== release builds (once: the end-to-end smoke test runs them, then make dev in the README check)"
 	@$(MAKE) --no-print-directory release-bins
 	@echo "== Rust tests (real PostgreSQL, RabbitMQ and moto)"
