@@ -167,6 +167,9 @@ MEANING = {
     "RABBITMQ_MANAGEMENT_URL": "the RabbitMQ management API (the broker's console URL); setup creates the broker users through it",
     "BROKER_PUBLISHER_SECRET_ARN": "secret of `billing_publisher` (publish-only)",
     "BROKER_CONSUMER_SECRET_ARN": "secret of `billing_consumer` (consume-only, the mapping's user)",
+    "BROKER_BOOTSTRAP_SECRET_ARN": "secret of the password the broker was created with; setup logs in with it once and sets the stored administrator password",
+    "BROKER_BOOTSTRAP_USER": "bootstrap administrator without a secret (tests)",
+    "BROKER_BOOTSTRAP_PASSWORD": "password of `BROKER_BOOTSTRAP_USER` (tests)",
     "BROKER_PUBLISHER_USER": "`billing_publisher` without a secret (local)",
     "BROKER_PUBLISHER_PASSWORD": "password of `BROKER_PUBLISHER_USER` (local)",
     "BROKER_CONSUMER_USER": "`billing_consumer` without a secret (local)",
@@ -381,8 +384,12 @@ def derived_facts():
     db_app = block_after(db_vars, db_vars.index("{", db_vars.index("default", db_vars.index('variable "app_users"'))))
     db_users = len(re.findall(r"^\s*\w+\s*=\s*\"", db_app, re.M))
     managed_master = 1 if "manage_master_user_password   = true" in db_text or re.search(r"manage_master_user_password\s*=\s*true", db_text) else 0
-    broker_admin = len(re.findall(r'resource "aws_secretsmanager_secret" "this"', (TF / "modules/broker/main.tf").read_text()))
-    secrets = broker_admin + broker_users + db_users + managed_master
+    broker_text = (TF / "modules/broker/main.tf").read_text()
+    # The administrator's and the bootstrap password's (per-user secrets are counted above).
+    broker_own = len(re.findall(r'resource "aws_secretsmanager_secret" "(?:this|bootstrap)"', broker_text))
+    # The machine client's, with create_machine_client's default (true).
+    machine = len(re.findall(r'resource "aws_secretsmanager_secret" "machine"', (TF / "modules/auth/main.tf").read_text()))
+    secrets = broker_own + broker_users + db_users + managed_master + machine
     endpoints = len(json.loads(var("interface_endpoints")["default"]))
     alarms_def = json.loads((TF / "modules/observability/monitoring.json").read_text())["alarms"]
     sets = {"functions": len(FUNCTIONS), "app_functions": len(FUNCTIONS) - 1}
