@@ -99,7 +99,7 @@ def quantities(plan):
         # The machine client is created by the AWS CLI (terraform_data machine_client, with the
         # scopes in its input), so that its secret stays out of the state.
         "m2m_clients": sum(1 for a, _ in of("aws_cognito_user_pool_client") if "client_credentials" in (a.get("allowed_oauth_flows") or []))
-        + sum(1 for a, _ in of("terraform_data") if "scopes" in (a.get("input") or {}) and "pool_id" in (a.get("input") or {})),
+        + sum(1 for a, _ in of("terraform_data") if {"scopes", "minutes"} <= set(a.get("input") or {})),
         "inspector_functions": len(functions) if inspector else 0,
         # Not a count: on iff some instance has Enhanced Monitoring (checked as zero / non-zero).
         "enhanced_monitoring_gb": 1 if any((a.get("monitoring_interval") or 0) > 0 for a, _ in dbs) else 0,
