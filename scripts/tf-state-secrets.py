@@ -7,11 +7,14 @@ Reads, from the AWS endpoint the apply ran against (moto in scripts/tf-moto.sh),
 of every Secrets Manager secret and every Cognito app client secret, and fails if any of them (or a
 field of a JSON secret) appears anywhere in STATE_FILE (`terraform state pull`), raw or JSON-escaped.
 
+Also checks that the machine client's secret holds the id and secret of a real client (the
+apply's AWS CLI step).
+
 One exception, by design and named: the broker's bootstrap password (secret name
 `<name>/broker-bootstrap-...`). aws_mq_broker has no write-only password argument in provider 5.100,
 so the broker is created with a throwaway password that the state holds; setup replaces it with the
 stored administrator password before creating any other user, and refuses to go on if it cannot
-(docs/security.md, "Secrets and the Terraform state").
+(docs/security.md, "What the Terraform state holds").
 """
 
 import json
@@ -43,8 +46,27 @@ def aws(endpoint, *args):
     return json.loads(run.stdout or "{}")
 
 
+def machine_client_matches(endpoint, secrets):
+    """The apply's AWS CLI step wrote the machine client's id and secret into its secret: the
+    client it names exists in Cognito with that secret."""
+    mine = [v for name, v in secrets.items() if "/machine-client-" in name]
+    if len(mine) != 1:
+        sys.exit(f"expected one machine-client secret, found {len(mine)}")
+    doc = json.loads(mine[0])
+    for pool in aws(endpoint, "cognito-idp", "list-user-pools", "--max-results", "60")["UserPools"]:
+        clients = aws(endpoint, "cognito-idp", "list-user-pool-clients", "--user-pool-id", pool["Id"])
+        if any(c["ClientId"] == doc["client_id"] for c in clients["UserPoolClients"]):
+            d = aws(endpoint, "cognito-idp", "describe-user-pool-client", "--user-pool-id", pool["Id"],
+                    "--client-id", doc["client_id"])["UserPoolClient"]
+            if d.get("ClientSecret") != doc["client_secret"] or d.get("AllowedOAuthFlows") != ["client_credentials"]:
+                sys.exit("the machine client's secret does not hold that client's secret")
+            print(f"machine client {d['ClientName']}: its secret holds its id and secret, scopes {' '.join(d.get('AllowedOAuthScopes', []))}")
+            return
+    sys.exit(f"the machine client's secret names client {doc['client_id']}, which Cognito does not have")
+
+
 def secret_values(endpoint):
-    found, bootstrap = [], []
+    found, bootstrap, by_name = [], [], {}
     for s in aws(endpoint, "secretsmanager", "list-secrets")["SecretList"]:
         try:
             v = aws(endpoint, "secretsmanager", "get-secret-value", "--secret-id", s["ARN"])
@@ -54,6 +76,7 @@ def secret_values(endpoint):
             raise
         if "SecretString" not in v:
             continue
+        by_name[s["Name"]] = v["SecretString"]
         target = bootstrap if BOOTSTRAP_MARKER in s["Name"] else found
         target.extend((f"secret {s['Name']}", x) for x in leaves(v["SecretString"]))
     for pool in aws(endpoint, "cognito-idp", "list-user-pools", "--max-results", "60")["UserPools"]:
@@ -63,6 +86,7 @@ def secret_values(endpoint):
                     "--client-id", c["ClientId"])["UserPoolClient"]
             if d.get("ClientSecret"):
                 found.append((f"client secret of Cognito app client {c['ClientName']}", d["ClientSecret"]))
+    machine_client_matches(endpoint, by_name)
     return found, bootstrap
 
 
