@@ -7,6 +7,8 @@ set -euo pipefail
 tf_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../terraform" && pwd)"
 # A partial backend block; the values come from the command line (backend.tf.example has the full form).
 [[ -f "${tf_dir}/backend.tf" ]] || printf 'terraform {\n  backend "s3" {}\n}\n' >"${tf_dir}/backend.tf"
-terraform -chdir="${tf_dir}" init -input=false -no-color \
+# -lockfile=readonly: the providers and checksums of the committed .terraform.lock.hcl, or a failure
+# (a platform without a checksum there: docs/operations.md, "Pins and locks").
+terraform -chdir="${tf_dir}" init -input=false -no-color -lockfile=readonly \
   -backend-config="bucket=$1" -backend-config="key=$2" -backend-config="region=$3" \
   -backend-config="encrypt=true" -backend-config="use_lockfile=true"
