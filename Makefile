@@ -58,7 +58,7 @@ test: tools services ## run every test: lint, dependency policy, unit, integrati
 	@$(ENV) scripts/drop-test-databases.sh
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
-	@echo "== GitHub workflows (actionlint)"
+	@echo "== GitHub workflows (actionlint, zizmor)"
 	@scripts/lint-workflows.sh
 	@echo "== docs: docs/configuration.md generated from the source, figures checked against it, links"
 	@python3 scripts/docs-check.py
