@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # terraform init of terraform/ against the S3 backend (state encrypted, S3-native lock file, Terraform
-# >= 1.10: no DynamoDB table). Used by .github/workflows/deploy.yml; works the same from a laptop.
+# >= 1.10: no DynamoDB table). Used by .github/workflows/ci.yml (plan, apply); works the same from a laptop.
 #   scripts/tf-backend-init.sh BUCKET KEY REGION
 set -euo pipefail
 [[ $# == 3 && -n "$1" && -n "$2" && -n "$3" ]] || { echo "usage: $0 BUCKET KEY REGION" >&2; exit 2; }
