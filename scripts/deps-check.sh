@@ -13,5 +13,5 @@ done
 say "cargo shear: every dependency a Cargo.toml declares is used"
 cargo shear
 say "cargo deny check licenses bans sources (deny.toml)"
-cargo deny --log-level error check licenses bans sources
+cargo deny --locked --log-level error check licenses bans sources
 say "dependency policy holds (advisories: checked in CI, which reaches the RustSec database)"
