@@ -22,7 +22,7 @@ services-down: ## stop them (data stays in .local/)
 
 .PHONY: migrate
 migrate: services ## create the local databases and apply migrations/
-	@cargo build -q --release $(RELEASE_PACKAGES)
+	@cargo build --locked -q --release $(RELEASE_PACKAGES)
 	@$(ENV) target/release/setup local
 
 # The gateway's integration tests that run in-process and need no service (esm.rs and
@@ -33,15 +33,15 @@ CHECK_GATEWAY_TESTS := --test gateway --test lambda --test watch
 check: ## the fast tier for the edit loop, no services (under 3 minutes warm): fmt, clippy, unit tests, the gateway's in-process tests
 	@$(MAKE) --no-print-directory lint
 	@echo "== unit tests and in-process integration tests (no services)"
-	cargo test -q --workspace --lib --bins
-	cargo test -q -p local-gateway $(CHECK_GATEWAY_TESTS)
+	cargo test --locked -q --workspace --lib --bins
+	cargo test --locked -q -p local-gateway $(CHECK_GATEWAY_TESTS)
 
 # Not listed by make help: the first step of both tiers.
 .PHONY: lint
 lint:
 	@echo "== format and lint"
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -q -- -D warnings
+	cargo clippy --locked --workspace --all-targets -q -- -D warnings
 
 .PHONY: test
 test: tools services ## run every test: lint, dependency policy, migrations against the previous release, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, docs, README
@@ -57,11 +57,11 @@ test: tools services ## run every test: lint, dependency policy, migrations agai
 	@$(MAKE) --no-print-directory release-bins
 	@echo "== Rust tests (real PostgreSQL, RabbitMQ and moto)"
 	@$(ENV) scripts/drop-test-databases.sh
-	@$(ENV) set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee .local/cargo-test.log
+	@$(ENV) set -o pipefail; cargo test --locked --workspace --no-fail-fast 2>&1 | tee .local/cargo-test.log
 	@$(ENV) scripts/drop-test-databases.sh
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
-	@echo "== GitHub workflows (actionlint)"
+	@echo "== GitHub workflows (actionlint, zizmor)"
 	@scripts/lint-workflows.sh
 	@echo "== docs: docs/configuration.md generated from the source, figures checked against it, links"
 	@python3 scripts/docs-check.py
@@ -73,13 +73,13 @@ test: tools services ## run every test: lint, dependency policy, migrations agai
 RELEASE_PACKAGES := -p inventory -p billing-api -p billing-consumer -p setup -p local-gateway
 .PHONY: release-bins
 release-bins: ## release builds of the functions, setup and the local gateway (what make dev runs and e2e_gateway's smoke test needs)
-	cargo build --release $(RELEASE_PACKAGES)
+	cargo build --locked --release $(RELEASE_PACKAGES)
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)
 	@# One function at a time: Cargo unifies features across the packages of one build, so
 	@# building them together would link shared's `http` into billing-consumer and setup.
-	set -e; for f in $(FUNCTIONS); do cargo lambda build --release --arm64 --output-format zip -p $$f --bin $$f; done
+	set -e; for f in $(FUNCTIONS); do cargo lambda build --locked --release --arm64 --output-format zip -p $$f --bin $$f; done
 	@ls -l target/lambda/*/bootstrap.zip
 
 # The dev profile (terraform/profiles/dev.tfvars) has no RDS Proxy: the functions verify the RDS
@@ -122,7 +122,7 @@ dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migra
 LOCALAWS := target/release/localaws
 $(LOCALAWS): $(shell find local/gateway/src functions/shared/src -name '*.rs' 2>/dev/null) local/gateway/Cargo.toml
 	@echo "building $@ (release, with the functions, as make dev does; once)" >&2
-	@cargo build -q --release $(RELEASE_PACKAGES) >&2
+	@cargo build --locked -q --release $(RELEASE_PACKAGES) >&2
 	@touch $@
 
 .PHONY: local-env
@@ -167,13 +167,13 @@ billing-resume: local-env ## deliver billing_queue to billing-consumer again (up
 .PHONY: load
 load: local-env $(LOCALAWS) ## traffic for the dashboard (needs make dev): ramps 1..16 users over every route, pauses and resumes billing; loopback, bounded, one line per step
 	@curl -fsS -o /dev/null http://127.0.0.1:$(LOCAL_GATEWAY_PORT)/_local/health || { echo "no local gateway on port $(LOCAL_GATEWAY_PORT): run make dev" >&2; exit 1; }
-	@cargo build -q -p bench --bin load
+	@cargo build --locked -q -p bench --bin load
 	@$(ENV) TOKEN=$$($(LOCALAWS) token user) GATEWAY_URL=http://127.0.0.1:$(LOCAL_GATEWAY_PORT) target/debug/load
 
 .PHONY: bench
 bench: services ## measure cold start, latency, throughput, size, RSS and the power tuning under Lambda's CPU share; writes bench/results.md and docs/performance.md
-	cargo build --release -p inventory -p billing-api -p billing-consumer
-	cargo build --release -p bench
+	cargo build --locked --release -p inventory -p billing-api -p billing-consumer
+	cargo build --locked --release -p bench
 	@$(ENV) target/release/bench
 
 .PHONY: bench-profile

@@ -32,12 +32,12 @@ rm -rf "$out" && mkdir -p "$out"
 dir=${PROFILE_FUNCTIONS_DIR:-}
 if [ -z "$dir" ]; then
   say "building the functions with symbols (cargo build --profile profiling)"
-  cargo build -q --profile profiling \
+  cargo build --locked -q --profile profiling \
     --config 'profile.profiling.inherits="release"' --config 'profile.profiling.strip="none"' \
     -p inventory -p billing-api -p billing-consumer
   dir=$PWD/target/profiling
 fi
-cargo build -q --release -p bench
+cargo build --locked -q --release -p bench
 
 say "$starts cold starts per function at $memory MB and on the full core, under perf record"
 set -a; source .local/env; set +a

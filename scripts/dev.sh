@@ -48,9 +48,9 @@ if [ "$WATCH" = 1 ]; then
   # cargo run, so features unify per package) at start and after each save: build them now,
   # so the first request finds them built.
   say "building the functions (debug, rebuilt on save) and the gateway (release)"
-  for f in inventory billing-api billing-consumer; do cargo build -q --bin "$f"; done
+  for f in inventory billing-api billing-consumer; do cargo build --locked -q --bin "$f"; done
   # setup comes with the release packages (the Makefile's RELEASE_PACKAGES), built once.
-  cargo build --release -p local-gateway -p setup
+  cargo build --locked --release -p local-gateway -p setup
   MODE="watch: functions from debug builds, rebuilt by the gateway on save; a one-line change is live in seconds (docs/local-development.md)"
 else
   say "building the functions and the gateway (release, like cargo lambda build; the first build takes minutes)"

@@ -181,7 +181,7 @@ WATCH_PORT=$(free_port)
   set -a; source .local/env; set +a
   export DATABASE_HOST=127.0.0.1 DATABASE_PORT="$CRUD_PG_PORT" DATABASE_NAME="$MOVIES_DB" \
          DATABASE_USER=movies_app DATABASE_PASSWORD=movies-local-password
-  exec setsid cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" >"$WORK/watch.log" 2>&1
+  exec setsid cargo lambda watch --locked -A 127.0.0.1 -P "$WATCH_PORT" >"$WORK/watch.log" 2>&1
 ) &
 WATCH_PID=$!
 own_session "$WATCH_PID"

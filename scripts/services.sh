@@ -247,9 +247,10 @@ moto_up() {
       say "moto already running on 127.0.0.1:$MOTO_PORT"; return
     fi
   fi
-  python3 -c 'import moto.server, flask, flask_cors' 2>/dev/null || {
-    say "installing moto[server] from PyPI (one-time)"
-    python3 -m pip install -q 'moto[server,cognitoidp]>=5.1'
+  # moto 5.2.1 exactly, as scripts/tf-moto.sh pins it (scripts/moto_server.py fills its read-back gaps).
+  python3 -c 'import moto.server, flask, flask_cors, importlib.metadata as m, sys; sys.exit(m.version("moto") != "5.2.1")' 2>/dev/null || {
+    say "installing moto[server] 5.2.1 from PyPI (one-time)"
+    python3 -m pip install -q --disable-pip-version-check 'moto[server,cognitoidp]==5.2.1'
   }
   say "starting moto on 127.0.0.1:$MOTO_PORT"
   mkdir -p "$STATE/moto"

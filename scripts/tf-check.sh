@@ -42,27 +42,39 @@ for d in "${dirs[@]}"; do
   step "terraform init + validate: ${rel}"
   # A private data dir per module keeps .terraform out of the tree.
   export TF_DATA_DIR="${work}/data/${rel//\//_}"
+  # terraform/.terraform.lock.hcl is committed: init must take the providers it names, with its
+  # checksums, and change nothing (-lockfile=readonly); a module has none.
+  lock_args=()
   lock_existed=0
-  [[ -f "${d}/.terraform.lock.hcl" ]] && lock_existed=1
-  terraform -chdir="${d}" init -backend=false ${plugin_args[@]+"${plugin_args[@]}"} -input=false -no-color >"${work}/init.log" 2>&1 \
+  if [[ -f "${d}/.terraform.lock.hcl" ]]; then lock_existed=1; lock_args=(-lockfile=readonly); fi
+  terraform -chdir="${d}" init -backend=false ${plugin_args[@]+"${plugin_args[@]}"} ${lock_args[@]+"${lock_args[@]}"} -input=false -no-color >"${work}/init.log" 2>&1 \
     || { cat "${work}/init.log"; exit 1; }
   terraform -chdir="${d}" validate -no-color
   if compgen -G "${d}/tests/*.tftest.hcl" >/dev/null; then
     step "terraform test: ${rel} (plan only, mocked provider)"
     terraform -chdir="${d}" test -no-color
   fi
-  # A lock file made from the local mirror only holds this platform's hash: do not leave one behind.
+  # A module's lock file, made from the local mirror, only holds this platform's hash: not kept.
   if [[ "${lock_existed}" == 0 ]]; then rm -f "${d}/.terraform.lock.hcl"; fi
 done
 unset TF_DATA_DIR
 
 step "checkov over terraform/"
-if ! command -v checkov >/dev/null 2>&1; then
-  echo "checkov not found: pip install -q checkov"
-  python3 -m pip install -q --disable-pip-version-check checkov
+# An exact version (a new release brings new checks: they land by a commit), in a venv of its own
+# under .local/tools: its dependencies (boto3 among them) would otherwise move moto's.
+checkov_version="3.3.30"
+checkov="checkov"
+if [[ "$(checkov --version 2>/dev/null)" != "${checkov_version}" ]]; then
+  checkov="${repo_root}/.local/tools/checkov-${checkov_version}/bin/checkov"
+  if [[ ! -x "${checkov}" ]]; then
+    echo "installing checkov ${checkov_version} (PyPI) into .local/tools"
+    rm -rf "${repo_root}/.local/tools/checkov-${checkov_version}"
+    python3 -m venv "${repo_root}/.local/tools/checkov-${checkov_version}"
+    "${repo_root}/.local/tools/checkov-${checkov_version}/bin/pip" install -q --disable-pip-version-check "checkov==${checkov_version}"
+  fi
 fi
-checkov --version
+"${checkov}" --version
 # Exit code is non-zero on any failed check; skips are inline (#checkov:skip=ID:reason) only.
-checkov -d "${tf_dir}" --framework terraform --quiet --compact --skip-download --download-external-modules false
+"${checkov}" -d "${tf_dir}" --framework terraform --quiet --compact --skip-download --download-external-modules false
 
 step "tf-check passed"

@@ -33,9 +33,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-python3 -c 'import moto' 2>/dev/null || {
-  step "installing moto[server]"
-  python3 -m pip install -q --disable-pip-version-check 'moto[server]>=5,<6'
+# moto 5.2.1 exactly: the version whose gaps scripts/moto_server.py fills and this script works
+# around (scripts/services.sh pins the same).
+python3 -c 'import moto.server, importlib.metadata as m, sys; sys.exit(m.version("moto") != "5.2.1")' 2>/dev/null || {
+  step "installing moto[server] 5.2.1"
+  python3 -m pip install -q --disable-pip-version-check 'moto[server,cognitoidp]==5.2.1'
 }
 
 port="${MOTO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
@@ -96,7 +98,8 @@ tf_vars=(
 )
 
 step "terraform init"
-timeout "${step_timeout}" terraform -chdir="${work}/tf" init -backend=false ${plugin_args[@]+"${plugin_args[@]}"} -input=false -no-color >"${work}/init.log" 2>&1 \
+# The copy holds the committed .terraform.lock.hcl: the providers and checksums it names, unchanged.
+timeout "${step_timeout}" terraform -chdir="${work}/tf" init -backend=false ${plugin_args[@]+"${plugin_args[@]}"} -lockfile=readonly -input=false -no-color >"${work}/init.log" 2>&1 \
   || { cat "${work}/init.log"; exit 1; }
 
 step "terraform apply (moto)"

@@ -469,7 +469,7 @@ variable "create_inspector" {
 
 # ---------------------------------------------------------------- delivery
 variable "create_github_oidc" {
-  description = "Create the GitHub Actions OIDC roles used by .github/workflows/deploy.yml (plan: pull requests and the branch; apply: the protected environment)."
+  description = "Create the GitHub Actions OIDC roles used by .github/workflows/ci.yml (plan: pull requests and the branch; apply: the protected environment)."
   type        = bool
   default     = false
 }
