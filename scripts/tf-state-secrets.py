@@ -8,7 +8,8 @@ of every Secrets Manager secret and every Cognito app client secret, and fails i
 field of a JSON secret) appears anywhere in STATE_FILE (`terraform state pull`), raw or JSON-escaped.
 
 Also checks that the machine client's secret holds the id and secret of a real client (the
-apply's AWS CLI step).
+apply's AWS CLI step), and that the GitHub plan role is trusted only by jobs in an environment and
+denied every API that returns a secret value.
 
 One exception, by design and named: the broker's bootstrap password (secret name
 `<name>/broker-bootstrap-...`). aws_mq_broker has no write-only password argument in provider 5.100,
@@ -90,10 +91,40 @@ def secret_values(endpoint):
     return found, bootstrap
 
 
+# What the pull-request plan role must never do: every API that returns a secret value.
+PLAN_DENIED = {"secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue",
+               "cognito-idp:DescribeUserPoolClient", "kms:Decrypt", "ssm:GetParameter"}
+
+
+def plan_role_reads_no_secret(state):
+    """The GitHub plan role (create_github_oidc): trusted only by jobs in an environment (a pull
+    request gets a token only after an approval), and denied every secret-returning API."""
+    roles = {(r.get("module", ""), r["type"], r["name"]): r["instances"][0]["attributes"]
+             for r in state["resources"] if r.get("mode") == "managed" and r["instances"]}
+    trust = next((a["assume_role_policy"] for (m, t, n), a in roles.items()
+                  if m.startswith("module.github_oidc") and t == "aws_iam_role" and n == "plan"), None)
+    if trust is None:
+        print("plan role: none in this state (create_github_oidc = false)")
+        return
+    subs = [v for st in json.loads(trust)["Statement"]
+            for v in (lambda x: x if isinstance(x, list) else [x])(
+                st.get("Condition", {}).get("StringEquals", {}).get("token.actions.githubusercontent.com:sub", []))]
+    if not subs or any(":environment:" not in v for v in subs):
+        sys.exit(f"the plan role trusts subjects outside an environment: {subs}")
+    policy = next(a["policy"] for (m, t, n), a in roles.items()
+                  if m.startswith("module.github_oidc") and t == "aws_iam_role_policy" and n == "plan")
+    denied = {a for st in json.loads(policy)["Statement"] if st["Effect"] == "Deny"
+              for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    if not PLAN_DENIED <= denied:
+        sys.exit(f"the plan role is not denied {sorted(PLAN_DENIED - denied)}")
+    print(f"plan role: trusted by {', '.join(subs)} only; denied {len(denied)} secret-returning actions")
+
+
 def main():
     endpoint, state_path = sys.argv[1], sys.argv[2]
     with open(state_path, encoding="utf-8") as f:
         state = f.read()
+    plan_role_reads_no_secret(json.loads(state))
     found, bootstrap = secret_values(endpoint)
     checked = [(what, v) for what, v in found if len(v) >= MIN_SECRET_LEN]
     if not checked:
