@@ -144,21 +144,23 @@ async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
         || async { (!pg.sent().is_empty()).then_some(()) },
     )
     .await;
+    // The broker's management API before AMQP: setup makes the stored administrator password
+    // the broker's (the bootstrap one on a new broker) before it logs in over AMQP with it.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!run.is_finished(), "setup is waiting for the broker");
-    let amqp = Forwarder::start(amqp_late, amqp_port()).await;
-    eventually(
-        Duration::from_secs(15),
-        "setup connects to the broker",
-        || async { (!amqp.sent().is_empty()).then_some(()) },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         !run.is_finished(),
         "setup is waiting for the management API"
     );
-    let _mgmt = Forwarder::start(mgmt_late, mgmt_port).await;
+    let mgmt = Forwarder::start(mgmt_late, mgmt_port).await;
+    eventually(
+        Duration::from_secs(15),
+        "setup reaches the management API",
+        || async { (!mgmt.sent().is_empty()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!run.is_finished(), "setup is waiting for the broker (AMQP)");
+    let _amqp = Forwarder::start(amqp_late, amqp_port()).await;
     let report = tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .expect("setup finishes once all three accept connections")
