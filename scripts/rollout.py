@@ -44,6 +44,7 @@ VERIFY_CMD = os.environ.get("ROLLOUT_VERIFY_CMD", "make --no-print-directory ver
 # A deployment's status values; these three are final
 # (https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_DeploymentInfo.html).
 FINAL = {"Succeeded", "Failed", "Stopped"}
+ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 # An alias with no second version: update-alias with empty weights sends all traffic to the one
 # version (https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html).
 NO_WEIGHTS = json.dumps({"AdditionalVersionWeights": {}})
@@ -247,6 +248,13 @@ def roll_back(aws, changed):
     return off
 
 
+def refuse(reasons):
+    for r in reasons:
+        print(f"make rollout: {r}", file=sys.stderr)
+    print("make rollout: nothing was moved", file=sys.stderr)
+    return 1
+
+
 def main():
     out = terraform_outputs()
     rollout = (out.get("rollout") or {}).get("value") or {}
@@ -281,11 +289,22 @@ def main():
             refused.append(f"{f.key}: CodeDeploy shifts between published versions; {f.alias} is on "
                            f"{f.previous}, the apply published {f.target}")
     if refused:
-        for r in refused:
-            print(f"make rollout: {r}", file=sys.stderr)
-        print("make rollout: nothing was moved", file=sys.stderr)
-        return 1
+        return refuse(refused)
     changed = [f for f in fns if f.previous != f.target]
+    # A deployment already under way in a group (an earlier run cut off before the first shift):
+    # CodeDeploy would refuse a second one, and the first must end first.
+    if app:
+        for f in changed:
+            try:
+                running = aws("deploy", "list-deployments", "--application-name", app, "--deployment-group-name",
+                              f.group, "--include-only-statuses", *ACTIVE)["deployments"]
+            except AwsError as e:
+                running = [str(e)]
+            if running:
+                refused.append(f"{f.key}: deployment {', '.join(running)} of {f.group} is under way: let it end or "
+                               "stop it (docs/operations.md#rollback) and run make rollout again")
+    if refused:
+        return refuse(refused)
     for f in fns:
         say(f"  {f.key}: {f.name}:{f.alias} on {f.previous}" + (f", to {f.target}" if f in changed else ", unchanged"))
 

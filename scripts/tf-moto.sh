@@ -200,7 +200,8 @@ t_resize=$(date +%s)
 # back at its version) and leave the other two alone.
 step "live aliases: the apply publishes but leaves them; moved as a rollout moves them, the next plan leaves them"
 aws_moto() { aws --endpoint-url "${endpoint}" --output json "$@"; }
-prefix="crud-master-moto"
+terraform -chdir="${work}/tf" output -json function_names >"${work}/function-names.json"
+fn_name() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "${work}/function-names.json" "$1"; }
 terraform -chdir="${work}/tf" output -json rollout >"${work}/rollout.json"
 python3 - "${work}/rollout.json" <<'PY'
 import json, sys
@@ -212,14 +213,14 @@ if got != want:
 print(f"  published after the resize: {got}")
 PY
 for f in inventory billing-api billing-consumer; do
-  v=$(aws_moto lambda get-alias --function-name "${prefix}-${f}" --name live --query FunctionVersion --output text)
+  v=$(aws_moto lambda get-alias --function-name "$(fn_name "${f}")" --name live --query FunctionVersion --output text)
   [[ "${v}" == 1 ]] || { echo "the resize moved ${f}'s live alias to ${v}: Terraform must leave it to make rollout" >&2; exit 1; }
 done
 echo "  live aliases still on version 1: the apply published, make rollout moves"
-aws_moto lambda update-alias --function-name "${prefix}-inventory" --name live --function-version 1 \
+aws_moto lambda update-alias --function-name "$(fn_name inventory)" --name live --function-version 1 \
   --routing-config '{"AdditionalVersionWeights": {"2": 0.1}}' >/dev/null
-aws_moto lambda update-alias --function-name "${prefix}-billing-consumer" --name live --function-version 2 >/dev/null
-aws_moto lambda update-alias --function-name "${prefix}-setup" --name live --function-version '$LATEST' >/dev/null
+aws_moto lambda update-alias --function-name "$(fn_name billing-consumer)" --name live --function-version 2 >/dev/null
+aws_moto lambda update-alias --function-name "$(fn_name setup)" --name live --function-version '$LATEST' >/dev/null
 set +e
 timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -detailed-exitcode -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" -out="${work}/alias.tfplan" >"${work}/plan4.log" 2>&1
 plan4_rc=$?

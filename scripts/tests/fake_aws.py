@@ -3,7 +3,7 @@
 
 test_rollout.py installs it as `aws` and `terraform` on PATH (FAKE_PROG says which). Each call is appended to
 $FAKE_AWS_LOG as one JSON line: {"cmd": "lambda get-alias", "args": {"--function-name": ...}}
-(flags without a value, such as --auto-rollback-enabled, map to true). The answer comes from
+(flags without a value, such as --auto-rollback-enabled, map to true; several values to a list). The answer comes from
 $FAKE_AWS_SCENARIO:
 
     {"outputs": {... terraform output -json ...},
@@ -22,15 +22,15 @@ from pathlib import Path
 
 
 def parse(argv):
-    args, i = {}, 0
-    while i < len(argv):
-        a = argv[i]
-        if a.startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            args[a] = argv[i + 1]
-            i += 2
-        else:
-            args[a] = True
-            i += 1
+    """--key value -> "value", --key v1 v2 -> ["v1", "v2"], --flag -> True."""
+    args, key = {}, None
+    for a in argv:
+        if a.startswith("--"):
+            key = a
+            args[key] = True
+        elif key is not None:
+            v = args[key]
+            args[key] = a if v is True else (v + [a] if isinstance(v, list) else [v, a])
     return args
 
 

@@ -92,8 +92,15 @@ class Scenario:
         answer = {"error": error} if error else {"json": ANSWERS["stop_deployment"]}
         return self.rule("deploy stop-deployment", {"--deployment-id": deployment_id}, [answer])
 
+    def running(self, key, *deployment_ids):
+        """list-deployments of key's group, the ones under way."""
+        return self.rule("deploy list-deployments", {"--deployment-group-name": name(key)},
+                         [{"json": {"deployments": list(deployment_ids)}}])
+
     def write(self, path):
-        path.write_text(json.dumps({"outputs": self.outputs, "rules": self.rules}, indent=1))
+        # Unless a test says otherwise, no group has a deployment under way.
+        rules = self.rules + [{"cmd": "deploy list-deployments", "answers": [{"json": {"deployments": []}}]}]
+        path.write_text(json.dumps({"outputs": self.outputs, "rules": rules}, indent=1))
 
 
 class Run:
@@ -255,6 +262,18 @@ class RolloutTest(unittest.TestCase):
         self.assertIn("a deployment is in progress or was interrupted", r.out)
         self.assertIn("nothing was moved", r.out)
         self.assertEqual(r.cmds(), ["lambda get-alias"] * 3)
+
+    def test_a_deployment_already_under_way_is_left_alone(self):
+        # An earlier run cut off after create-deployment, before CodeDeploy's first shift.
+        s = Scenario({"inventory": "8", "billing-api": "6", "billing-consumer": "4"})
+        s.alias("inventory", "7").alias("billing-api", "6").alias("billing-consumer", "4")
+        s.running("inventory", "d-EARLIER01")
+        r = run(s)
+        self.assertEqual(r.rc, 1, r.out)
+        self.assertIn("deployment d-EARLIER01 of crud-master-prod-inventory is under way", r.out)
+        self.assertEqual(r.cmds(), ["lambda get-alias"] * 3 + ["deploy list-deployments"])
+        self.assertEqual(r.of("deploy list-deployments")[0]["--include-only-statuses"],
+                         ["Created", "Queued", "InProgress", "Baking", "Ready"])
 
     def test_a_deployment_that_cannot_start_rolls_back_the_started_ones(self):
         s = Scenario({"inventory": "8", "billing-api": "6", "billing-consumer": "4"})
