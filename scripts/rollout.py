@@ -84,6 +84,7 @@ class Function:
         self.status = None
         self.rollback = None  # CodeDeploy's rollback deployment, when it made one
         self.rollback_status = None
+        self.asked_again = False
 
 
 def say(msg):
@@ -210,13 +211,18 @@ def roll_back(aws, changed):
             if not f.deployment:
                 continue
             try:
-                if f.status not in FINAL:
+                # Not ended yet, or ended without naming its rollback deployment yet (CodeDeploy
+                # starts that one as a new deployment: asked once more).
+                if f.status not in FINAL or (f.status != "Succeeded" and not f.rollback and not f.asked_again):
+                    f.asked_again = f.status in FINAL
                     info = deployment(aws, f.deployment)
                     f.status = info["status"]
                     f.rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
                 if f.status in FINAL and f.rollback and f.rollback_status not in FINAL:
-                    f.rollback_status = deployment(aws, f.rollback)["status"]
-                    say(f"  {f.key}: CodeDeploy's rollback {f.rollback}: {f.rollback_status}")
+                    status = deployment(aws, f.rollback)["status"]
+                    if status != f.rollback_status:
+                        say(f"  {f.key}: CodeDeploy's rollback {f.rollback}: {status}")
+                    f.rollback_status = status
             except AwsError as e:
                 say(f"  {f.key}: {e}")
             if f.status not in FINAL or (f.rollback and f.rollback_status not in FINAL):
@@ -268,6 +274,8 @@ def main():
             print(f"make rollout: {cause}; no function was rolled out, nothing to put back", file=sys.stderr)
             return 1
         return 0
+    if not region:
+        sys.exit("make rollout: terraform output has no region: run it after terraform apply")
     aws = Aws(region)
 
     # Where each alias is. One already split between two versions is a deployment in progress, or

@@ -136,7 +136,11 @@ def run(scenario, verify_rc=0, timeout=60):
                "ROLLOUT_ROLLBACK_TIMEOUT_SECS": "30", "ROLLOUT_VERIFY_CMD": f"{sys.executable} {verify}"}
         p = subprocess.run([sys.executable, str(ROLLOUT)], env=env, capture_output=True, text=True, timeout=120)
         calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        return Run(p.returncode, p.stdout + p.stderr, calls)
+        out = p.stdout + p.stderr
+        # Every call the script made was one the scenario answers.
+        if "fake aws: no answer" in out:
+            raise AssertionError(f"a call the scenario does not answer:\n{out}")
+        return Run(p.returncode, out, calls)
 
 
 class RolloutTest(unittest.TestCase):
@@ -208,7 +212,7 @@ class RolloutTest(unittest.TestCase):
         s.deployment("d-INV", "inventory", "Stopped", extra=ANSWERS["stopped_by_alarm"])
         s.deployment("d-INVROLLBK1", "inventory", "InProgress", "Succeeded")
         s.deployment("d-ROLLBACK01", "billing-api", "Succeeded")
-        s.stop("d-API")
+        s.stop("d-API").update_alias("billing-consumer")
         r = run(s)
         self.assertEqual(r.rc, 1, r.out)
         # The cause: the function, the deployment, the alarm that fired.
