@@ -61,6 +61,8 @@ test: tools services ## run every test: lint, dependency policy, migrations agai
 	@$(ENV) scripts/drop-test-databases.sh
 	@echo "== Terraform"
 	@$(MAKE) --no-print-directory tf-check tf-moto
+	@echo "== make rollout's decisions against recorded AWS answers (scripts/tests/)"
+	python3 -m unittest discover -s scripts/tests
 	@echo "== GitHub workflows (actionlint, zizmor)"
 	@scripts/lint-workflows.sh
 	@echo "== docs: docs/configuration.md generated from the source, figures checked against it, links"
@@ -140,6 +142,10 @@ machine-token: local-env $(LOCALAWS) ## print a client-credentials token of the 
 .PHONY: verify
 verify: ## the deployed stack checks itself: the mapping, proxy targets, broker, alarms, then 401s and an order stored via the public URL (terraform output; AWS CLI); LOCAL=1: against make dev
 	@python3 scripts/verify.py $(if $(filter 1,$(LOCAL)),--local)
+
+.PHONY: rollout
+rollout: ## after terraform apply: shift each changed function's live alias to its new version through CodeDeploy (10% for 5 minutes, then all), then make verify; an alarm, a failed deployment or a failed verify puts every function back (terraform output; AWS CLI)
+	@python3 scripts/rollout.py
 
 # The AWS CLI against the gateway's Lambda API, as against AWS (docs/operations.md), with the
 # local dummy credentials and Region of .local/env; scripts/tools.sh pins and installs it.

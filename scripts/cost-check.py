@@ -105,6 +105,8 @@ def quantities(plan):
         "enhanced_monitoring_gb": 1 if any((a.get("monitoring_interval") or 0) > 0 for a, _ in dbs) else 0,
         "functions": len(functions),
         "queues": len(of("aws_sqs_queue")),
+        # Free: CodeDeploy bills on-premises instances only (https://aws.amazon.com/codedeploy/pricing/).
+        "codedeploy_groups": len(of("aws_codedeploy_deployment_group")),
     }
     return q, budgets, errors, alarms
 

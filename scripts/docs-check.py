@@ -6,8 +6,9 @@
    knobs of local/gateway.yaml; the committed file must equal the generated one.
    `python3 scripts/docs-check.py --write` regenerates it.
 2. Every figure that can be derived from the source (reservations, secrets, interface endpoints,
-   alarms, API throttle, batch cap, timeouts, RDS Proxy timeouts) is derived here, and every place
-   in README.md or docs/*.md that states it must state the derived value; each is stated somewhere.
+   alarms, rollout alarms, API throttle, batch cap, timeouts, RDS Proxy timeouts) is derived here,
+   and every place in README.md or docs/*.md that states it must state the derived value; each is
+   stated somewhere.
 3. Every alarm of terraform/modules/observability/monitoring.json has a row in docs/runbook.md and
    the runbook names no alarm that does not exist.
 4. README.md stays a signpost: at most 450 lines and 5,000 words.
@@ -394,6 +395,9 @@ def derived_facts():
     alarms_def = json.loads((TF / "modules/observability/monitoring.json").read_text())["alarms"]
     sets = {"functions": len(FUNCTIONS), "app_functions": len(FUNCTIONS) - 1}
     alarms = sum(sets.get(a.get("each"), 1) for a in alarms_def.values())
+    # The rollout alarms: per function of local.rollout_functions, one per "${k}-<metric>" entry.
+    rollout_fns = re.findall(r'"([a-z-]+)"', re.search(r"rollout_functions = \[(.*?)\]", main).group(1))
+    rollout_alarms = len(rollout_fns) * len(re.findall(r'"\$\{k\}-\w+" = \{', (TF / "modules/rollout/main.tf").read_text()))
     api = (TF / "modules/api/main.tf").read_text()
     integration_ms = int(re.search(r"timeoutInMillis\s*=\s*(\d+)", api).group(1))
     batch_cap = int(re.search(r"var\.billing_batch_size <= (\d+)", var("billing_batch_size")["body"]).group(1))
@@ -417,6 +421,7 @@ def derived_facts():
         "secrets": (secrets, [r"\b(\d+) secrets\b"]),
         "interface endpoints": (endpoints, [r"\b(\d+) interface endpoints"]),
         "alarms": (alarms, [r"\b(\d+) CloudWatch alarms"]),
+        "rollout alarms": (rollout_alarms, [r"\b(\d+) rollout alarms"]),
         "API rate limit": (int(var("api_throttling_rate_limit")["default"]), [r"\b(\d+) req/s\b"]),
         "API burst limit": (int(var("api_throttling_burst_limit")["default"]), [r"\bburst (?:of )?(\d+)\b"]),
         "batch cap": (batch_cap, [r"batch cap (?:of )?([\d,]+)", r"`billing_batch_size`[^.|\n]*?1[–-]([\d,]+)"]),

@@ -9,6 +9,11 @@ does not return them on read, so the AWS provider would see drift that real AWS 
   (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html).
 - EC2 security group rules referencing a group lose their Description
   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRule.html).
+- CodeDeploy GetDeploymentGroup answers an empty alarmConfiguration whatever the group was created
+  with (AWS returns it: https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_DeploymentGroupInfo.html)
+  and an empty loadBalancerInfo where AWS has none, and GetApplication writes createTime as an ISO string where AWS's JSON protocol sends epoch
+  seconds (https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ApplicationInfo.html),
+  which the provider's SDK refuses to decode.
 
 Each patch only makes moto echo back what it was given; nothing here changes what Terraform sends.
 
@@ -20,6 +25,7 @@ not a loopback name, or with any Origin (no browser needs moto), and sends no CO
 Usage: python3 scripts/moto_server.py -H 127.0.0.1 -p PORT (same arguments as moto.server).
 """
 
+import datetime
 import ipaddress
 import os
 import re
@@ -27,6 +33,7 @@ import sys
 
 import moto
 from moto.awslambda import models as lambda_models
+from moto.codedeploy import models as codedeploy_models
 from moto.ec2.models import security_groups as sg_models
 from moto.rds import models as rds_models
 
@@ -83,6 +90,33 @@ def patch_ec2() -> None:
     cls.description = property(description)
 
 
+def patch_codedeploy() -> None:
+    cls = codedeploy_models.DeploymentGroup
+    to_dict = cls.to_dict
+
+    def to_dict_(self):
+        out = to_dict(self)
+        # moto keeps the request's alarmConfiguration as it came (a dict) but writes {} back.
+        if self.alarm_configuration:
+            out["alarmConfiguration"] = self.alarm_configuration
+        # ... and an empty loadBalancerInfo, which AWS leaves out when there is none (Lambda).
+        if not out.get("loadBalancerInfo"):
+            out.pop("loadBalancerInfo", None)
+        return out
+
+    cls.to_dict = to_dict_
+
+    app = codedeploy_models.Application
+    app_to_dict = app.to_dict
+
+    def app_to_dict_(self):
+        out = app_to_dict(self)
+        out["createTime"] = datetime.datetime.fromisoformat(out["createTime"].replace("Z", "+00:00")).timestamp()
+        return out
+
+    app.to_dict = app_to_dict_
+
+
 LOOPBACK_HOST = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?$", re.IGNORECASE)
 
 
@@ -121,6 +155,7 @@ def main() -> None:
     patch_lambda()
     patch_rds()
     patch_ec2()
+    patch_codedeploy()
     import moto.server
     from moto.server import main as server_main
 

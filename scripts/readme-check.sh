@@ -72,6 +72,7 @@ declare -A SKIP=(
   [fmt]="rewrites files; make test runs cargo fmt --check instead"
   [rds-ca-layer]="downloads the RDS CA bundle from AWS, which this machine cannot reach; tf-moto applies the dev profile with a stand-in layer"
   [check]="its lint step is make test's first step, and make test's cargo test runs its tests"
+  [rollout]="it needs a deployed stack (CodeDeploy, published versions); make test runs scripts/tests/test_rollout.py against recorded AWS answers, and tf-moto moves the aliases as it does"
 )
 
 say "make help lists the targets"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # terraform apply, a second plan that must be empty, the IAM lint of every policy (parliament,
 # cloudsplaining), a rename that must be refused, the cost check of docs/costs.md against plans of
-# the default and dev profiles, a resize whose next plan must be empty, then destroy, of
+# the default and dev profiles, a resize whose next plan must be empty, the live aliases moved by
+# hand (as a rollout moves them) with a plan that must leave them alone, then destroy, of
 # terraform/ against moto (python3 -m moto.server) on loopback.
 # Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
 # Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 480),
@@ -45,7 +46,7 @@ endpoint="http://127.0.0.1:${port}"
 
 step "starting moto on ${endpoint}"
 # AWS managed policies (AmazonRDSEnhancedMonitoringRole) are only known to moto with this switch.
-# scripts/moto_server.py is moto.server with three read-back gaps filled (see its docstring), so
+# scripts/moto_server.py is moto.server with its read-back gaps filled (see its docstring), so
 # that the second plan compares against what AWS would return.
 MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 "${repo_root}/scripts/moto_server.py" -H 127.0.0.1 -p "${port}" >"${work}/moto.log" 2>&1 &
 moto_pid=$!
@@ -180,7 +181,7 @@ done
 python3 "${repo_root}/scripts/cost-check.py" --plan "default=${work}/cost-default.json" --plan "dev=${work}/cost-dev.json" "${repo_root}/docs/costs.md"
 t_cost=$(date +%s)
 
-# Convergence: an ordinary resize (RDS instance class, broker size, one function's memory) is
+# Convergence: an ordinary resize (RDS instance class, broker size, two functions' memory) is
 # applied, and the plan after it must be empty, as on AWS with apply_immediately.
 step "terraform apply of a resize (db class, broker size, function memory), then an empty plan"
 resized=(-var-file="${work}/tf/tests/moto-resized.tfvars")
@@ -200,9 +201,63 @@ fi
 grep -E '^No changes' "${work}/plan3.log"
 t_resize=$(date +%s)
 
+# The application functions' live aliases belong to make rollout (CodeDeploy) once created: the
+# resize published a new version of inventory and billing-consumer (their memory changed), and
+# their aliases must still be on the first one. Then the aliases are moved as a rollout moves them
+# (inventory in the middle of a canary: version 1 with 10% on version 2; billing-consumer done:
+# version 2) and setup's by hand; the next plan must change setup's alias only (Terraform points it
+# back at its version) and leave the other two alone.
+step "live aliases: the apply publishes but leaves them; moved as a rollout moves them, the next plan leaves them"
+aws_moto() { aws --endpoint-url "${endpoint}" --output json "$@"; }
+terraform -chdir="${work}/tf" output -json function_names >"${work}/function-names.json"
+fn_name() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "${work}/function-names.json" "$1"; }
+terraform -chdir="${work}/tf" output -json rollout >"${work}/rollout.json"
+python3 - "${work}/rollout.json" <<'PY'
+import json, sys
+fns = json.load(open(sys.argv[1]))["functions"]
+want = {"inventory": "2", "billing-api": "1", "billing-consumer": "2"}
+got = {k: f["version"] for k, f in fns.items()}
+if got != want:
+    sys.exit(f"terraform output rollout: published versions {got}, expected {want} after the resize")
+print(f"  published after the resize: {got}")
+PY
+for f in inventory billing-api billing-consumer; do
+  v=$(aws_moto lambda get-alias --function-name "$(fn_name "${f}")" --name live --query FunctionVersion --output text)
+  [[ "${v}" == 1 ]] || { echo "the resize moved ${f}'s live alias to ${v}: Terraform must leave it to make rollout" >&2; exit 1; }
+done
+echo "  live aliases still on version 1: the apply published, make rollout moves"
+aws_moto lambda update-alias --function-name "$(fn_name inventory)" --name live --function-version 1 \
+  --routing-config '{"AdditionalVersionWeights": {"2": 0.1}}' >/dev/null
+aws_moto lambda update-alias --function-name "$(fn_name billing-consumer)" --name live --function-version 2 >/dev/null
+aws_moto lambda update-alias --function-name "$(fn_name setup)" --name live --function-version '$LATEST' >/dev/null
+set +e
+timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -detailed-exitcode -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" -out="${work}/alias.tfplan" >"${work}/plan4.log" 2>&1
+plan4_rc=$?
+set -e
+[[ "${plan4_rc}" == 2 ]] || { tail -n 40 "${work}/plan4.log"; echo "the plan after moving the aliases by hand: exit ${plan4_rc}, expected 2 (setup's alias to put back)" >&2; exit 1; }
+terraform -chdir="${work}/tf" show -json "${work}/alias.tfplan" >"${work}/alias.json"
+python3 - "${work}/alias.json" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+changed = {rc["address"]: rc["change"] for rc in plan.get("resource_changes", []) if rc["change"]["actions"] != ["no-op"]}
+setup = 'module.function["setup"].aws_lambda_alias.this[0]'
+if set(changed) != {setup}:
+    sys.exit(f"the plan after moving the aliases by hand changes {sorted(changed)}; expected only {setup}")
+c = changed[setup]
+if c["actions"] != ["update"] or (c["before"]["function_version"], c["after"]["function_version"]) != ("$LATEST", "1"):
+    sys.exit(f"setup's alias: {c['actions']} {c['before']['function_version']} -> {c['after']['function_version']}, expected update $LATEST -> 1")
+print("  plan: inventory (mid-canary) and billing-consumer (rolled out) left alone; setup's alias back $LATEST -> 1")
+PY
+t_alias=$(date +%s)
+
 # moto 5.2.1 creates Cognito resource servers but does not implement DeleteResourceServer; the
 # resource server goes away with its user pool, so only Terraform's bookkeeping is dropped here.
 terraform -chdir="${work}/tf" state rm -no-color module.auth.aws_cognito_resource_server.this >/dev/null
+# moto 5.2.1 creates CodeDeploy applications and deployment groups but implements neither
+# DeleteDeploymentGroup nor DeleteApplication (the provider retries until the step times out); they
+# hold nothing but their settings, so only Terraform's bookkeeping is dropped here.
+terraform -chdir="${work}/tf" state list | grep -E '^module\.rollout\[0\]\.aws_codedeploy_(deployment_group|app)\.' \
+  | while read -r addr; do terraform -chdir="${work}/tf" state rm -no-color "${addr}" >/dev/null; done
 
 step "terraform destroy (moto)"
 timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" >"${work}/destroy.log" 2>&1 \
@@ -212,4 +267,4 @@ grep -E '^Destroy complete' "${work}/destroy.log"
 left="$(terraform -chdir="${work}/tf" state list | wc -l)"
 [[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
 
-step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), destroy $((t2 - t_resize))s"
+step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), aliases moved by hand and fourth plan $((t_alias - t_resize))s (setup's alias only), destroy $((t2 - t_alias))s"

@@ -11,6 +11,8 @@ locals {
 
   function_names = { for k in keys(var.functions) : k => "${local.prefix}-${k}" }
   http_functions = ["inventory", "billing-api"]
+  # The functions that take traffic (API Gateway, the event source mapping) on their live alias.
+  rollout_functions = ["inventory", "billing-api", "billing-consumer"]
 
   secretsmanager_service = "secretsmanager.${data.aws_region.current.name}.amazonaws.com"
 
@@ -397,10 +399,51 @@ module "function" {
 
   policy_statements = concat(local.read_secrets[each.key], each.value.statements)
 
-  create_alias             = var.create_alias
+  create_alias = var.create_alias
+  # The application functions' aliases move by make rollout (CodeDeploy's canary, watched by the
+  # rollout alarms); setup's moves with every apply: Terraform invokes it once per deploy
+  # (aws_lambda_invocation.setup, on that alias), before anything else may use the new schema.
+  alias_moved_by           = contains(local.rollout_functions, each.key) ? "rollout" : "terraform"
   provisioned_concurrency  = contains(local.http_functions, each.key) ? var.provisioned_concurrency : 0
   create_autoscaling       = contains(local.http_functions, each.key) && var.create_provisioned_concurrency_autoscaling
   autoscaling_max_capacity = var.provisioned_concurrency_max
+}
+
+# The application functions' aliases were aws_lambda_alias.this before make rollout moved them
+# (modules/function: aws_lambda_alias.rollout ignores the version and the weights): the same alias
+# under its new address, not a new one.
+moved {
+  from = module.function["inventory"].aws_lambda_alias.this[0]
+  to   = module.function["inventory"].aws_lambda_alias.rollout[0]
+}
+
+moved {
+  from = module.function["billing-api"].aws_lambda_alias.this[0]
+  to   = module.function["billing-api"].aws_lambda_alias.rollout[0]
+}
+
+moved {
+  from = module.function["billing-consumer"].aws_lambda_alias.this[0]
+  to   = module.function["billing-consumer"].aws_lambda_alias.rollout[0]
+}
+
+# ---------------------------------------------------------------- gradual rollout
+# CodeDeploy shifts each application function's alias to the version an apply published, 10% first
+# by default, and back when the function's rollout alarms fire; make rollout (scripts/rollout.py)
+# starts the deployments after the apply, then runs make verify.
+module "rollout" {
+  source = "./modules/rollout"
+  count  = var.create_alias ? 1 : 0
+
+  name = local.prefix
+  functions = {
+    for k in local.rollout_functions : k => {
+      function_name = module.function[k].function_name
+      alias         = module.function[k].qualifier
+    }
+  }
+  create_codedeploy      = var.create_codedeploy
+  deployment_config_name = var.rollout_deployment_config
 }
 
 # ---------------------------------------------------------------- deploy-time setup

@@ -119,8 +119,25 @@ output "broker_id" {
 }
 
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms (make verify checks none is in ALARM)."
-  value       = module.observability.alarm_names
+  description = "Names of the CloudWatch alarms, the rollout alarms included (make verify checks none is in ALARM)."
+  value       = concat(module.observability.alarm_names, flatten(values(try(module.rollout[0].alarm_names, {}))))
+}
+
+output "rollout" {
+  description = "What make rollout (scripts/rollout.py) reads: per application function its name, its alias, the version the last apply published, its CodeDeploy deployment group and rollout alarms; the CodeDeploy application and deployment configuration (null without create_codedeploy). Empty functions without create_alias."
+  value = {
+    codedeploy_application = try(module.rollout[0].application_name, null)
+    deployment_config_name = try(module.rollout[0].deployment_config_name, null)
+    functions = {
+      for k in local.rollout_functions : k => {
+        function_name    = module.function[k].function_name
+        alias            = module.function[k].qualifier
+        version          = module.function[k].version
+        deployment_group = try(module.rollout[0].deployment_groups[k], null)
+        alarms           = module.rollout[0].alarm_names[k]
+      } if var.create_alias
+    }
+  }
 }
 
 output "billing_consumer_arn" {

@@ -272,6 +272,23 @@ variable "create_alias" {
   default     = true
 }
 
+variable "create_codedeploy" {
+  description = "Roll new versions of the application functions out with CodeDeploy: make rollout shifts each live alias gradually (rollout_deployment_config) and CodeDeploy shifts it back when the function's rollout alarms fire. False: make rollout moves the aliases all at once (still back when make verify fails)."
+  type        = bool
+  default     = true
+}
+
+variable "rollout_deployment_config" {
+  description = "CodeDeploy's predefined Lambda deployment configuration for the application functions, e.g. CodeDeployDefault.LambdaCanary10Percent5Minutes (10% for 5 minutes, then all), CodeDeployDefault.LambdaLinear10PercentEvery1Minute, CodeDeployDefault.LambdaAllAtOnce."
+  type        = string
+  default     = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+
+  validation {
+    condition     = startswith(var.rollout_deployment_config, "CodeDeployDefault.Lambda")
+    error_message = "rollout_deployment_config must be one of CodeDeploy's predefined Lambda configurations (CodeDeployDefault.Lambda...)."
+  }
+}
+
 variable "provisioned_concurrency" {
   description = "Provisioned concurrency of the HTTP functions' alias (0: none; each unit costs money even idle)."
   type        = number
@@ -455,7 +472,7 @@ variable "create_budget" {
 }
 
 variable "budget_limit_usd" {
-  description = "Monthly cost budget in USD; it alerts at 80% actual and 100% forecast, so keep 0.8 x limit above idle (docs/costs.md: about 133 USD/month with the defaults, 72 with profiles/dev.tfvars, us-east-1; scripts/cost-check.py checks it)."
+  description = "Monthly cost budget in USD; it alerts at 80% actual and 100% forecast, so keep 0.8 x limit above idle (docs/costs.md: about 134 USD/month with the defaults, 73 with profiles/dev.tfvars, us-east-1; scripts/cost-check.py checks it)."
   type        = number
   default     = 250
 }

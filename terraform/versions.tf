@@ -38,6 +38,7 @@ provider "aws" {
       budgets        = endpoints.value
       cloudwatch     = endpoints.value
       cognitoidp     = endpoints.value
+      deploy         = endpoints.value
       ec2            = endpoints.value
       ecr            = endpoints.value
       events         = endpoints.value

@@ -1,5 +1,5 @@
 # Dev profile: the same private architecture and function code at the lowest idle cost (docs/costs.md:
-# about 72 USD/month in us-east-1), nothing public but API Gateway and Cognito.
+# about 73 USD/month in us-east-1), nothing public but API Gateway and Cognito.
 #   terraform apply -var-file=profiles/dev.tfvars
 # scripts/cost-check.py plans this file and checks docs/costs.md's dev table against it.
 environment = "dev"
@@ -48,7 +48,7 @@ create_cdn = false
 # (https://docs.aws.amazon.com/inspector/latest/user/scanning-lambda.html).
 create_inspector = false
 
-# Alerts at 80% actual and 100% forecast: 100 keeps idle (about 72) below both, so an alert means
+# Alerts at 80% actual and 100% forecast: 100 keeps idle (about 73) below both, so an alert means
 # real traffic or a forgotten resource (scripts/cost-check.py checks 0.8 x limit > idle).
 create_budget    = true
 budget_limit_usd = 100

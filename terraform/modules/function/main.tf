@@ -9,6 +9,8 @@ locals {
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
   image_uri      = var.image_uri != null ? var.image_uri : (local.create_ecr ? "${aws_ecr_repository.this[0].repository_url}:${var.image_tag}" : null)
   with_pc        = var.create_alias && var.provisioned_concurrency > 0
+  # The alias, whichever resource holds it (null without create_alias).
+  alias = one(concat(aws_lambda_alias.this, aws_lambda_alias.rollout))
 }
 
 # ---------------------------------------------------------------- logs
@@ -196,21 +198,42 @@ resource "aws_lambda_function" "this" {
   }
 }
 
+# alias_moved_by = "terraform": every apply points the alias at the version it just published.
 resource "aws_lambda_alias" "this" {
-  count = var.create_alias ? 1 : 0
+  count = var.create_alias && var.alias_moved_by == "terraform" ? 1 : 0
 
   name             = var.alias_name
   function_name    = aws_lambda_function.this.function_name
   function_version = aws_lambda_function.this.version
 }
 
+# alias_moved_by = "rollout": the first apply points the alias at the first version; from then on
+# CodeDeploy (scripts/rollout.py) shifts it to each new version, through a weighted alias
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html), so Terraform
+# ignores the version and the weights it would otherwise put back. Terraform still publishes.
+resource "aws_lambda_alias" "rollout" {
+  count = var.create_alias && var.alias_moved_by == "rollout" ? 1 : 0
+
+  name             = var.alias_name
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
+
+  lifecycle {
+    ignore_changes = [function_version, routing_config]
+  }
+}
+
 # Fixed provisioned concurrency; with autoscaling, Application Auto Scaling owns the value instead
 # (registering the target with min_capacity provisions it), so Terraform never fights the scaler.
+# Both are on the alias (its name, not a version), so they follow it when a rollout moves it; during
+# a canary Lambda splits the allocation between the two versions
+# (AllocatedProvisionedConcurrentExecutions fluctuates with the weights:
+# https://docs.aws.amazon.com/lambda/latest/api/API_GetProvisionedConcurrencyConfig.html).
 resource "aws_lambda_provisioned_concurrency_config" "this" {
   count = local.with_pc && !var.create_autoscaling ? 1 : 0
 
   function_name                     = aws_lambda_function.this.function_name
-  qualifier                         = aws_lambda_alias.this[0].name
+  qualifier                         = local.alias.name
   provisioned_concurrent_executions = var.provisioned_concurrency
 }
 
@@ -219,7 +242,7 @@ resource "aws_appautoscaling_target" "this" {
 
   service_namespace  = "lambda"
   scalable_dimension = "lambda:function:ProvisionedConcurrency"
-  resource_id        = "function:${aws_lambda_function.this.function_name}:${aws_lambda_alias.this[0].name}"
+  resource_id        = "function:${aws_lambda_function.this.function_name}:${local.alias.name}"
   min_capacity       = var.provisioned_concurrency
   max_capacity       = var.autoscaling_max_capacity
 }

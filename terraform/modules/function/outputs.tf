@@ -10,17 +10,27 @@ output "arn" {
 
 output "target_arn" {
   description = "ARN callers should use: the alias ARN when an alias exists, else the function ARN."
-  value       = var.create_alias ? aws_lambda_alias.this[0].arn : aws_lambda_function.this.arn
+  value       = var.create_alias ? local.alias.arn : aws_lambda_function.this.arn
 }
 
 output "invoke_arn" {
   description = "Invoke ARN for API Gateway (alias when an alias exists)."
-  value       = var.create_alias ? aws_lambda_alias.this[0].invoke_arn : aws_lambda_function.this.invoke_arn
+  value       = var.create_alias ? local.alias.invoke_arn : aws_lambda_function.this.invoke_arn
 }
 
 output "qualifier" {
   description = "Alias name when an alias exists, else null."
-  value       = var.create_alias ? aws_lambda_alias.this[0].name : null
+  value       = var.create_alias ? local.alias.name : null
+}
+
+output "version" {
+  description = "The version the last apply published (\"$LATEST\" without create_alias); with alias_moved_by = \"rollout\", make rollout shifts the alias to it."
+  value       = aws_lambda_function.this.version
+}
+
+output "alias_moved_by" {
+  description = "Who moves the alias to a new version: terraform (every apply) or rollout (make rollout, through CodeDeploy)."
+  value       = var.alias_moved_by
 }
 
 output "source_code_hash" {

@@ -118,6 +118,17 @@ variable "alias_name" {
   default     = "live"
 }
 
+variable "alias_moved_by" {
+  description = "Who moves the alias to a newly published version: \"terraform\" (every apply points it at the version it publishes) or \"rollout\" (make rollout, through CodeDeploy; Terraform creates the alias on the first version, then leaves its version and routing alone)."
+  type        = string
+  default     = "terraform"
+
+  validation {
+    condition     = contains(["terraform", "rollout"], var.alias_moved_by)
+    error_message = "alias_moved_by must be terraform or rollout."
+  }
+}
+
 variable "provisioned_concurrency" {
   description = "Provisioned concurrent executions on the alias (0: none). Needs create_alias."
   type        = number
