@@ -76,10 +76,7 @@ async fn create_order(
     tracing::Span::current().record("message_id", tracing::field::display(message_id));
     let message = OrderMessage::new(message_id, &order, Some(principal.label().to_owned()))
         .owned_by(&principal.subject);
-    let payload = serde_json::to_vec(&message).map_err(|e| {
-        tracing::error!(error = %e, "serializing the order");
-        Problem::internal()
-    })?;
+    let payload = message.to_bytes();
     let started = Instant::now();
     state
         .publisher

@@ -95,7 +95,7 @@ impl DeadLetter {
         reason: String,
         source: &str,
         data: Option<&str>,
-        raw: &serde_json::Value,
+        entry: &impl serde::Serialize,
     ) -> Self {
         let decoded = data.and_then(|d| {
             base64::engine::general_purpose::STANDARD
@@ -110,7 +110,8 @@ impl DeadLetter {
             },
             (Some(d), None) => (d.as_bytes().to_vec(), d.to_owned(), "base64"),
             (None, _) => {
-                let text = raw.to_string();
+                // Plain values and maps with string keys: serialising them cannot fail.
+                let text = serde_json::to_string(entry).unwrap_or_default();
                 (text.clone().into_bytes(), text, "event-json")
             }
         };

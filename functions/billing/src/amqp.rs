@@ -337,10 +337,7 @@ impl Publisher {
         body: &[u8],
     ) -> Result<(), PublishError> {
         let s = &self.inner.settings;
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_message_id(message_id.into());
+        let properties = message_properties(message_id);
         let confirm = channel
             .basic_publish(
                 "".into(),
@@ -364,6 +361,14 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// The properties of every published order: persistent, JSON, named by its `message_id`.
+pub fn message_properties(message_id: &str) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(message_id.into())
 }
 
 fn close_in_background(connection: Connection) {
