@@ -227,10 +227,7 @@ async fn a_row_the_database_refuses_is_isolated_and_dead_lettered() {
     assert_eq!(deliveries.len(), 3, "the 3 deliveries come in one batch");
     let event = rmq_event(
         &h.queue,
-        deliveries
-            .iter()
-            .map(billing_support::rmq_message)
-            .collect(),
+        deliveries.iter().map(billing_support::rmq_message),
     );
     let report = billing_consumer::handle(event, &h.consumer).await.unwrap();
     assert_eq!(report.stored.len(), 2);

@@ -10,7 +10,7 @@ use billing_support::{Harness, count_orders, rmq_event};
 use serde_json::json;
 
 fn event(queue: &str, batch: usize, seed: usize) -> billing_consumer::RabbitMqEvent {
-    let messages = (0..batch)
+    let messages: Vec<serde_json::Value> = (0..batch)
         .map(|i| {
             let id = uuid::Uuid::new_v4().to_string();
             let body = json!({

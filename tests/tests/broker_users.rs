@@ -430,3 +430,44 @@ async fn setup_replaces_the_bootstrap_administrator_password_with_the_stored_one
         .send()
         .await;
 }
+
+/// Setup waits for a broker that is not up yet, but not for a refused login or permission:
+/// the publisher's error says which by its kind, whatever its text.
+#[tokio::test]
+async fn a_refused_login_or_permission_is_access_refused_and_an_absent_broker_is_not() {
+    let port = integration_tests::amqp_port();
+    let wrong = format!("amqp://{}:wrong@127.0.0.1:{port}/%2f", unique("nobody"));
+    let err = Publisher::new(AmqpSettings::local(&wrong, "billing_queue"))
+        .ensure_connected()
+        .await
+        .unwrap_err();
+    assert!(err.is_access_refused(), "{err:?}");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "keeps lapin's error"
+    );
+
+    // The publish-only user may not declare: refused on the channel, the same kind.
+    let u = BrokerUsers::new("billing_queue").await;
+    let err = Publisher::new(AmqpSettings::local(&u.publisher_url(), &u.queue))
+        .ensure_connected()
+        .await
+        .unwrap_err();
+    assert!(err.is_access_refused(), "{err:?}");
+    u.cleanup().await;
+    delete_queue(&u.queue).await;
+
+    let closed = format!(
+        "amqp://u:p@127.0.0.1:{}/%2f",
+        integration_tests::free_port()
+    );
+    let err = Publisher::new(AmqpSettings::local(&closed, "billing_queue"))
+        .ensure_connected()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, billing::PublishError::Unreachable(_)),
+        "{err:?}"
+    );
+    assert!(!err.is_access_refused(), "nothing listening may change");
+}

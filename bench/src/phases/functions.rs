@@ -74,14 +74,14 @@ pub(super) fn rmq_event(queue: &str, n: usize) -> Result<(Bytes, Vec<Uuid>), Str
     let order = billing::Order::from_fields(&json!(42), &json!(3), &json!("12.50"))
         .map_err(|e| e.to_string())?;
     let mut ids = Vec::with_capacity(n);
-    let messages: Vec<Value> = (0..n)
+    let messages: Vec<billing::rmq::RabbitMqMessage> = (0..n)
         .map(|_| {
             let id = Uuid::new_v4();
             ids.push(id);
             // Owned by the principal the in-process lookups use (`request_context`).
             let body =
                 billing::OrderMessage::new(id, &order, Some("bench".into())).owned_by("sub-bench");
-            let data = serde_json::to_vec(&body).unwrap_or_default();
+            let data = body.to_bytes();
             let props = lapin::BasicProperties::default()
                 .with_message_id(id.to_string().as_str().into())
                 .with_delivery_mode(2)
@@ -95,7 +95,8 @@ pub(super) fn rmq_event(queue: &str, n: usize) -> Result<(Bytes, Vec<Uuid>), Str
         virtual_host: "/",
     };
     let event = local_gateway::rmq_event::event_of(&source, messages);
-    Ok((Bytes::from(event.to_string()), ids))
+    let bytes = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
+    Ok((Bytes::from(bytes), ids))
 }
 
 pub(super) fn http_ok(inv: &Invocation) -> bool {

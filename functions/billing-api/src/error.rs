@@ -28,9 +28,9 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
             Self::Invalid(e) => Problem::bad_request(e.to_string()).into_response(),
-            Self::Publish(PublishError::Unreachable(_) | PublishError::Timeout(_)) => {
-                Problem::unavailable("Broker unavailable").into_response()
-            }
+            Self::Publish(
+                PublishError::InvalidUri | PublishError::Unreachable(_) | PublishError::Timeout(_),
+            ) => Problem::unavailable("Broker unavailable").into_response(),
             Self::Publish(PublishError::Nacked | PublishError::Unroutable(_)) => {
                 Problem::unavailable("Order not accepted by the broker").into_response()
             }

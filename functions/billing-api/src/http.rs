@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::request::Parts;
@@ -12,12 +12,14 @@ use serde::Serialize;
 use shared::Problem;
 use shared::auth::Principal;
 use shared::db::{Db, DbError};
-use shared::extract::JsonBody;
+use shared::extract::{JsonBody, PathParam};
 use shared::metrics::{Metrics, Unit};
 use shared::problem::BODY_LIMIT;
 use uuid::Uuid;
 
-use billing::{IdempotencyKey, Order, OrderMessage, OrderRequest, Publisher, StoredOrder};
+use billing::{
+    IdempotencyKey, MessageId, Order, OrderMessage, OrderRequest, Publisher, StoredOrder,
+};
 
 use crate::error::{ApiError, Refusal};
 
@@ -76,10 +78,7 @@ async fn create_order(
     tracing::Span::current().record("message_id", tracing::field::display(message_id));
     let message = OrderMessage::new(message_id, &order, Some(principal.label().to_owned()))
         .owned_by(&principal.subject);
-    let payload = serde_json::to_vec(&message).map_err(|e| {
-        tracing::error!(error = %e, "serializing the order");
-        Problem::internal()
-    })?;
+    let payload = message.to_bytes();
     let started = Instant::now();
     state
         .publisher
@@ -132,14 +131,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
 async fn get_order(
     State(state): State<Arc<AppState>>,
     principal: Principal,
-    Path(message_id): Path<String>,
+    PathParam(MessageId(id)): PathParam<MessageId>,
 ) -> Result<Response, ApiError> {
-    // Only the hyphenated form this API hands out (and openapi.yaml's pattern states);
-    // `Uuid::parse_str` alone would also take the simple, braced and URN forms.
-    let id = Some(&message_id)
-        .filter(|m| m.len() == 36)
-        .and_then(|m| Uuid::parse_str(m).ok())
-        .ok_or_else(|| Problem::bad_request(format!("message_id {message_id:?} is not a UUID")))?;
     let visible = |o: &StoredOrder| {
         principal.reads_every_order() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
     };
@@ -178,4 +171,72 @@ pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>
         }))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{StatusCode, header};
+    use http_body_util::BodyExt;
+    use local_gateway::request::{request, request_context, user_claims};
+    use shared::db::DbSettings;
+
+    use super::*;
+
+    /// The router over a pool and a broker that are never reached: every request here is
+    /// refused before.
+    fn app() -> Router {
+        router(AppState {
+            publisher: Publisher::new(billing::AmqpSettings::local(
+                "amqp://u:p@127.0.0.1:1/%2f",
+                "billing_queue",
+            )),
+            db: Db::new(&DbSettings::local("127.0.0.1", 1, "orders", "u", "p")).unwrap(),
+            metrics: Metrics::from_env_with(&[("", "")], "billing-api"),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_bad_message_id_is_a_problem() {
+        let app = app();
+        let uuid = Uuid::new_v4();
+        let long = "a".repeat(10_000);
+        for (id, detail) in [
+            (
+                "%FF".to_owned(),
+                "message_id: is not UTF-8 once percent-decoded".to_owned(),
+            ),
+            (
+                long.clone(),
+                "message_id: is not a UUID (10000 characters)".to_owned(),
+            ),
+            (
+                uuid.simple().to_string(),
+                format!("message_id: \"{}\" is not a UUID", uuid.simple()),
+            ),
+        ] {
+            let context = request_context(user_claims("sub-u", "u", Some("[user]")));
+            let uri = format!("/api/billing/orders/{id}");
+            let req = request("GET", &uri, None, &[], Some(context)).unwrap();
+            let response = local_gateway::request::oneshot(&app, req).await;
+            let what = &id[..id.len().min(12)];
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                shared::problem::CONTENT_TYPE,
+                "{what}"
+            );
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(
+                problem,
+                serde_json::json!({
+                    "type": "/problems/invalid-request",
+                    "title": "Invalid request",
+                    "status": 400,
+                    "detail": detail,
+                }),
+                "{what}"
+            );
+        }
+    }
 }

@@ -17,6 +17,8 @@
 
 use std::future::Future;
 
+use aws_sdk_sqs::error::SdkError;
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use base64::Engine;
 use futures::StreamExt;
@@ -95,7 +97,7 @@ impl DeadLetter {
         reason: String,
         source: &str,
         data: Option<&str>,
-        raw: &serde_json::Value,
+        entry: &impl serde::Serialize,
     ) -> Self {
         let decoded = data.and_then(|d| {
             base64::engine::general_purpose::STANDARD
@@ -110,7 +112,8 @@ impl DeadLetter {
             },
             (Some(d), None) => (d.as_bytes().to_vec(), d.to_owned(), "base64"),
             (None, _) => {
-                let text = raw.to_string();
+                // Plain values and maps with string keys: serialising them cannot fail.
+                let text = serde_json::to_string(entry).unwrap_or_default();
                 (text.clone().into_bytes(), text, "event-json")
             }
         };
@@ -226,16 +229,36 @@ impl DeadLetter {
                     .data_type("String")
                     .string_value(value)
                     .build()
-                    .map_err(|e| DlqError(e.to_string()))?,
+                    .map_err(DlqError::Build)?,
             );
         }
-        entry.build().map_err(|e| DlqError(e.to_string()))
+        entry.build().map_err(DlqError::Build)
     }
 }
 
+/// Why dead letters were not all sent; the invocation then fails and the batch is redelivered.
 #[derive(Debug, thiserror::Error)]
-#[error("dead-letter queue: {0}")]
-pub struct DlqError(pub String);
+pub enum DlqError {
+    /// A letter SQS's request builder refused (a required field unset: a bug here).
+    #[error("dead-letter queue: {0}")]
+    Build(#[source] aws_sdk_sqs::error::BuildError),
+    /// The SendMessageBatch request failed as a whole (unreachable, denied, no such queue...).
+    #[error("dead-letter queue: {}", aws_sdk_sqs::error::DisplayErrorContext(.0))]
+    Send(#[source] Box<SdkError<SendMessageBatchError>>),
+    /// SQS answered about an entry the request did not hold.
+    #[error("dead-letter queue: SQS refused unknown entry {0}")]
+    UnknownEntry(String),
+    /// SQS kept refusing some entries one by one; the first one's code and message.
+    #[error(
+        "dead-letter queue: {count} entries still refused after {attempts} attempts, first: {code} {message}"
+    )]
+    StillRefused {
+        count: usize,
+        attempts: u32,
+        code: String,
+        message: String,
+    },
+}
 
 /// One entry SQS refused in an otherwise answered SendMessageBatch.
 #[derive(Debug, Clone)]
@@ -275,7 +298,7 @@ impl BatchSink for SqsSink<'_> {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| DlqError(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| DlqError::Send(Box::new(e)))?;
         Ok(out
             .failed()
             .iter()
@@ -368,7 +391,7 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
                     .strip_prefix('m')
                     .and_then(|i| i.parse::<usize>().ok())
                     .filter(|i| chunk.contains(i))
-                    .ok_or_else(|| DlqError(format!("SQS refused unknown entry {}", failure.id)))?;
+                    .ok_or_else(|| DlqError::UnknownEntry(failure.id.clone()))?;
                 refused.push((index, failure));
             }
         }
@@ -384,12 +407,12 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
         );
         if attempt + 1 == SEND_ATTEMPTS {
             let (_, first) = &refused[0];
-            return Err(DlqError(format!(
-                "{} entries still refused after {SEND_ATTEMPTS} attempts, first: {} {}",
-                refused.len(),
-                first.code,
-                first.message
-            )));
+            return Err(DlqError::StillRefused {
+                count: refused.len(),
+                attempts: SEND_ATTEMPTS,
+                code: first.code.clone(),
+                message: first.message.clone(),
+            });
         }
         pending = refused.iter().map(|(i, _)| *i).collect();
         for (i, failure) in &refused {

@@ -6,22 +6,21 @@
 //! transient fails the invocation so the mapping redelivers the batch, which is then harmless.
 
 pub mod dlq;
-pub mod event;
 pub mod store;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine;
-use billing::{Order, ValidationError};
-use serde::Deserialize;
-use serde_json::Value;
+use billing::message::BodyError;
+use billing::rmq::Entry;
+use billing::{Order, OrderMessage, ValidationError};
 use shared::db::{Db, DbError};
 use shared::metrics::{Metrics, Unit};
 use uuid::Uuid;
 
+pub use billing::rmq::{RabbitMqEvent, RabbitMqMessage};
 pub use dlq::DeadLetter;
-pub use event::{RabbitMqEvent, RabbitMqMessage};
 pub use store::OrderRow;
 
 /// What one invocation needs, built once per cold start.
@@ -54,27 +53,32 @@ impl Consumer {
     }
 }
 
-/// Why a message can never be stored. Not retryable: it goes to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a message can never be stored. Not retryable: it goes to the dead-letter queue, with
+/// this error's text as its reason.
+#[derive(Debug, thiserror::Error)]
 pub enum MessageError {
-    #[error("{0}")]
-    Envelope(String),
+    #[error("message does not look like an Amazon MQ message: {0}")]
+    Envelope(#[source] Arc<serde_json::Error>),
     #[error("the message has no data")]
     NoData,
     #[error("data is not base64: {0}")]
-    Base64(String),
+    Base64(#[source] base64::DecodeError),
     #[error("body is not a JSON order: {0}")]
-    Json(String),
+    Json(#[source] BodyError),
     #[error("invalid order: {0}")]
     Invalid(#[from] ValidationError),
     #[error("the messageId property is missing")]
     MissingMessageId,
-    #[error("the messageId property {0:?} is not a UUID")]
-    BadMessageId(String),
+    #[error("the messageId property {property:?} is not a UUID")]
+    BadMessageId {
+        property: String,
+        #[source]
+        source: uuid::Error,
+    },
     #[error("the messageId property {property} differs from the body's message_id {body}")]
-    MessageIdMismatch { property: Uuid, body: String },
-    #[error("rejected by the database: {0}")]
-    Rejected(String),
+    MessageIdMismatch { property: Uuid, body: Uuid },
+    #[error("rejected by the database: {}", store::reason(.0))]
+    Rejected(#[source] DbError),
 }
 
 /// Why the invocation failed. Always retryable: the mapping redelivers the batch, and storing
@@ -114,53 +118,44 @@ pub struct Report {
     pub dlq_time: std::time::Duration,
 }
 
-/// The body fields; unknown fields are tolerated so a newer publisher does not poison messages.
-#[derive(Deserialize)]
-struct Body {
-    #[serde(default)]
-    message_id: Option<Value>,
-    #[serde(default)]
-    user_id: Value,
-    #[serde(default)]
-    number_of_items: Value,
-    #[serde(default)]
-    total_amount: Value,
-    #[serde(default)]
-    principal: Option<String>,
-    #[serde(default)]
-    owner_sub: Option<String>,
-}
-
 /// Decodes and validates one message into a row, with the same rules as the HTTP edge.
-pub fn decode(message: &RabbitMqMessage) -> Result<OrderRow, MessageError> {
-    let property = message
-        .basic_properties
-        .message_id()
-        .ok_or(MessageError::MissingMessageId)?;
-    let message_id = Uuid::parse_str(property.trim())
-        .map_err(|_| MessageError::BadMessageId(property.to_owned()))?;
-    let data = message.data.as_deref().ok_or(MessageError::NoData)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data.trim())
-        .map_err(|e| MessageError::Base64(e.to_string()))?;
-    let body: Body =
-        serde_json::from_slice(&bytes).map_err(|e| MessageError::Json(e.to_string()))?;
-    if let Some(in_body) = body.message_id.as_ref().filter(|v| !v.is_null()) {
-        let same = in_body.as_str().and_then(|s| Uuid::parse_str(s).ok()) == Some(message_id);
-        if !same {
+impl TryFrom<&RabbitMqMessage> for OrderRow {
+    type Error = MessageError;
+
+    fn try_from(message: &RabbitMqMessage) -> Result<Self, MessageError> {
+        let property = message
+            .basic_properties
+            .message_id
+            .as_deref()
+            .ok_or(MessageError::MissingMessageId)?;
+        let message_id =
+            Uuid::parse_str(property.trim()).map_err(|source| MessageError::BadMessageId {
+                property: property.to_owned(),
+                source,
+            })?;
+        let bytes = message
+            .data
+            .as_ref()
+            .ok_or(MessageError::NoData)?
+            .decode()
+            .map_err(MessageError::Base64)?;
+        let body = OrderMessage::from_slice(&bytes).map_err(MessageError::Json)?;
+        if let Some(in_body) = body.message_id
+            && in_body != message_id
+        {
             return Err(MessageError::MessageIdMismatch {
                 property: message_id,
-                body: in_body.to_string(),
+                body: in_body,
             });
         }
+        let order = Order::try_from(&body)?;
+        Ok(OrderRow {
+            message_id,
+            order,
+            principal: body.principal,
+            owner_sub: body.owner_sub,
+        })
     }
-    let order = Order::from_fields(&body.user_id, &body.number_of_items, &body.total_amount)?;
-    Ok(OrderRow {
-        message_id,
-        order,
-        principal: body.principal,
-        owner_sub: body.owner_sub,
-    })
 }
 
 /// Handles one event: stores what is valid, dead-letters what never will be, and fails (for a
@@ -168,10 +163,9 @@ pub fn decode(message: &RabbitMqMessage) -> Result<OrderRow, MessageError> {
 #[tracing::instrument(skip(event, ctx), fields(batch = event.len()))]
 pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, ConsumerError> {
     let started = Instant::now();
-    let envelopes = event.messages();
-    let batch_size = envelopes.len();
+    let batch_size = event.len();
     let mut report = Report::default();
-    let decoded = decode_batch(&envelopes, &mut report);
+    let decoded = decode_batch(&event, &mut report);
     store_batch(ctx, decoded, batch_size, &mut report).await?;
     send_dead_letters(ctx, &mut report).await?;
     summarise(ctx, &report, batch_size, started);
@@ -180,47 +174,59 @@ pub async fn handle(event: RabbitMqEvent, ctx: &Consumer) -> Result<Report, Cons
 
 /// The valid messages of a batch, each `message_id` once, with where each came from.
 #[derive(Default)]
-struct Decoded {
+struct Decoded<'a> {
     rows: Vec<OrderRow>,
-    /// The envelope's source and raw JSON, for a row the database may still refuse.
-    raw_by_id: HashMap<Uuid, (String, Value)>,
+    /// The queue and message of each row (same index), for a row the database may still refuse.
+    origins: Vec<(&'a str, &'a RabbitMqMessage)>,
     /// Messages repeating a `message_id` earlier in the same batch.
     in_batch_duplicates: Vec<Uuid>,
 }
 
-/// Step 1: decodes every envelope; the ones that can never be stored become dead letters.
-fn decode_batch(envelopes: &[event::Envelope], report: &mut Report) -> Decoded {
+/// The dead letter of `entry` from `source`: its body, or the entry itself when it has none.
+fn dead_letter(
+    message_id: Option<String>,
+    reason: &MessageError,
+    source: &str,
+    entry: &Entry,
+) -> DeadLetter {
+    match entry {
+        Entry::Message(m) => DeadLetter::new(
+            message_id,
+            reason.to_string(),
+            source,
+            m.data.as_ref().map(billing::rmq::Data::as_str),
+            m,
+        ),
+        Entry::Unreadable(u) => {
+            DeadLetter::new(message_id, reason.to_string(), source, None, &u.raw)
+        }
+    }
+}
+
+/// Step 1: decodes every message; the ones that can never be stored become dead letters.
+fn decode_batch<'a>(event: &'a RabbitMqEvent, report: &mut Report) -> Decoded<'a> {
     let mut decoded = Decoded::default();
     let mut seen: HashSet<Uuid> = HashSet::new();
-    for envelope in envelopes {
-        let message = envelope
-            .message
-            .as_ref()
-            .map_err(|e| MessageError::Envelope(e.clone()));
-        match message.clone().and_then(decode) {
-            Ok(row) if seen.insert(row.message_id) => {
-                decoded.raw_by_id.insert(
-                    row.message_id,
-                    (envelope.source.clone(), envelope.raw.clone()),
-                );
+    for (source, entry) in event.messages() {
+        let outcome = match entry {
+            Entry::Message(m) => OrderRow::try_from(m).map(|row| (row, m)),
+            Entry::Unreadable(u) => Err(MessageError::Envelope(u.error.clone())),
+        };
+        match outcome {
+            Ok((row, m)) if seen.insert(row.message_id) => {
+                decoded.origins.push((source, m));
                 decoded.rows.push(row);
             }
-            Ok(row) => decoded.in_batch_duplicates.push(row.message_id),
+            Ok((row, _)) => decoded.in_batch_duplicates.push(row.message_id),
             Err(reason) => {
-                let message_id = message
-                    .as_ref()
-                    .ok()
-                    .and_then(|m| m.basic_properties.message_id())
-                    .map(str::to_owned);
-                let data = message.as_ref().ok().and_then(|m| m.data.as_deref());
+                let message_id = match entry {
+                    Entry::Message(m) => m.basic_properties.message_id.clone(),
+                    Entry::Unreadable(_) => None,
+                };
                 tracing::warn!(message_id = message_id.as_deref().unwrap_or("none"), %reason, "poison message");
-                report.dead_lettered.push(DeadLetter::new(
-                    message_id,
-                    reason.to_string(),
-                    &envelope.source,
-                    data,
-                    &envelope.raw,
-                ));
+                report
+                    .dead_lettered
+                    .push(dead_letter(message_id, &reason, source, entry));
             }
         }
     }
@@ -232,13 +238,13 @@ fn decode_batch(envelopes: &[event::Envelope], report: &mut Report) -> Decoded {
 /// database error fails the batch for a redelivery.
 async fn store_batch(
     ctx: &Consumer,
-    decoded: Decoded,
+    decoded: Decoded<'_>,
     batch_size: usize,
     report: &mut Report,
 ) -> Result<(), ConsumerError> {
     let Decoded {
         rows,
-        mut raw_by_id,
+        origins,
         in_batch_duplicates,
     } = decoded;
     let store_started = Instant::now();
@@ -254,21 +260,20 @@ async fn store_batch(
             "the database refused some rows' data; bisected the batch to isolate them"
         );
     }
-    for (index, why) in &stored.rejected {
-        let row = &rows[*index];
-        let reason = MessageError::Rejected(why.clone());
+    let rejected: HashSet<usize> = stored.rejected.iter().map(|(i, _)| *i).collect();
+    for (index, why) in stored.rejected {
+        let row = &rows[index];
+        let reason = MessageError::Rejected(why);
         tracing::warn!(message_id = %row.message_id, %reason, "poison message");
-        let (source, raw) = raw_by_id.remove(&row.message_id).unwrap_or_default();
-        let data = raw.get("data").and_then(Value::as_str).map(str::to_owned);
+        let (source, message) = origins[index];
         report.dead_lettered.push(DeadLetter::new(
             Some(row.message_id.to_string()),
             reason.to_string(),
-            &source,
-            data.as_deref(),
-            &raw,
+            source,
+            message.data.as_ref().map(billing::rmq::Data::as_str),
+            message,
         ));
     }
-    let rejected: HashSet<usize> = stored.rejected.iter().map(|(i, _)| *i).collect();
     for (_, row) in rows
         .iter()
         .enumerate()
@@ -341,10 +346,14 @@ fn fail(ctx: &Consumer, batch_size: usize, e: DbError) -> ConsumerError {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use billing::rmq::Data;
+    use serde_json::{Value, json};
+
     use super::*;
 
     fn message(props: Value, body: &str) -> RabbitMqMessage {
-        serde_json::from_value(serde_json::json!({
+        serde_json::from_value(json!({
             "basicProperties": props,
             "redelivered": false,
             "data": base64::engine::general_purpose::STANDARD.encode(body),
@@ -352,13 +361,17 @@ mod tests {
         .unwrap()
     }
 
+    fn decode(m: &RabbitMqMessage) -> Result<OrderRow, MessageError> {
+        OrderRow::try_from(m)
+    }
+
     #[test]
     fn decode_checks_message_id_and_fields() {
         let id = Uuid::new_v4();
         let ok = message(
-            serde_json::json!({"messageId": id.to_string(), "priority": null}),
+            json!({"messageId": id.to_string(), "priority": null}),
             &format!(
-                r#"{{"message_id":"{id}","user_id":"3","number_of_items":2,"total_amount":"9.9","principal":"bob","owner_sub":"s-1","extra":1}}"#
+                r#"{{"message_id":"{id}","user_id":3,"number_of_items":2,"total_amount":"9.9","principal":"bob","owner_sub":"s-1","extra":1}}"#
             ),
         );
         let row = decode(&ok).unwrap();
@@ -367,65 +380,89 @@ mod tests {
         assert_eq!(row.principal.as_deref(), Some("bob"));
         assert_eq!(row.owner_sub.as_deref(), Some("s-1"));
 
-        let body = r#"{"user_id":1,"number_of_items":1,"total_amount":1}"#;
-        assert_eq!(
-            decode(&message(serde_json::json!({"messageId": null}), body)),
-            Err(MessageError::MissingMessageId)
-        );
+        let body = r#"{"user_id":1,"number_of_items":1,"total_amount":"1"}"#;
+        let with = |props: Value, body: &str| decode(&message(props, body)).unwrap_err();
         assert!(matches!(
-            decode(&message(serde_json::json!({"messageId": "x"}), body)),
-            Err(MessageError::BadMessageId(_))
+            with(json!({"messageId": null}), body),
+            MessageError::MissingMessageId
         ));
+        let err = with(json!({"messageId": "x"}), body);
+        assert!(
+            matches!(&err, MessageError::BadMessageId { property, .. } if property == "x"),
+            "{err:?}"
+        );
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "keeps uuid's error"
+        );
         let other = format!(
-            r#"{{"message_id":"{}","user_id":1,"number_of_items":1,"total_amount":1}}"#,
+            r#"{{"message_id":"{}","user_id":1,"number_of_items":1,"total_amount":"1"}}"#,
             Uuid::new_v4()
         );
+        let props = json!({"messageId": id.to_string()});
         assert!(matches!(
-            decode(&message(
-                serde_json::json!({"messageId": id.to_string()}),
-                &other
-            )),
-            Err(MessageError::MessageIdMismatch { .. })
+            with(props.clone(), &other),
+            MessageError::MessageIdMismatch { property, .. } if property == id
         ));
-        assert!(matches!(
-            decode(&message(
-                serde_json::json!({"messageId": id.to_string()}),
-                "nope"
-            )),
-            Err(MessageError::Json(_))
-        ));
-        let bad = r#"{"user_id":1,"number_of_items":1,"total_amount":"0"}"#;
-        assert!(matches!(
-            decode(&message(
-                serde_json::json!({"messageId": id.to_string()}),
-                bad
-            )),
-            Err(MessageError::Invalid(ValidationError {
-                field: "total_amount",
-                ..
-            }))
-        ));
+        let err = with(props.clone(), "nope");
+        assert!(matches!(err, MessageError::Json(_)), "{err:?}");
+        assert!(
+            err.to_string().starts_with("body is not a JSON order"),
+            "{err}"
+        );
+        let err = with(
+            props.clone(),
+            r#"{"user_id":"not-a-number","number_of_items":1,"total_amount":"5.00"}"#,
+        );
+        assert!(
+            matches!(&err, MessageError::Json(e) if e.path().to_string() == "user_id"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("user_id"),
+            "the reason names the field: {err}"
+        );
+        let err = with(
+            props.clone(),
+            r#"{"user_id":1,"number_of_items":0,"total_amount":"1"}"#,
+        );
+        assert!(
+            matches!(
+                err,
+                MessageError::Invalid(ValidationError {
+                    field: "number_of_items",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        let mut no_data = message(props.clone(), body);
+        no_data.data = None;
+        assert!(matches!(decode(&no_data), Err(MessageError::NoData)));
+        no_data.data = Some(Data::from("%%%".to_owned()));
+        assert!(matches!(decode(&no_data), Err(MessageError::Base64(_))));
     }
 
     #[test]
     fn real_event_with_nulls_decodes() {
         let raw = include_str!("../../../events/rabbitmq-batch.json");
-        let event: RabbitMqEvent = serde_json::from_str(raw).unwrap();
-        let messages = event.messages();
-        assert!(messages.len() >= 3);
-        assert!(
-            messages.iter().all(|m| m.message.is_ok()),
-            "every envelope decodes despite the nulls"
-        );
         assert!(raw.contains(r#""priority": null"#));
-        let outcomes: Vec<_> = messages
-            .iter()
-            .map(|m| decode(m.message.as_ref().unwrap()))
+        let event: RabbitMqEvent = serde_json::from_str(raw).unwrap();
+        let messages: Vec<&RabbitMqMessage> = event
+            .messages()
+            .map(|(_, entry)| match entry {
+                Entry::Message(m) => m,
+                Entry::Unreadable(u) => panic!("despite the nulls, every entry reads: {u:?}"),
+            })
             .collect();
-        assert!(outcomes.iter().filter(|o| o.is_ok()).count() >= 2);
+        assert_eq!(messages.len(), 4);
+        let outcomes: Vec<_> = messages.iter().map(|m| decode(m)).collect();
+        // Two orders (one delivered twice) and one whose user_id is not a number.
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 3);
         assert!(
-            outcomes.iter().any(|o| o.is_err()),
-            "the fixture carries a poison message"
+            matches!(&outcomes[3], Err(MessageError::Json(e)) if e.path().to_string() == "user_id"),
+            "{:?}",
+            outcomes[3]
         );
     }
 

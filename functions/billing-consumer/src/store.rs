@@ -75,7 +75,7 @@ pub struct Stored {
     /// `message_id`s newly inserted.
     pub inserted: HashSet<Uuid>,
     /// Indexes (into the given rows) of the rows the database refused, with why.
-    pub rejected: Vec<(usize, String)>,
+    pub rejected: Vec<(usize, DbError)>,
     /// Statements run.
     pub statements: usize,
 }
@@ -96,9 +96,8 @@ pub const SYSTEMIC_MIN_ROWS: usize = 3;
 /// row's error is returned).
 pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbError> {
     let mut out = Stored::default();
-    // The SQLSTATE of each refused row, and the first refusal itself.
+    // The SQLSTATE of each refused row.
     let mut codes: HashSet<Option<String>> = HashSet::new();
-    let mut first_refusal: Option<DbError> = None;
     // Ranges still to store, first the whole batch; depth-first keeps the stack short.
     let mut todo: Vec<std::ops::Range<usize>> = Vec::new();
     todo.push(0..rows.len());
@@ -111,9 +110,8 @@ pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbEr
             Ok(inserted) => out.inserted.extend(inserted),
             Err(e) if !is_data_error(&e) => return Err(e),
             Err(e) if range.len() == 1 => {
-                out.rejected.push((range.start, reason(&e)));
                 codes.insert(sqlstate(&e));
-                first_refusal.get_or_insert(e);
+                out.rejected.push((range.start, e));
             }
             Err(_) => {
                 let mid = range.start + range.len() / 2;
@@ -122,10 +120,11 @@ pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbEr
             }
         }
     }
+    out.rejected.sort_by_key(|(i, _)| *i);
     if rows.len() >= SYSTEMIC_MIN_ROWS
         && out.rejected.len() == rows.len()
         && codes.len() == 1
-        && let Some(e) = first_refusal
+        && let Some((_, e)) = std::mem::take(&mut out.rejected).into_iter().next()
     {
         tracing::error!(
             rows = rows.len(),
@@ -134,7 +133,6 @@ pub async fn insert_isolating(db: &Db, rows: &[OrderRow]) -> Result<Stored, DbEr
         );
         return Err(e);
     }
-    out.rejected.sort_by_key(|(i, _)| *i);
     Ok(out)
 }
 

@@ -27,12 +27,10 @@ use crate::topology;
 /// split into more body frames. A `frame_max` in the URI wins.
 pub const FRAME_MAX: u32 = 8192;
 
-/// `uri` with [`FRAME_MAX`] unless it sets its own. The error never quotes the URI (it holds
-/// the password).
-fn uri_with_frame_max(uri: &str) -> Result<lapin::uri::AMQPUri, String> {
-    let mut parsed: lapin::uri::AMQPUri = uri
-        .parse()
-        .map_err(|_| "the AMQP URI is not valid (value not shown)".to_owned())?;
+/// `uri` with [`FRAME_MAX`] unless it sets its own.
+fn uri_with_frame_max(uri: &str) -> Result<lapin::uri::AMQPUri, PublishError> {
+    // The parser's error (a `String`) may quote the URI, password included: not kept.
+    let mut parsed: lapin::uri::AMQPUri = uri.parse().map_err(|_| PublishError::InvalidUri)?;
     parsed.query.frame_max.get_or_insert(FRAME_MAX);
     Ok(parsed)
 }
@@ -141,14 +139,36 @@ pub fn endpoint_uri(
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    /// No source: the parser's error may quote the URI, which holds the password.
+    #[error("broker unreachable: the AMQP URI is not valid (value not shown)")]
+    InvalidUri,
+    /// Connecting, opening the channel or publishing failed: the AMQP client's error, a refused
+    /// login included ([`PublishError::is_access_refused`]).
     #[error("broker unreachable: {0}")]
-    Unreachable(String),
+    Unreachable(#[source] lapin::Error),
     #[error("broker refused the message (nack)")]
     Nacked,
+    /// The broker returned the message (no queue bound): its reply text.
     #[error("message unroutable: {0}")]
     Unroutable(String),
     #[error("no confirm within {0:?}")]
     Timeout(Duration),
+}
+
+impl PublishError {
+    /// The broker refused the login or a permission (AMQP 403 `ACCESS_REFUSED`): trying again
+    /// with the same credentials cannot succeed.
+    pub fn is_access_refused(&self) -> bool {
+        use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+        match self {
+            Self::Unreachable(e) => matches!(
+                e.kind(),
+                lapin::ErrorKind::ProtocolError(amqp)
+                    if *amqp.kind() == AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED)
+            ),
+            Self::InvalidUri | Self::Nacked | Self::Unroutable(_) | Self::Timeout(_) => false,
+        }
+    }
 }
 
 struct Link {
@@ -233,8 +253,8 @@ impl Publisher {
             identity: None,
             cert_chain: s.ca_pem.clone(),
         };
-        let unreachable = |e: lapin::Error| PublishError::Unreachable(e.to_string());
-        let uri = uri_with_frame_max(s.uri.expose()).map_err(PublishError::Unreachable)?;
+        let unreachable = PublishError::Unreachable;
+        let uri = uri_with_frame_max(s.uri.expose())?;
         let connection = Connection::connect_uri_with_config(
             uri,
             ConnectionProperties::default().with_connection_name("billing-api".into()),
@@ -337,10 +357,7 @@ impl Publisher {
         body: &[u8],
     ) -> Result<(), PublishError> {
         let s = &self.inner.settings;
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_message_id(message_id.into());
+        let properties = message_properties(message_id);
         let confirm = channel
             .basic_publish(
                 "".into(),
@@ -353,9 +370,9 @@ impl Publisher {
                 properties,
             )
             .await
-            .map_err(|e| PublishError::Unreachable(e.to_string()))?
+            .map_err(PublishError::Unreachable)?
             .await
-            .map_err(|e| PublishError::Unreachable(e.to_string()))?;
+            .map_err(PublishError::Unreachable)?;
         if confirm.is_nack() {
             return Err(PublishError::Nacked);
         }
@@ -364,6 +381,14 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// The properties of every published order: persistent, JSON, named by its `message_id`.
+pub fn message_properties(message_id: &str) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(message_id.into())
 }
 
 fn close_in_background(connection: Connection) {
@@ -389,7 +414,25 @@ mod tests {
         assert_eq!(uri.query.frame_max, Some(65536));
         assert_eq!(uri.query.heartbeat, Some(10));
         let err = uri_with_frame_max("amqp://u:Secret-Zq81@[bad").unwrap_err();
-        assert!(!err.contains("Zq81"), "{err}");
+        assert!(matches!(err, PublishError::InvalidUri), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains("Zq81"), "{err}");
+    }
+
+    #[test]
+    fn access_refused_is_told_by_its_kind() {
+        use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPHardError, AMQPSoftError};
+        let amqp = |kind| {
+            PublishError::Unreachable(
+                lapin::ErrorKind::ProtocolError(AMQPError::new(kind, "any text".into())).into(),
+            )
+        };
+        assert!(amqp(AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED)).is_access_refused());
+        assert!(!amqp(AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND)).is_access_refused());
+        assert!(!amqp(AMQPErrorKind::Hard(AMQPHardError::CONNECTIONFORCED)).is_access_refused());
+        // The text alone decides nothing.
+        let io = std::io::Error::other("ACCESS_REFUSED - Login was refused");
+        assert!(!PublishError::Unreachable(io.into()).is_access_refused());
+        assert!(!PublishError::Timeout(Duration::from_secs(1)).is_access_refused());
     }
 
     #[test]

@@ -7,10 +7,11 @@
 pub mod amqp;
 pub mod message;
 pub mod order;
+pub mod rmq;
 #[cfg(feature = "broker")]
 pub mod topology;
 
 #[cfg(feature = "broker")]
 pub use amqp::{AmqpSettings, PublishError, Publisher};
-pub use message::{IdempotencyKey, MAX_IDEMPOTENCY_KEY, OrderMessage};
+pub use message::{IdempotencyKey, MAX_IDEMPOTENCY_KEY, MessageId, OrderMessage};
 pub use order::{Amount, Order, OrderRequest, StoredOrder, ValidationError};

@@ -90,6 +90,31 @@ impl fmt::Display for Amount {
     }
 }
 
+/// On the wire an amount is its decimal text (`"12.50"`), never a JSON number, so no parser on
+/// the way turns it into a float.
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Reads the text [`Amount::parse`] accepts; anything else fails with its reason.
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal amount as a string, such as \"12.50\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Amount, E> {
+                Amount::parse(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
 /// A valid order: what the client asked for, nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
@@ -135,6 +160,28 @@ fn numeric_text(field: &'static str, v: &Value) -> Result<String, ValidationErro
     }
 }
 
+/// `n` within `min..=max`, else why not, in the words the HTTP edge uses.
+pub(crate) fn bounded(
+    field: &'static str,
+    n: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ValidationError> {
+    if n < min {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at least {min}"),
+        ));
+    }
+    if n > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max}"),
+        ));
+    }
+    Ok(n)
+}
+
 fn integer(field: &'static str, v: &Value, min: i64, max: i64) -> Result<i64, ValidationError> {
     let text = numeric_text(field, v)?;
     // A JSON number must be an integer literal (`3`, not `3.0` or `3e0`: OpenAPI 3.0's
@@ -156,19 +203,7 @@ fn integer(field: &'static str, v: &Value, min: i64, max: i64) -> Result<i64, Va
     };
     let n = parsed
         .ok_or_else(|| ValidationError::new(field, format!("{text:?} is not a whole number")))?;
-    if n < min {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at least {min}"),
-        ));
-    }
-    if n > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max}"),
-        ));
-    }
-    Ok(n)
+    bounded(field, n, min, max)
 }
 
 /// The `POST /api/billing` body. Unknown fields are rejected, so a typo is a 400, not a

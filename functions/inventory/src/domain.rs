@@ -32,6 +32,14 @@ impl TryFrom<&str> for MovieId {
         let is_digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
         match raw.parse::<i64>() {
             Ok(n) if is_digits && n > 0 => Ok(Self(n)),
+            // An over-long value is not echoed back whole.
+            _ if raw.len() > 64 => Err(invalid(
+                "id",
+                format!(
+                    "is not a positive integer ({} characters)",
+                    raw.chars().count()
+                ),
+            )),
             _ => Err(invalid("id", format!("{raw:?} is not a positive integer"))),
         }
     }

@@ -1,3 +1,4 @@
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 //! `inventory`: CRUD on movies, an axum Router served by lambda_http.
 
 pub mod domain;

@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::request::Parts;
@@ -14,7 +13,7 @@ use serde_json::json;
 use shared::Problem;
 use shared::auth::Principal;
 use shared::db::Db;
-use shared::extract::JsonBody;
+use shared::extract::{JsonBody, PathParam};
 use shared::metrics::Metrics;
 
 use crate::domain::{CreateBody, ListQuery, MovieId, MoviePatch, NewMovie, UpdateBody};
@@ -74,11 +73,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Editor {
             ))
         }
     }
-}
-
-fn id_from(path: Result<Path<String>, PathRejection>) -> Result<MovieId, ApiError> {
-    let Path(raw) = path.map_err(|_| Problem::bad_request("id: is not a positive integer"))?;
-    Ok(MovieId::try_from(raw.as_str())?)
 }
 
 fn not_found(id: MovieId) -> ApiError {
@@ -157,9 +151,8 @@ async fn delete_all(
 async fn get_one(
     State(state): State<AppState>,
     principal: Principal,
-    path: Result<Path<String>, PathRejection>,
+    PathParam(id): PathParam<MovieId>,
 ) -> Result<Json<Movie>, ApiError> {
-    let id = id_from(path)?;
     let movie = repo::get(&state.db, id).await?;
     movie.map(Json).ok_or_else(|| not_found(id))
 }
@@ -168,11 +161,10 @@ async fn get_one(
 async fn update(
     State(state): State<AppState>,
     Editor(principal): Editor,
-    path: Result<Path<String>, PathRejection>,
+    // Extracted before the body: a bad id is reported whatever the body.
+    PathParam(id): PathParam<MovieId>,
     body: Result<JsonBody<UpdateBody>, Problem>,
 ) -> Result<Json<Movie>, ApiError> {
-    // The id first: a bad id is reported whatever the body.
-    let id = id_from(path)?;
     let JsonBody(raw) = body?;
     let patch = MoviePatch::try_from(raw)?;
     let movie = repo::update(&state.db, id, &patch).await?;
@@ -183,12 +175,72 @@ async fn update(
 async fn delete_one(
     State(state): State<AppState>,
     Editor(principal): Editor,
-    path: Result<Path<String>, PathRejection>,
+    PathParam(id): PathParam<MovieId>,
 ) -> Result<Json<Movie>, ApiError> {
-    let id = id_from(path)?;
     let movie = repo::delete(&state.db, id).await?;
     if movie.is_some() {
         state.metrics.count("MoviesDeleted", 1);
     }
     movie.map(Json).ok_or_else(|| not_found(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use local_gateway::request::{request, request_context, user_claims};
+    use shared::db::DbSettings;
+
+    use super::*;
+
+    /// The router over a pool that never connects: every request here is refused before any
+    /// query.
+    fn app() -> Router {
+        let db = Db::new(&DbSettings::local("127.0.0.1", 1, "movies", "u", "p")).unwrap();
+        router(AppState::new(
+            db,
+            Metrics::from_env_with(&[("", "")], "inventory"),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_bad_movie_id_is_a_problem_on_every_route_that_takes_one() {
+        let app = app();
+        let long = "9".repeat(10_000);
+        for method in ["GET", "PUT", "DELETE"] {
+            for (id, detail) in [
+                ("%FF", "id: is not UTF-8 once percent-decoded".to_owned()),
+                ("%C3%28", "id: is not UTF-8 once percent-decoded".to_owned()),
+                (
+                    long.as_str(),
+                    "id: is not a positive integer (10000 characters)".to_owned(),
+                ),
+                ("abc", r#"id: "abc" is not a positive integer"#.to_owned()),
+            ] {
+                let body = (method == "PUT").then(|| r#"{"title":"x"}"#.to_owned());
+                let context = request_context(user_claims("sub-e", "e", Some("[editors]")));
+                let uri = format!("/api/movies/{id}");
+                let req = request(method, &uri, body, &[], Some(context)).unwrap();
+                let response = local_gateway::request::oneshot(&app, req).await;
+                let what = format!("{method} /api/movies/{}", &id[..id.len().min(12)]);
+                assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+                assert_eq!(
+                    response.headers()[header::CONTENT_TYPE],
+                    shared::problem::CONTENT_TYPE,
+                    "{what}"
+                );
+                let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(
+                    problem,
+                    json!({
+                        "type": "/problems/invalid-request",
+                        "title": "Invalid request",
+                        "status": 400,
+                        "detail": detail,
+                    }),
+                    "{what}"
+                );
+            }
+        }
+    }
 }

@@ -427,15 +427,34 @@ pub async fn setup_broker(
     Ok((queue, users))
 }
 
-/// A refused login or permission will not fix itself; anything else (refused connection,
-/// timeout, a node still booting) may.
+/// A refused login or permission, or a URI that does not parse, will not fix itself; anything
+/// else (refused connection, timeout, a node still booting) may.
 fn broker_transient(e: &billing::amqp::PublishError) -> bool {
-    !e.to_string().contains("ACCESS_REFUSED")
+    !(e.is_access_refused() || matches!(e, billing::amqp::PublishError::InvalidUri))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_refusal_or_a_bad_uri_stops_the_wait_for_the_broker() {
+        use billing::amqp::PublishError;
+        use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPSoftError};
+        let refused = lapin::ErrorKind::ProtocolError(AMQPError::new(
+            AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED),
+            "ACCESS_REFUSED - Login was refused".into(),
+        ));
+        assert!(!broker_transient(&PublishError::Unreachable(
+            refused.into()
+        )));
+        assert!(!broker_transient(&PublishError::InvalidUri));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(broker_transient(&PublishError::Unreachable(reset.into())));
+        assert!(broker_transient(&PublishError::Timeout(
+            std::time::Duration::from_secs(1)
+        )));
+    }
 
     #[test]
     fn role_names_are_checked_before_reaching_sql() {

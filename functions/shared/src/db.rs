@@ -131,12 +131,52 @@ impl DbSettings {
 pub enum DbError {
     /// The database cannot be reached or is restarting: callers answer 503 and retry later.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Unavailable),
     /// Anything else the server rejected: a bug or a constraint, not a reason to retry.
     #[error("database error: {0}")]
     Query(#[source] tokio_postgres::Error),
     #[error("database setup failed: {0}")]
-    Setup(String),
+    Setup(#[source] SetupError),
+}
+
+/// Why the database is unavailable.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    /// No answer at all (I/O, closed connection) or a transient refusal (shutting down, too
+    /// many connections, query cancelled).
+    #[error(transparent)]
+    Postgres(tokio_postgres::Error),
+    /// The pool had no connection to give in time, or could not open one.
+    #[error(transparent)]
+    Pool(PoolError),
+    /// The operation did not finish within the query time budget.
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+}
+
+/// Why the pool could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Pool(deadpool_postgres::BuildError),
+    #[error("reading {}: {source}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Pem {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Certificate {
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
 }
 
 impl DbError {
@@ -157,7 +197,7 @@ impl From<tokio_postgres::Error> for DbError {
             }
         };
         if transient {
-            Self::Unavailable(e.to_string())
+            Self::Unavailable(Unavailable::Postgres(e))
         } else {
             Self::Query(e)
         }
@@ -168,7 +208,7 @@ impl From<PoolError> for DbError {
     fn from(e: PoolError) -> Self {
         match e {
             PoolError::Backend(pg) => pg.into(),
-            other => Self::Unavailable(other.to_string()),
+            other => Self::Unavailable(Unavailable::Pool(other)),
         }
     }
 }
@@ -201,7 +241,7 @@ impl Db {
             .create_timeout(Some(settings.connect_timeout))
             .recycle_timeout(Some(settings.connect_timeout))
             .build()
-            .map_err(|e| DbError::Setup(e.to_string()))?;
+            .map_err(|e| DbError::Setup(SetupError::Pool(e)))?;
         Ok(Self {
             pool,
             query_timeout: settings.query_timeout,
@@ -220,9 +260,8 @@ impl Db {
     {
         match tokio::time::timeout(self.query_timeout, fut).await {
             Ok(result) => result,
-            Err(_) => Err(DbError::Unavailable(format!(
-                "no answer within {} ms",
-                self.query_timeout.as_millis()
+            Err(_) => Err(DbError::Unavailable(Unavailable::Timeout(
+                self.query_timeout,
             ))),
         }
     }
@@ -250,14 +289,27 @@ fn make_tls(
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| DbError::Setup(format!("reading {}: {e}", path.display())))?;
+            let setup = DbError::Setup;
+            let pem = std::fs::read(path).map_err(|source| {
+                setup(SetupError::CaFile {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
             // rustls-pki-types' PEM reader (rustls-pemfile is unmaintained, RUSTSEC-2025-0134).
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| DbError::Setup(format!("{}: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| DbError::Setup(format!("{}: {e}", path.display())))?;
+                let cert = cert.map_err(|source| {
+                    setup(SetupError::Pem {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+                roots.add(cert).map_err(|source| {
+                    setup(SetupError::Certificate {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -272,6 +324,46 @@ fn make_tls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_or_slow_database_is_unavailable_with_its_cause() {
+        // A port nothing listens on once the listener is dropped.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let mut settings = DbSettings::local("127.0.0.1", port, "orders", "u", "p");
+        settings.connect_timeout = Duration::from_secs(2);
+        settings.query_timeout = Duration::from_millis(50);
+        let db = Db::new(&settings).unwrap();
+        let err = db.client().await.map(|_| ()).unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(
+            matches!(
+                &err,
+                DbError::Unavailable(Unavailable::Pool(_) | Unavailable::Postgres(_))
+            ),
+            "{err:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some(), "keeps the cause");
+        assert!(
+            err.to_string().starts_with("database unavailable: "),
+            "{err}"
+        );
+
+        let err = db
+            .timed(std::future::pending::<Result<(), DbError>>())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DbError::Unavailable(Unavailable::Timeout(t)) if t == settings.query_timeout),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "database unavailable: no answer within 50 ms"
+        );
+    }
 
     #[tokio::test]
     async fn settings_pick_tls_by_host_and_explicit_mode() {

@@ -126,6 +126,12 @@ struct Stats {
     last_batch: Mutex<Option<Result<(), String>>>,
 }
 
+/// The event as the function receives it. Strings, numbers and string-keyed maps only, so
+/// serialising it cannot fail.
+fn event_json(event: &billing::rmq::RabbitMqEvent) -> Vec<u8> {
+    serde_json::to_vec(event).unwrap_or_default()
+}
+
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -345,7 +351,7 @@ async fn session(
         let outcome = source
             .process(&batch, |event| async move {
                 match lambda
-                    .invoke(&cfg.function, Bytes::from(event.to_string()))
+                    .invoke(&cfg.function, Bytes::from(event_json(&event)))
                     .await
                 {
                     Ok(inv) if inv.function_error.is_none() => Ok(()),
@@ -483,7 +489,7 @@ impl BatchSource {
     }
 
     /// The `aws:rmq` event of `batch`.
-    pub fn event(&self, batch: &[Delivery]) -> Value {
+    pub fn event(&self, batch: &[Delivery]) -> billing::rmq::RabbitMqEvent {
         rmq_event::event(&self.cfg.source(), batch)
     }
 
@@ -495,7 +501,7 @@ impl BatchSource {
         handler: F,
     ) -> Result<Result<T, E>, String>
     where
-        F: FnOnce(Value) -> Fut,
+        F: FnOnce(billing::rmq::RabbitMqEvent) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
         let Some(last) = batch.last().map(|d| d.delivery_tag) else {

@@ -1,13 +1,10 @@
 //! The Lambda event Amazon MQ's event source mapping builds from RabbitMQ deliveries (`aws:rmq`),
-//! built in one place for the gateway's mapping, the tests and the bench.
-//!
-//! JSON rather than `aws_lambda_events`' `RabbitMqEvent`: AWS sends `null` for an absent
-//! `priority` or `deliveryMode`, which that type (plain `u8`s) can neither hold nor read. The
-//! shape follows the example event in the AWS documentation
-//! (<https://docs.aws.amazon.com/lambda/latest/dg/with-mq.html>), checked below against it.
+//! built in one place for the gateway's mapping, the tests and the bench, as the type
+//! billing-consumer reads ([`billing::rmq`]). The shape follows the example event in the AWS
+//! documentation (<https://docs.aws.amazon.com/lambda/latest/dg/with-mq.html>), checked below
+//! against it.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use billing::rmq::{Data, Entry, RabbitMqEvent, RabbitMqMessage};
 use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::types::AMQPValue;
@@ -22,60 +19,59 @@ pub struct Source<'a> {
 }
 
 /// The event the mapping sends for one batch of deliveries.
-pub fn event(source: &Source, batch: &[Delivery]) -> Value {
-    event_of(source, batch.iter().map(message).collect())
+pub fn event(source: &Source, batch: &[Delivery]) -> RabbitMqEvent {
+    event_of(source, batch.iter().map(message))
 }
 
-/// The event around messages already rendered (by [`message`] or [`rmq_message`], or made by
-/// hand to test what a consumer does with odd ones).
-pub fn event_of(source: &Source, messages: Vec<Value>) -> Value {
-    json!({
-        "eventSource": "aws:rmq",
-        "eventSourceArn": source.broker_arn,
-        "rmqMessagesByQueue": { format!("{}::{}", source.queue, source.virtual_host): messages },
-    })
+/// The event around messages already rendered (by [`message`] or [`rmq_message`]), or made by
+/// hand as JSON to test what a consumer does with odd ones.
+pub fn event_of<E: Into<Entry>>(
+    source: &Source,
+    messages: impl IntoIterator<Item = E>,
+) -> RabbitMqEvent {
+    RabbitMqEvent::new(
+        source.broker_arn,
+        source.queue,
+        source.virtual_host,
+        messages.into_iter().map(Into::into).collect(),
+    )
 }
 
 /// One delivery as the mapping renders it.
-pub fn message(delivery: &Delivery) -> Value {
+pub fn message(delivery: &Delivery) -> RabbitMqMessage {
     rmq_message(&delivery.properties, delivery.redelivered, &delivery.data)
 }
 
 /// One message from its parts (the bench renders messages it never published).
-pub fn rmq_message(p: &BasicProperties, redelivered: bool, data: &[u8]) -> Value {
+pub fn rmq_message(p: &BasicProperties, redelivered: bool, data: &[u8]) -> RabbitMqMessage {
     let s = |v: &Option<lapin::types::ShortString>| v.as_ref().map(|s| s.as_str().to_owned());
-    let headers = p
-        .headers()
-        .as_ref()
-        .map(|t| {
-            t.inner()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), amqp_value(v)))
-                .collect::<Map<_, _>>()
-        })
-        .map(Value::Object)
-        .unwrap_or(Value::Null);
-    json!({
-        "basicProperties": {
-            "contentType": s(p.content_type()),
-            "contentEncoding": s(p.content_encoding()),
-            "headers": headers,
-            "deliveryMode": p.delivery_mode(),
-            "priority": p.priority(),
-            "correlationId": s(p.correlation_id()),
-            "replyTo": s(p.reply_to()),
-            "expiration": s(p.expiration()),
-            "messageId": s(p.message_id()),
-            "timestamp": p.timestamp().map(|t| crate::time::rmq_timestamp(t as i64)),
-            "type": s(p.kind()),
-            "userId": s(p.user_id()),
-            "appId": s(p.app_id()),
-            "clusterId": s(p.cluster_id()),
-            "bodySize": data.len(),
+    let headers = p.headers().as_ref().map(|t| {
+        t.inner()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), amqp_value(v)))
+            .collect::<Map<_, _>>()
+    });
+    RabbitMqMessage {
+        basic_properties: billing::rmq::BasicProperties {
+            content_type: s(p.content_type()),
+            content_encoding: s(p.content_encoding()),
+            headers,
+            delivery_mode: *p.delivery_mode(),
+            priority: *p.priority(),
+            correlation_id: s(p.correlation_id()),
+            reply_to: s(p.reply_to()),
+            expiration: s(p.expiration()),
+            message_id: s(p.message_id()),
+            timestamp: p.timestamp().map(|t| crate::time::rmq_timestamp(t as i64)),
+            kind: s(p.kind()),
+            user_id: s(p.user_id()),
+            app_id: s(p.app_id()),
+            cluster_id: s(p.cluster_id()),
+            body_size: Some(data.len() as u64),
         },
-        "redelivered": redelivered,
-        "data": B64.encode(data),
-    })
+        redelivered,
+        data: Some(Data::encode(data)),
+    }
 }
 
 /// Header values as the AWS mapping (a Java client) renders them: strings as `{"bytes": [...]}`.
@@ -110,7 +106,9 @@ fn amqp_value(v: &AMQPValue) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::event::rabbitmq::RabbitMqEvent;
+    use aws_lambda_events::event::rabbitmq::RabbitMqEvent as AwsRabbitMqEvent;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
     use lapin::types::{FieldTable, LongString, ShortString};
     use std::collections::BTreeMap;
 
@@ -131,7 +129,7 @@ mod tests {
             .with_timestamp(2021)
             .with_user_id("AIDACKCEVSQ6C2EXAMPLE".into());
         let data = br#"{"timeout":0,"data":"CZrmf0Gw8Ov4bqLQxD4E"}"#;
-        let ours = rmq_message(&props, false, data);
+        let ours = serde_json::to_value(rmq_message(&props, false, data)).unwrap();
         let reference: Value = serde_json::from_str(
             &std::fs::read_to_string(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -153,19 +151,28 @@ mod tests {
             queue: "billing_queue",
             virtual_host: "/",
         };
-        let event = event_of(&source, vec![ours]);
-        let typed: RabbitMqEvent = serde_json::from_value(event).unwrap();
+        let event = serde_json::to_value(event_of(&source, vec![ours])).unwrap();
+        assert_eq!(event["eventSource"], reference["eventSource"]);
+        // The AWS crate's type reads it too (no nulls here), and so does billing's.
+        let typed: AwsRabbitMqEvent = serde_json::from_value(event.clone()).unwrap();
         let msgs = &typed.messages_by_queue["billing_queue::/"];
         assert_eq!(B64.decode(msgs[0].data.as_deref().unwrap()).unwrap(), data);
+        let ours: RabbitMqEvent = serde_json::from_value(event).unwrap();
+        let Some((queue, Entry::Message(m))) = ours.messages().next() else {
+            panic!("{ours:?}")
+        };
+        assert_eq!(queue, "billing_queue::/");
+        assert_eq!(m.data.as_ref().unwrap().decode().unwrap(), data);
     }
 
     #[test]
     fn absent_properties_are_null_as_on_aws() {
-        let m = rmq_message(
+        let m = serde_json::to_value(rmq_message(
             &BasicProperties::default().with_message_id("m1".into()),
             true,
             b"{}",
-        );
+        ))
+        .unwrap();
         assert_eq!(m["basicProperties"]["priority"], Value::Null);
         assert_eq!(m["basicProperties"]["messageId"], "m1");
         assert_eq!(m["redelivered"], true);

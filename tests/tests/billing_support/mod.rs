@@ -13,7 +13,7 @@ use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use local_gateway::esm::{BatchSource, EsmConfig};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::db::{Db, DbSettings};
 use shared::metrics::Metrics;
 use shared::migrate::Database;
@@ -250,20 +250,23 @@ pub async fn delete_queue(queue: &str) {
     let _ = conn.close(200, "done".into()).await;
 }
 
-/// The Amazon MQ mapping's JSON for one delivery ([`local_gateway::rmq_event`]).
-pub fn rmq_message(delivery: &lapin::message::Delivery) -> Value {
+/// The Amazon MQ mapping's message for one delivery ([`local_gateway::rmq_event`]).
+pub fn rmq_message(delivery: &lapin::message::Delivery) -> billing::rmq::RabbitMqMessage {
     local_gateway::rmq_event::message(delivery)
 }
 
-/// The event the mapping sends to the consumer for `messages` from `queue`.
-pub fn rmq_event(queue: &str, messages: Vec<Value>) -> RabbitMqEvent {
+/// The event the mapping sends to the consumer for `messages` (typed, or JSON made by hand)
+/// from `queue`.
+pub fn rmq_event<E: Into<billing::rmq::Entry>>(
+    queue: &str,
+    messages: impl IntoIterator<Item = E>,
+) -> RabbitMqEvent {
     let source = local_gateway::rmq_event::Source {
         broker_arn: "arn:aws:mq:us-east-1:123456789012:broker:local:b-local",
         queue,
         virtual_host: "/",
     };
-    serde_json::from_value(local_gateway::rmq_event::event_of(&source, messages))
-        .expect("a valid RabbitMQ event")
+    local_gateway::rmq_event::event_of(&source, messages)
 }
 
 /// The gateway's event source mapping ([`BatchSource`]) driven one batch at a time, with
@@ -305,10 +308,7 @@ impl Mapping {
         if deliveries.is_empty() {
             return None;
         }
-        let handler = |event: Value| async move {
-            let event = serde_json::from_value(event).expect("a valid RabbitMQ event");
-            billing_consumer::handle(event, consumer).await
-        };
+        let handler = |event: RabbitMqEvent| billing_consumer::handle(event, consumer);
         Some(
             self.source
                 .process(&deliveries, handler)
