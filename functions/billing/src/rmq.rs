@@ -121,28 +121,53 @@ pub struct RabbitMqMessage {
 }
 
 /// The AMQP properties as the mapping renders them: an absent property is `null`, never left
-/// out (so each is an `Option`, read the same whether `null` or missing).
+/// out (so each is an `Option`, read the same whether `null` or missing). Only `messageId`
+/// decides anything (the order's idempotency key): any other property of an unexpected type
+/// reads as `None`, so that a rendering AWS does not document never dead-letters a valid order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BasicProperties {
+    #[serde(deserialize_with = "lenient")]
     pub content_type: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub content_encoding: Option<String>,
     /// Header values as the mapping (a Java client) renders them: strings as `{"bytes": [...]}`.
+    #[serde(deserialize_with = "lenient")]
     pub headers: Option<Map<String, Value>>,
+    #[serde(deserialize_with = "lenient")]
     pub delivery_mode: Option<u8>,
+    #[serde(deserialize_with = "lenient")]
     pub priority: Option<u8>,
+    #[serde(deserialize_with = "lenient")]
     pub correlation_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub reply_to: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub expiration: Option<String>,
     pub message_id: Option<String>,
     /// As the mapping prints it: `"Jan 1, 1970, 12:33:41 AM"`.
+    #[serde(deserialize_with = "lenient")]
     pub timestamp: Option<String>,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "lenient")]
     pub kind: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub user_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub app_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub cluster_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub body_size: Option<u64>,
+}
+
+/// A property the consumer does not use: its value if it has the documented type, else `None`.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// A message body as the event carries it: base64 text.
@@ -197,12 +222,13 @@ mod tests {
                                      "headers": null, "bodySize": null},
                  "redelivered": null, "data": "e30="},
                 {"data": null},
-                {"basicProperties": {"priority": "high"}, "data": "e30="},
+                {"basicProperties": {"priority": "high", "timestamp": 12, "messageId": "m3"}, "data": "e30="},
+                {"basicProperties": {"messageId": 7}, "data": "e30="},
                 "not an object",
             ]},
         }))
         .unwrap();
-        assert_eq!(event.len(), 4);
+        assert_eq!(event.len(), 5);
         let entries: Vec<&Entry> = event
             .messages()
             .map(|(source, e)| {
@@ -220,7 +246,19 @@ mod tests {
         assert!(
             matches!(entries[1], Entry::Message(m) if m.data.is_none() && *m == RabbitMqMessage::default())
         );
-        for odd in &entries[2..] {
+        // A property of an undocumented type is dropped, the message kept.
+        let Entry::Message(third) = entries[2] else {
+            panic!("{:?}", entries[2])
+        };
+        assert_eq!(third.basic_properties.message_id.as_deref(), Some("m3"));
+        assert_eq!(
+            (
+                third.basic_properties.priority,
+                third.basic_properties.timestamp.as_deref()
+            ),
+            (None, None)
+        );
+        for odd in &entries[3..] {
             let Entry::Unreadable(u) = odd else {
                 panic!("{odd:?}")
             };
