@@ -175,8 +175,7 @@ pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>
 
 #[cfg(test)]
 mod tests {
-    use http::{StatusCode, header};
-    use http_body_util::BodyExt;
+    use http::StatusCode;
     use local_gateway::request::{request, request_context, user_claims};
     use shared::db::DbSettings;
 
@@ -219,14 +218,8 @@ mod tests {
             let req = request("GET", &uri, None, &[], Some(context)).unwrap();
             let response = local_gateway::request::oneshot(&app, req).await;
             let what = &id[..id.len().min(12)];
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
-            assert_eq!(
-                response.headers()[header::CONTENT_TYPE],
-                shared::problem::CONTENT_TYPE,
-                "{what}"
-            );
-            let bytes = response.into_body().collect().await.unwrap().to_bytes();
-            let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let problem =
+                local_gateway::request::problem(response, StatusCode::BAD_REQUEST, what).await;
             assert_eq!(
                 problem,
                 serde_json::json!({
