@@ -1,5 +1,5 @@
 //! `make dev WATCH=1`: the functions rebuilt on save. The gateway watches the sources the
-//! functions build from, runs `cargo build --bin <function>` (debug) for each after a save,
+//! functions build from, runs `cargo build --locked --bin <function>` (debug) for each after a save,
 //! and runs the debug `bootstrap`s with the same [`SpawnedFunction`] as release mode: the
 //! runtime APIs, clean environments, metrics and limits stay those of release mode, and a new
 //! build takes over at the next invocation (in-flight ones finish on the old build).
@@ -42,7 +42,7 @@ pub struct WatchConfig {
     /// How long an invocation may wait for a build (cold or after a save), on top of the
     /// function's timeout.
     pub build_budget: Duration,
-    /// The `cargo` to run (`cargo build --bin <function>`); tests put a fake in its place.
+    /// The `cargo` to run (`cargo build --locked --bin <function>`); tests put a fake in its place.
     pub cargo: PathBuf,
 }
 
@@ -210,7 +210,7 @@ async fn rebuild_on_save(
     }
 }
 
-/// `cargo build --bin <name>`: one function per cargo run, so features unify for that package
+/// `cargo build --locked --bin <name>`: one function per cargo run, so features unify for that package
 /// alone, as a release build of it does. True when it built.
 async fn build(
     name: &str,
@@ -219,7 +219,8 @@ async fn build(
     builder: &Builder,
 ) -> bool {
     let mut cmd = Command::new(&watch.cargo);
-    cmd.args(["build", "--bin", name])
+    // --locked, as every build of the repository: a save never rewrites Cargo.lock.
+    cmd.args(["build", "--locked", "--bin", name])
         .current_dir(&watch.workspace)
         .env_clear()
         .envs(env)
