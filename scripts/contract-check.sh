@@ -25,10 +25,34 @@ TOOLS="$ROOT/.local/tools"
 NEWMAN="$TOOLS/newman-$NEWMAN_VERSION/node_modules/.bin/newman"
 ST="$TOOLS/schemathesis-$SCHEMATHESIS_VERSION/bin/st"
 
+# npm: the machine's, else (Node.js present but its npm broken or absent, as a failed
+# `npm install -g npm` leaves it) npm itself from the npm registry, pinned by its integrity hash
+# (npm's package bundles its dependencies), else Debian's nodejs and npm.
+NPM_VERSION=10.9.2
+NPM_INTEGRITY=sha512-iriPEPIkoMYUy3F6f3wwSZAU93E0Eg6cHwIR6jzzOXWSy+SD/rOODEs74cVONHKSx2obXtuUoyidVEhISrisgQ==
+npm_cmd() {
+  if npm --version >/dev/null 2>&1; then npm "$@"; return; fi
+  if command -v node >/dev/null; then
+    local dir="$TOOLS/npm-$NPM_VERSION"
+    if [ ! -f "$dir/package/bin/npm-cli.js" ]; then
+      say "the machine's npm does not run: npm $NPM_VERSION from the npm registry into .local/tools"
+      rm -rf "$dir" && mkdir -p "$dir"
+      curl -fsS -o "$dir/npm.tgz" "https://registry.npmjs.org/npm/-/npm-$NPM_VERSION.tgz"
+      [ "sha512-$(openssl dgst -sha512 -binary "$dir/npm.tgz" | openssl base64 -A)" = "$NPM_INTEGRITY" ] \
+        || { say "npm-$NPM_VERSION.tgz does not match its pinned integrity hash"; rm -rf "$dir"; exit 1; }
+      tar -xzf "$dir/npm.tgz" -C "$dir"
+    fi
+    node "$dir/package/bin/npm-cli.js" "$@"
+    return
+  fi
+  say "installing nodejs and npm (apt-get)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  npm "$@"
+}
+
 if [ ! -x "$NEWMAN" ]; then
-  command -v npm >/dev/null || { say "installing nodejs and npm (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
   say "installing newman $NEWMAN_VERSION (npm) into .local/tools"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS/newman-$NEWMAN_VERSION" "newman@$NEWMAN_VERSION" >/dev/null
+  npm_cmd install --silent --no-audit --no-fund --prefix "$TOOLS/newman-$NEWMAN_VERSION" "newman@$NEWMAN_VERSION" >/dev/null
 fi
 if [ ! -x "$ST" ]; then
   python3 -c 'import venv, ensurepip' 2>/dev/null || { say "installing python3-venv (apt-get)"; apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
