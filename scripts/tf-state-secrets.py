@@ -47,27 +47,25 @@ def aws(endpoint, *args):
     return json.loads(run.stdout or "{}")
 
 
-def machine_client_matches(endpoint, secrets):
+def machine_client_matches(secrets, clients):
     """The apply's AWS CLI step wrote the machine client's id and secret into its secret: the
-    client it names exists in Cognito with that secret."""
+    client it names exists in Cognito with that secret. `secrets`: name -> value; `clients`:
+    client id -> DescribeUserPoolClient's UserPoolClient, as secret_values read them."""
     mine = [v for name, v in secrets.items() if "/machine-client-" in name]
     if len(mine) != 1:
         sys.exit(f"expected one machine-client secret, found {len(mine)}")
     doc = json.loads(mine[0])
-    for pool in aws(endpoint, "cognito-idp", "list-user-pools", "--max-results", "60")["UserPools"]:
-        clients = aws(endpoint, "cognito-idp", "list-user-pool-clients", "--user-pool-id", pool["Id"])
-        if any(c["ClientId"] == doc["client_id"] for c in clients["UserPoolClients"]):
-            d = aws(endpoint, "cognito-idp", "describe-user-pool-client", "--user-pool-id", pool["Id"],
-                    "--client-id", doc["client_id"])["UserPoolClient"]
-            if d.get("ClientSecret") != doc["client_secret"] or d.get("AllowedOAuthFlows") != ["client_credentials"]:
-                sys.exit("the machine client's secret does not hold that client's secret")
-            print(f"machine client {d['ClientName']}: its secret holds its id and secret, scopes {' '.join(d.get('AllowedOAuthScopes', []))}")
-            return
-    sys.exit(f"the machine client's secret names client {doc['client_id']}, which Cognito does not have")
+    d = clients.get(doc["client_id"])
+    if d is None:
+        sys.exit(f"the machine client's secret names client {doc['client_id']}, which Cognito does not have")
+    if d.get("ClientSecret") != doc["client_secret"] or d.get("AllowedOAuthFlows") != ["client_credentials"]:
+        sys.exit("the machine client's secret does not hold that client's secret")
+    print(f"machine client {d['ClientName']}: its secret holds its id and secret, scopes {' '.join(d.get('AllowedOAuthScopes', []))}")
 
 
 def secret_values(endpoint):
-    found, bootstrap, by_name = [], [], {}
+    """(values to search, the bootstrap's values, secret name -> value, client id -> client)."""
+    found, bootstrap, by_name, clients = [], [], {}, {}
     for s in aws(endpoint, "secretsmanager", "list-secrets")["SecretList"]:
         try:
             v = aws(endpoint, "secretsmanager", "get-secret-value", "--secret-id", s["ARN"])
@@ -81,14 +79,14 @@ def secret_values(endpoint):
         target = bootstrap if BOOTSTRAP_MARKER in s["Name"] else found
         target.extend((f"secret {s['Name']}", x) for x in leaves(v["SecretString"]))
     for pool in aws(endpoint, "cognito-idp", "list-user-pools", "--max-results", "60")["UserPools"]:
-        clients = aws(endpoint, "cognito-idp", "list-user-pool-clients", "--user-pool-id", pool["Id"])
-        for c in clients["UserPoolClients"]:
+        listed = aws(endpoint, "cognito-idp", "list-user-pool-clients", "--user-pool-id", pool["Id"])
+        for c in listed["UserPoolClients"]:
             d = aws(endpoint, "cognito-idp", "describe-user-pool-client", "--user-pool-id", pool["Id"],
                     "--client-id", c["ClientId"])["UserPoolClient"]
+            clients[c["ClientId"]] = d
             if d.get("ClientSecret"):
                 found.append((f"client secret of Cognito app client {c['ClientName']}", d["ClientSecret"]))
-    machine_client_matches(endpoint, by_name)
-    return found, bootstrap
+    return found, bootstrap, by_name, clients
 
 
 # What the pull-request plan role must never do: every API that returns a secret value.
@@ -125,7 +123,8 @@ def main():
     with open(state_path, encoding="utf-8") as f:
         state = f.read()
     plan_role_reads_no_secret(json.loads(state))
-    found, bootstrap = secret_values(endpoint)
+    found, bootstrap, by_name, clients = secret_values(endpoint)
+    machine_client_matches(by_name, clients)
     checked = [(what, v) for what, v in found if len(v) >= MIN_SECRET_LEN]
     if not checked:
         sys.exit("no secret value found at the endpoint: the check would prove nothing")
