@@ -48,6 +48,8 @@ test: tools services ## run every test: lint, dependency policy, migrations agai
 	@$(MAKE) --no-print-directory lint
 	@echo "== dependency policy: no unused crate (cargo shear), allowed licences and no banned crate (cargo deny)"
 	@scripts/deps-check.sh
+	@echo "== the product builds without its harness: no product crate depends on it, each function links only what it uses, the product alone resolves to Cargo.lock's versions"
+	@python3 scripts/product-check.py
 	@echo "== OpenAPI contract"
 	python3 -m openapi_spec_validator openapi.yaml
 	@echo "== migrations: each one PREPAREs the SQL of the release before it (expand, then contract); then its self-test"
@@ -79,9 +81,9 @@ release-bins: ## release builds of the functions, setup and the local gateway (w
 
 .PHONY: build
 build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)
-	@# One function at a time: Cargo unifies features across the packages of one build, so
-	@# building them together would link shared's `http` into billing-consumer and setup.
-	set -e; for f in $(FUNCTIONS); do cargo lambda build --locked --release --arm64 --output-format zip -p $$f --bin $$f; done
+	@# One build for all four: the libraries have no features, so each binary links only the
+	@# crates it depends on (docs/architecture.md, "Crates").
+	cargo lambda build --locked --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
 	@ls -l target/lambda/*/bootstrap.zip
 
 # The dev profile (terraform/profiles/dev.tfvars) has no RDS Proxy: the functions verify the RDS
@@ -122,7 +124,7 @@ dev: ## run the whole platform locally on http://127.0.0.1:3000 (services, migra
 # functions; built here only when absent or older than its sources, with the same packages as
 # scripts/dev.sh so cargo reuses the same artifacts.
 LOCALAWS := target/release/localaws
-$(LOCALAWS): $(shell find local/gateway/src functions/shared/src -name '*.rs' 2>/dev/null) local/gateway/Cargo.toml
+$(LOCALAWS): $(shell find local/gateway/src functions -name '*.rs' 2>/dev/null) local/gateway/Cargo.toml
 	@echo "building $@ (release, with the functions, as make dev does; once)" >&2
 	@cargo build --locked -q --release $(RELEASE_PACKAGES) >&2
 	@touch $@

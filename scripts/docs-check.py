@@ -122,7 +122,7 @@ def one_line(expr):
 
 # ---------------------------------------------------------------- the functions' environment
 FUNCTIONS = ["inventory", "billing-api", "billing-consumer", "setup"]
-CRATES = ["shared", "billing", "inventory", "billing-api", "billing-consumer", "setup"]
+CRATES = ["settings", "telemetry", "secrets", "database", "http-edge", "billing", "broker", "inventory", "billing-api", "billing-consumer", "setup"]
 
 # What each variable means. The generator fails on a variable that Terraform sets or the code
 # reads and that has no line here, and on a line here that nothing sets or reads.
@@ -203,7 +203,9 @@ MEANING = {
     "CRUD_RABBIT_MGMT_URL": "local RabbitMQ management API (`setup local`)",
 }
 # Upper-case string literals in functions/ that are not environment variables.
-NOT_ENV = {"ACCESS_REFUSED", "TEST_LOG", "EMPTY"}
+# Quoted upper-case names that are not configuration: an AMQP reply code, the tests' log switch,
+# a test variable, and Cargo's build-script output directory.
+NOT_ENV = {"ACCESS_REFUSED", "TEST_LOG", "EMPTY", "OUT_DIR"}
 
 LOCAL_MEANING = {
     "LOCAL_GATEWAY_PORT": "the gateway's port",
@@ -401,9 +403,9 @@ def derived_facts():
     api = (TF / "modules/api/main.tf").read_text()
     integration_ms = int(re.search(r"timeoutInMillis\s*=\s*(\d+)", api).group(1))
     batch_cap = int(re.search(r"var\.billing_batch_size <= (\d+)", var("billing_batch_size")["body"]).group(1))
-    shared_cap = int(re.search(r"pub const MAX_BILLING_BATCH: usize = (\d+);", read("functions/shared/src/lib.rs")).group(1))
-    if batch_cap != shared_cap:
-        fail(f"billing_batch_size's validation caps at {batch_cap}, shared::MAX_BILLING_BATCH is {shared_cap}")
+    crate_cap = int(re.search(r"pub const MAX_BILLING_BATCH: usize = (\d+);", read("functions/billing/src/lib.rs")).group(1))
+    if batch_cap != crate_cap:
+        fail(f"billing_batch_size's validation caps at {batch_cap}, billing::MAX_BILLING_BATCH is {crate_cap}")
     if fns["inventory"]["timeout"] != fns["billing-api"]["timeout"]:
         fail("the pages speak of one timeout of the HTTP functions: inventory's and billing-api's differ now")
     borrow = int(re.search(r"connection_borrow_timeout\s*=\s*(\d+)", db_text).group(1))

@@ -4,7 +4,7 @@
 A deploy applies the migrations (setup) before the new code takes traffic, and the old code keeps
 serving until the rollout ends, so each migration must keep accepting the SQL of the release before
 it (docs/operations.md, "Migrations: expand, then contract"). For each migration M of
-functions/shared/src/migrate.rs, in its order:
+migrations/<database>/, in name order (as functions/database/build.rs embeds them):
 
 - the release before it is the parent of the commit that added M (`git log --diff-filter=A`), and
   also, when M came in a merge, the merge's first parent (the main line before it landed); HEAD
@@ -44,7 +44,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATE_RS = "functions/shared/src/migrate.rs"
+MIGRATE_RS = "functions/database/build.rs"
+# The names build.rs accepts (it fails the build on any other .sql file).
+MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Each function's database, as terraform/main.tf sets DATABASE_NAME; a statement mapped to the
 # wrong database would not prepare there, so a wrong entry fails loudly.
 CRATES = {
@@ -329,22 +331,19 @@ def previous_releases(root, rel):
 
 
 def read_migrations(root):
-    """{database: [(version, path)]} in migrate.rs's order; every file of migrations/ listed."""
-    text = (root / MIGRATE_RS).read_text()
-    listed = {db: [] for db in DATABASES}
-    for version, db, name in re.findall(r'\(\s*"([^"]+)",\s*include_str!\("(?:\.\./)*migrations/(\w+)/([^"]+)"\)', text):
-        if db not in listed:
-            raise Fail(f"{MIGRATE_RS} lists migrations/{db}/{name}: no such database here ({', '.join(DATABASES)})")
-        listed[db].append((version, f"migrations/{db}/{name}"))
+    """{database: [(version, path)]} in name order, as build.rs embeds them."""
+    listed = {}
     for db in DATABASES:
-        if not listed[db]:
-            raise Fail(f"found no migrations/{db}/ file in {MIGRATE_RS}: has its layout changed?")
-        on_disk = {str(p.relative_to(root)) for p in (root / "migrations" / db).glob("*.sql")}
-        named = {p for _, p in listed[db]}
-        for p in sorted(on_disk - named):
-            raise Fail(f"{p} is not in {MIGRATE_RS}: setup would never apply it")
-        for p in sorted(named - on_disk):
-            raise Fail(f"{MIGRATE_RS} lists {p}, which does not exist")
+        files = sorted(p.name for p in (root / "migrations" / db).glob("*.sql"))
+        if not files:
+            raise Fail(f"found no migrations/{db}/*.sql: has the layout changed?")
+        for name in files:
+            if not MIGRATION_NAME.match(name):
+                raise Fail(f"migrations/{db}/{name} is not named NNNN_name.sql: {MIGRATE_RS} refuses to build with it")
+        numbers = [n[:4] for n in files]
+        for n in sorted({n for n in numbers if numbers.count(n) > 1}):
+            raise Fail(f"migrations/{db}/ has two migrations numbered {n}: {MIGRATE_RS} refuses to build with them")
+        listed[db] = [(n.removesuffix(".sql"), f"migrations/{db}/{n}") for n in files]
     return listed
 
 
@@ -671,15 +670,7 @@ def self_test():
             git(repo, "clean", "-qfd")
 
         def add_migration(db, name, sql, commit=False):
-            last = sorted((repo / "migrations" / db).glob("*.sql"))[-1].name
             (repo / "migrations" / db / f"{name}.sql").write_text(sql)
-            rs = repo / MIGRATE_RS
-            text = rs.read_text()
-            anchor = f'include_str!("../../../migrations/{db}/{last}"),\n                ),\n'
-            if anchor not in text:
-                raise Fail(f"self-test: cannot find {last}'s entry in {MIGRATE_RS} to add one after it")
-            entry = f'                (\n                    "{name}",\n                    include_str!("../../../migrations/{db}/{name}.sql"),\n                ),\n'
-            rs.write_text(text.replace(anchor, anchor + entry))
             if commit:
                 commit_all(f"self-test: {name}")
 
@@ -783,9 +774,9 @@ def self_test():
         expect("a release whose SQL the extractor cannot find fails", code == 1 and "found no SQL for movies" in out, out)
 
         reset()
-        (repo / "migrations/movies/0100_selftest_unlisted.sql").write_text("SELECT 1;\n")
+        (repo / "migrations/movies/0100-selftest-misnamed.sql").write_text("SELECT 1;\n")
         code, out = run_self(repo)
-        expect("a migration file migrate.rs does not list fails", code == 1 and "is not in functions/shared/src/migrate.rs" in out, out)
+        expect("a migration file the build would refuse fails", code == 1 and "is not named NNNN_name.sql" in out, out)
 
         shallow = Path(tmp) / "shallow"
         git(base_repo, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))

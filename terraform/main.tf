@@ -228,15 +228,15 @@ locals {
     DATABASE_POOL_SIZE = "1"
   }, var.database_ca_file == null ? {} : { DATABASE_CA_FILE = var.database_ca_file })
 
-  # The admin scope counts only in tokens of the machine client (shared::auth::AccessPolicy).
-  # Both or neither (shared::auth): without the machine client, people's groups decide alone.
+  # The admin scope counts only in tokens of the machine client (http_edge::auth::AccessPolicy).
+  # Both or neither (http_edge::auth): without the machine client, people's groups decide alone.
   admin_env = var.create_machine_client ? {
     ADMIN_SCOPE      = module.auth.admin_scope
     ADMIN_CLIENT_IDS = module.auth.machine_client_id
   } : {}
 
   # With the CDN on, the HTTP functions refuse requests without CloudFront's secret origin header
-  # (functions/shared/src/origin.rs); they read the expected value once per cold start.
+  # (functions/http-edge/src/origin.rs); they read the expected value once per cold start.
   origin_verify_secret_arns = var.create_cdn ? [module.cdn[0].origin_verify_secret_arn] : []
   # The version only changes the configuration after a rotation, so new environments read the new value.
   origin_verify_env = var.create_cdn ? {

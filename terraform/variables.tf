@@ -315,7 +315,7 @@ variable "create_event_source_mapping" {
 }
 
 variable "billing_batch_size" {
-  description = "Maximum messages per billing-consumer invocation (one INSERT per batch). Capped at 1000 (shared::MAX_BILLING_BATCH): the worst case, a batch whose every row the database refuses, is a full bisection plus a dead letter per row, and must finish within the consumer's timeout (README, Billing)."
+  description = "Maximum messages per billing-consumer invocation (one INSERT per batch). Capped at 1000 (billing::MAX_BILLING_BATCH): the worst case, a batch whose every row the database refuses, is a full bisection plus a dead letter per row, and must finish within the consumer's timeout (README, Billing)."
   type        = number
   default     = 100
 

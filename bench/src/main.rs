@@ -58,7 +58,7 @@ struct Ctx {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     match run().await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
@@ -127,7 +127,7 @@ async fn run() -> Result<bool, String> {
     .await
     .map_err(|e| format!("RabbitMQ: {e}"))?;
     let admin_channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
-    billing::topology::declare(&amqp, &ctx.queue)
+    broker::topology::declare(&amqp, &ctx.queue)
         .await
         .map_err(|e| format!("declaring {}: {e}", ctx.queue))?;
 
@@ -140,7 +140,7 @@ async fn run() -> Result<bool, String> {
         .queue_delete(ctx.queue.as_str().into(), Default::default())
         .await;
     for q in [
-        billing::topology::dead_letter_queue(&ctx.queue),
+        broker::topology::dead_letter_queue(&ctx.queue),
         format!("{}_reference", ctx.queue),
     ] {
         let _ = admin_channel
@@ -149,7 +149,7 @@ async fn run() -> Result<bool, String> {
     }
     let _ = admin_channel
         .exchange_delete(
-            billing::topology::dead_letter_exchange(&ctx.queue)
+            broker::topology::dead_letter_exchange(&ctx.queue)
                 .as_str()
                 .into(),
             Default::default(),

@@ -4,9 +4,9 @@
 //! queue and a Secrets Manager secret on moto (`local_gateway::localaws`, as `make dev`), and
 //! its own RabbitMQ queue.
 
+use database::DbSettings;
+use database::migrate::{self, Database};
 use local_gateway::localaws::{LocalAws, Settings, TokenKind};
-use shared::db::DbSettings;
-use shared::migrate::{self, Database};
 
 pub const MOVIES_DB: &str = "bench_movies";
 pub const ORDERS_DB: &str = "bench_orders";

@@ -3,10 +3,13 @@
 //! RabbitMQ and moto (scripts/services.sh) and exports where they are; each test then gets its
 //! own database (random name, migrated) or queue, so tests run in parallel.
 
+pub mod bad_tokens;
+pub mod request;
+
 use std::time::Duration;
 
-use shared::db::{Db, DbSettings};
-use shared::migrate::{self, Database};
+use database::migrate::{self, Database};
+use database::{Db, DbSettings};
 
 fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -72,7 +75,7 @@ pub async fn connect_as(
 pub fn inventory_app(db: Db) -> axum::Router {
     inventory::router(inventory::AppState::new(
         db,
-        shared::metrics::Metrics::capturing("inventory").0,
+        telemetry::metrics::Metrics::capturing("inventory").0,
     ))
 }
 
@@ -92,8 +95,8 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(kind: Database) -> Self {
-        shared::install_crypto_provider();
-        shared::telemetry::init_for_tests();
+        settings::install_crypto_provider();
+        telemetry::init_for_tests();
         let name = test_database_name(kind.name());
         let admin = connect("postgres").await;
         admin
@@ -222,11 +225,7 @@ pub fn request_context_for(
     username: &str,
     groups: &str,
 ) -> lambda_http::request::RequestContext {
-    local_gateway::request::request_context(local_gateway::request::user_claims(
-        sub,
-        username,
-        Some(groups),
-    ))
+    crate::request::request_context(crate::request::user_claims(sub, username, Some(groups)))
 }
 
 /// A response read back for assertions: status, headers and the body as JSON (or Null).
@@ -293,10 +292,9 @@ pub async fn call_with(
     headers: &[(&str, &[u8])],
     context: Option<lambda_http::request::RequestContext>,
 ) -> Reply {
-    let request =
-        local_gateway::request::request(method, uri, body.map(str::to_owned), headers, context)
-            .expect("a valid request");
-    Reply::from(local_gateway::request::oneshot(router, request).await).await
+    let request = crate::request::request(method, uri, body.map(str::to_owned), headers, context)
+        .expect("a valid request");
+    Reply::from(crate::request::oneshot(router, request).await).await
 }
 
 /// Callers as `make dev` has them: `user` is an editor (the default), `viewer` only reads.
@@ -388,22 +386,22 @@ pub fn amqp_port() -> u16 {
 pub struct BrokerUsers {
     pub queue: String,
     pub management: setup::broker::Management,
-    pub publisher: shared::config::Credentials,
-    pub consumer: shared::config::Credentials,
+    pub publisher: settings::Credentials,
+    pub consumer: settings::Credentials,
 }
 
-fn credentials(username: &str, password: &str) -> shared::config::Credentials {
-    shared::config::Credentials {
+fn credentials(username: &str, password: &str) -> settings::Credentials {
+    settings::Credentials {
         username: username.into(),
-        password: shared::Secret::new(password.into()),
+        password: settings::Secret::new(password.into()),
     }
 }
 
 impl BrokerUsers {
     /// A fresh queue named `queue_prefix_<random>` and fresh users for it.
     pub async fn new(queue_prefix: &str) -> Self {
-        shared::install_crypto_provider();
-        shared::telemetry::init_for_tests();
+        settings::install_crypto_provider();
+        telemetry::init_for_tests();
         let users = Self {
             queue: unique(queue_prefix),
             management: setup::broker::Management {
@@ -427,7 +425,7 @@ impl BrokerUsers {
     pub async fn setup(&self) {
         use setup::broker::{BrokerUser, Role};
         let broker = setup::BrokerSetup {
-            amqp: billing::AmqpSettings::local(&amqp_url(), &self.queue),
+            amqp: broker::AmqpSettings::local(&amqp_url(), &self.queue),
             management: Some(self.management.clone()),
             users: vec![
                 BrokerUser {
@@ -454,7 +452,7 @@ impl BrokerUsers {
         );
     }
 
-    fn url(&self, c: &shared::config::Credentials) -> String {
+    fn url(&self, c: &settings::Credentials) -> String {
         format!(
             "amqp://{}:{}@127.0.0.1:{}/%2f",
             c.username,

@@ -1,14 +1,14 @@
-//! The functions build their AWS clients from the environment Lambda sets (shared::aws), not
+//! The functions build their AWS clients from the environment Lambda sets (secrets::sdk), not
 //! from aws-config: prove those clients really talk to an AWS API (moto) — SQS as
 //! billing-consumer uses it for dead letters, and Secrets Manager as every function reads
 //! credentials.
 
-use shared::config::ProcessEnv;
+use settings::ProcessEnv;
 
 #[tokio::test]
 async fn clients_from_the_lambda_environment_reach_sqs_and_secrets_manager() {
-    shared::install_crypto_provider();
-    let config = shared::aws::sdk_config(&ProcessEnv);
+    settings::install_crypto_provider();
+    let config = secrets::sdk::sdk_config(&ProcessEnv);
     assert!(
         config.endpoint_url().is_some(),
         "AWS_ENDPOINT_URL points at moto in tests"
@@ -50,7 +50,7 @@ async fn clients_from_the_lambda_environment_reach_sqs_and_secrets_manager() {
         .unwrap()
         .arn
         .unwrap();
-    let secret = shared::secrets::SecretSource::new()
+    let secret = secrets::SecretSource::new(&settings::ProcessEnv)
         .get(&arn)
         .await
         .unwrap();

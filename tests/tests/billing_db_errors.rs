@@ -3,10 +3,10 @@
 //! fire. The alarm's side is read from `terraform/` (monitoring.json and the functions'
 //! environment in main.tf): if either side drifts, this test fails.
 
+use database::migrate::Database;
 use integration_tests::{TestDb, USER, amqp_url, call};
 use serde_json::Value;
-use shared::metrics::Metrics;
-use shared::migrate::Database;
+use telemetry::metrics::Metrics;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -87,9 +87,9 @@ async fn a_real_database_error_fires_the_billing_api_db_errors_alarm() {
         ("METRICS_NAMESPACE", alarm.namespace.as_str()),
         ("SERVICE_NAME", alarm.service_name.as_str()),
     ];
-    let (metrics, sink) = Metrics::from_env_with(&env, "billing-api").capture();
+    let (metrics, sink) = Metrics::from_env(&env, "billing-api").capture();
     let router = billing_api::router(billing_api::AppState {
-        publisher: billing::Publisher::new(billing::AmqpSettings::local(
+        publisher: broker::Publisher::new(broker::AmqpSettings::local(
             &amqp_url(),
             "billing_db_errors",
         )),

@@ -104,7 +104,11 @@ async fn broker_down_answers_503_in_bounded_time_and_recovers() {
         "reconnects once the broker is back: {}",
         again.json
     );
-    assert!(h.publisher.connections_opened() >= 2);
+    assert_eq!(
+        h.publisher.connections_opened(),
+        2,
+        "one connection before the cut, one after it"
+    );
 
     // Exactly the two confirmed orders are in the queue: the refused one was never queued.
     let mut mapping = Mapping::start(&amqp_url(), &h.queue, 10).await;

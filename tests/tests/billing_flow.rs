@@ -90,12 +90,12 @@ async fn published_message_is_persistent_json_with_message_id() {
     h.cleanup().await;
 }
 
-/// The publisher negotiates a small `frame_max` (`billing::amqp::FRAME_MAX`, a cold-start
+/// The publisher negotiates a small `frame_max` (`broker::amqp::FRAME_MAX`, a cold-start
 /// saving): a message larger than a frame is split by the client and arrives whole.
 #[tokio::test]
 async fn a_message_larger_than_a_frame_arrives_whole() {
     let h = Harness::new().await;
-    let body = vec![b'x'; 6 * billing::amqp::FRAME_MAX as usize + 123];
+    let body = vec![b'x'; 6 * broker::amqp::FRAME_MAX as usize + 123];
     h.publisher
         .publish(&uuid::Uuid::new_v4().to_string(), &body)
         .await
@@ -324,13 +324,13 @@ async fn an_unroutable_order_is_503_never_200() {
     let h = Harness::new().await;
     // A publisher whose queue was never declared: the broker returns the mandatory message.
     let mut settings =
-        billing::AmqpSettings::local(&amqp_url(), &integration_tests::unique("missing_queue"));
+        broker::AmqpSettings::local(&amqp_url(), &integration_tests::unique("missing_queue"));
     settings.declare_topology = false;
-    let publisher = billing::Publisher::new(settings);
+    let publisher = broker::Publisher::new(settings);
     let router = billing_api::router(billing_api::AppState {
         publisher: publisher.clone(),
         db: h.db.db.clone(),
-        metrics: shared::metrics::Metrics::capturing("billing-api").0,
+        metrics: telemetry::metrics::Metrics::capturing("billing-api").0,
     });
     let r = call(&router, "POST", "/api/billing", Some(&order_body(1)), USER).await;
     r.assert_problem(503);
@@ -339,7 +339,7 @@ async fn an_unroutable_order_is_503_never_200() {
         publisher
             .publish(&uuid::Uuid::new_v4().to_string(), b"{}")
             .await,
-        Err(billing::PublishError::Unroutable(_))
+        Err(broker::PublishError::Unroutable(_))
     ));
     h.cleanup().await;
 }
@@ -429,7 +429,7 @@ async fn an_order_is_visible_to_its_owner_and_the_billing_auditor_only() {
     call(&h.router, "GET", &uri, None, integration_tests::ADMIN)
         .await
         .assert_problem(404);
-    let auditor = local_gateway::request::request_context(serde_json::json!({
+    let auditor = integration_tests::request::request_context(serde_json::json!({
         "sub": billing_support::MACHINE_CLIENT,
         "client_id": billing_support::MACHINE_CLIENT,
         "scope": "crud-master/billing.audit",

@@ -14,9 +14,9 @@ use billing_consumer::dlq::{self, BatchSink, DeadLetter, EntryFailure, SqsSink};
 use billing_support::{
     Harness, MACHINE_CLIENT, Mapping, count_orders, order_body, read_dlq, rmq_event,
 };
+use database::Db;
 use integration_tests::{Reply, amqp_url, call_with, request_context_for, unique};
 use serde_json::{Value, json};
-use shared::db::Db;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -56,9 +56,9 @@ async fn consumer_role(h: &Harness) -> (String, Db) {
         .await
         .expect("create the consumer role");
     let mut settings = h.db.settings.clone();
-    settings.credentials = shared::config::Credentials {
+    settings.credentials = settings::Credentials {
         username: role.clone(),
-        password: shared::Secret::new("consumer-test".into()),
+        password: settings::Secret::new("consumer-test".into()),
     };
     (role, Db::new(&settings).expect("pool"))
 }
@@ -404,7 +404,7 @@ async fn bad_rows_are_found_by_bisection_in_logarithmic_statements() {
 #[tokio::test]
 async fn the_worst_case_batch_at_the_cap_is_bounded_in_statements_and_requests() {
     let h = Harness::new().await;
-    let cap = shared::MAX_BILLING_BATCH;
+    let cap = billing::MAX_BILLING_BATCH;
     let batch = |n: usize, items: i32| -> Vec<Value> { (0..n).map(|_| order(items).1).collect() };
     for n in [1usize, 100, 1000] {
         let started = Instant::now();
@@ -601,7 +601,7 @@ async fn orders_are_owned_by_sub_not_by_username() {
     // Reading another caller's order needs the billing audit scope of the machine client: not
     // the admin group, not the movies admin scope, not the scope from another client.
     let machine = |client: &str, scope: &str| {
-        local_gateway::request::request_context(
+        integration_tests::request::request_context(
             json!({"sub": client, "client_id": client, "scope": scope}),
         )
     };
@@ -646,9 +646,9 @@ async fn bodies_are_capped_at_64_kib_and_duplicate_keys_refused() {
     let h = Harness::new().await;
     let json = order_body(1);
     let padded = |size: usize| format!("{json}{}", " ".repeat(size - json.len()));
-    let at_limit = h.post(&padded(shared::problem::BODY_LIMIT)).await;
+    let at_limit = h.post(&padded(http_edge::problem::BODY_LIMIT)).await;
     assert_eq!(at_limit.status, 200, "{}", at_limit.json);
-    let over = h.post(&padded(shared::problem::BODY_LIMIT + 1)).await;
+    let over = h.post(&padded(http_edge::problem::BODY_LIMIT + 1)).await;
     over.assert_problem(413);
     assert!(over.json["detail"].as_str().unwrap().contains("65536"));
 

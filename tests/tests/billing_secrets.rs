@@ -5,13 +5,13 @@ mod billing_support;
 
 use std::collections::HashMap;
 
-use billing::{AmqpSettings, Publisher};
 use billing_api::AppState;
+use broker::{AmqpSettings, Publisher};
+use database::migrate::Database;
+use database::{Db, DbSettings};
 use integration_tests::{TestDb, USER, call, pg_host, pg_password, pg_port, pg_user, unique};
-use shared::db::{Db, DbSettings};
-use shared::metrics::Metrics;
-use shared::migrate::Database;
-use shared::secrets::SecretSource;
+use secrets::SecretSource;
+use telemetry::metrics::Metrics;
 
 async fn secret(value: serde_json::Value) -> String {
     integration_tests::create_secret(&value.to_string()).await
@@ -41,10 +41,10 @@ async fn credentials_come_from_secrets_manager_when_arns_are_set() {
 
     // The queue exists before billing-api publishes: setup declares it (billing-api only publishes).
     let conn = billing_support::amqp_connect(&integration_tests::amqp_url()).await;
-    billing::topology::declare(&conn, &queue).await.unwrap();
+    broker::topology::declare(&conn, &queue).await.unwrap();
     let _ = conn.close(200, "declared".into()).await;
 
-    let secrets = SecretSource::new();
+    let secrets = SecretSource::new(&settings::ProcessEnv);
     let amqp = AmqpSettings::from_env(&env, &secrets).await.unwrap();
     assert!(!amqp.declare_topology, "billing-api only publishes");
     assert_eq!(amqp.queue, queue);

@@ -88,7 +88,7 @@ fn whatever_billing_api_publishes_the_consumer_stores_unchanged() {
     // Publish side: the bytes and properties billing-api's publisher sends.
     let messages = published.iter().map(|m| {
         let id = m.message_id.unwrap().to_string();
-        let properties = billing::amqp::message_properties(&id);
+        let properties = broker::amqp::message_properties(&id);
         local_gateway::rmq_event::rmq_message(&properties, false, &m.to_bytes())
     });
     let source = local_gateway::rmq_event::Source {
@@ -126,7 +126,7 @@ fn a_body_published_before_the_shared_type_still_reads() {
     let legacy = format!(
         r#"{{"message_id":"{id}","user_id":42,"number_of_items":3,"total_amount":"12.50","principal":"user","owner_sub":"7d8e0c4a-1b2c-4d3e-9f00-000000000001"}}"#
     );
-    let properties = billing::amqp::message_properties(id);
+    let properties = broker::amqp::message_properties(id);
     let message = local_gateway::rmq_event::rmq_message(&properties, true, legacy.as_bytes());
     let row = OrderRow::try_from(&message).unwrap();
     let order = Order::from_fields(&json!(42), &json!(3), &json!("12.50")).unwrap();

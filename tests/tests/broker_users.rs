@@ -8,10 +8,11 @@ mod billing_support;
 
 use std::time::Duration;
 
-use billing::{AmqpSettings, Publisher};
 use billing_api::AppState;
 use billing_consumer::Consumer;
 use billing_support::{Mapping, amqp_connect, count_orders, create_dlq, delete_queue, sqs};
+use broker::{AmqpSettings, Publisher};
+use database::migrate::Database;
 use integration_tests::BrokerUsers;
 use integration_tests::{TestDb, USER, call, eventually, unique};
 use lapin::options::{
@@ -20,9 +21,8 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use shared::Secret;
-use shared::metrics::Metrics;
-use shared::migrate::Database;
+use settings::Secret;
+use telemetry::metrics::Metrics;
 
 fn refused(result: Result<impl std::fmt::Debug, lapin::Error>, what: &str) {
     let err = result.expect_err(what).to_string();
@@ -113,7 +113,7 @@ async fn the_publisher_may_only_publish_and_the_consumer_only_consume() {
     let ch = consumer.create_channel().await.unwrap();
     refused(
         ch.basic_consume(
-            billing::topology::dead_letter_queue(&u.queue)
+            broker::topology::dead_letter_queue(&u.queue)
                 .as_str()
                 .into(),
             "sneaky".into(),
@@ -181,7 +181,7 @@ async fn a_plain_declare_of_the_queue_is_equivalent_and_the_policy_dead_letters(
         .unwrap();
 
     let admin = amqp_connect(&integration_tests::amqp_url()).await;
-    let dead = billing::topology::dead_letter_queue(&u.queue);
+    let dead = broker::topology::dead_letter_queue(&u.queue);
     eventually(
         Duration::from_secs(10),
         "the rejected message in the dead-letter queue",
@@ -209,7 +209,7 @@ async fn a_plain_declare_of_the_queue_is_equivalent_and_the_policy_dead_letters(
     args.insert(
         ShortString::from("x-dead-letter-exchange"),
         AMQPValue::LongString(
-            billing::topology::dead_letter_exchange(&legacy)
+            broker::topology::dead_letter_exchange(&legacy)
                 .as_str()
                 .into(),
         ),
@@ -218,7 +218,7 @@ async fn a_plain_declare_of_the_queue_is_equivalent_and_the_policy_dead_letters(
     ach.queue_declare(legacy.as_str().into(), durable, args)
         .await
         .unwrap();
-    billing::topology::declare(&admin, &legacy)
+    broker::topology::declare(&admin, &legacy)
         .await
         .expect("an existing queue with the argument is left as it is");
 
@@ -341,7 +341,7 @@ async fn a_refused_administrator_fails_at_once_and_names_no_password() {
 /// names the administrator.
 #[tokio::test]
 async fn setup_replaces_the_bootstrap_administrator_password_with_the_stored_one() {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     let url = integration_tests::rabbit_management_url();
     let (root, root_password) = integration_tests::amqp_admin();
     let http = reqwest::Client::new();
@@ -362,7 +362,7 @@ async fn setup_replaces_the_bootstrap_administrator_password_with_the_stored_one
         .unwrap();
     assert!(created.status().is_success(), "{}", created.status());
 
-    let creds = |password: &str| shared::config::Credentials {
+    let creds = |password: &str| settings::Credentials {
         username: name.clone(),
         password: Secret::new(password.into()),
     };
@@ -466,7 +466,7 @@ async fn a_refused_login_or_permission_is_access_refused_and_an_absent_broker_is
         .await
         .unwrap_err();
     assert!(
-        matches!(err, billing::PublishError::Unreachable(_)),
+        matches!(err, broker::PublishError::Unreachable(_)),
         "{err:?}"
     );
     assert!(!err.is_access_refused(), "nothing listening may change");

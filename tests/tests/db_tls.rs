@@ -3,9 +3,9 @@
 //! it cannot verify. Locally `scripts/services.sh` gives PostgreSQL a certificate from a private
 //! CA, so this runs against the real server.
 
+use database::{Db, DbSettings, TlsMode};
 use integration_tests::{pg_host, pg_password, pg_port, pg_user};
-use shared::db::{Db, DbSettings, TlsMode};
-use shared::secrets::SecretSource;
+use secrets::SecretSource;
 
 fn ca_file() -> String {
     std::env::var("CRUD_PG_CA_FILE").expect("CRUD_PG_CA_FILE: run through make test")
@@ -13,7 +13,7 @@ fn ca_file() -> String {
 
 #[tokio::test]
 async fn tls_with_the_configured_ca_and_refused_without_it() {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     let port = pg_port().to_string();
     let (user, password, host, ca) = (pg_user(), pg_password(), pg_host(), ca_file());
     let env = [
@@ -25,7 +25,7 @@ async fn tls_with_the_configured_ca_and_refused_without_it() {
         ("DATABASE_TLS", "require"),
         ("DATABASE_CA_FILE", ca.as_str()),
     ];
-    let settings = DbSettings::from_env(&env, &SecretSource::new())
+    let settings = DbSettings::from_env(&env, &SecretSource::new(&settings::ProcessEnv))
         .await
         .unwrap();
     assert_eq!(settings.tls, TlsMode::Require);

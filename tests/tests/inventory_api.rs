@@ -1,9 +1,9 @@
 //! The movies API in-process (oneshot, no socket) against a real PostgreSQL database of its own.
 
+use database::migrate::Database;
 use integration_tests::{ADMIN, TestDb, USER, call};
 use serde_json::json;
-use shared::metrics::Metrics;
-use shared::migrate::Database;
+use telemetry::metrics::Metrics;
 
 async fn app() -> (TestDb, axum::Router) {
     let db = TestDb::new(Database::Movies).await;

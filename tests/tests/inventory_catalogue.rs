@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use database::migrate::Database;
+use http_edge::auth::AccessPolicy;
 use integration_tests::{ADMIN, TestDb, USER, VIEWER, call};
 use serde_json::{Value, json};
-use shared::auth::AccessPolicy;
-use shared::migrate::Database;
 
 const ADMIN_SCOPE: &str = "crud-master/movies.admin";
 const MACHINE: &str = "machine-client";
@@ -48,7 +48,7 @@ async fn seed(db: &TestDb, prefix: &str, n: i64) {
 
 /// A machine-client access token's request context with `scope` (client credentials).
 fn machine(scope: &str) -> lambda_http::request::RequestContext {
-    local_gateway::request::request_context(
+    integration_tests::request::request_context(
         json!({"sub": MACHINE, "client_id": MACHINE, "scope": scope, "token_use": "access"}),
     )
 }
@@ -218,7 +218,7 @@ async fn readers_read_editors_change_single_movies_and_only_admins_delete_all() 
     call_as(&app, "POST", "/api/movies", Some(r#"{"title":"M"}"#), read)
         .await
         .assert_problem(403);
-    let stranger = local_gateway::request::request_context(
+    let stranger = integration_tests::request::request_context(
         json!({"sub": "s", "client_id": "someone-else", "scope": write}),
     );
     call_as(

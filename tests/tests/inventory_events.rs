@@ -1,8 +1,8 @@
 //! Every events/inventory-*.json file goes through lambda_http's own event parsing and then
 //! the router, exactly as on Lambda, against a fresh real database.
 
+use database::migrate::Database;
 use integration_tests::{Reply, TestDb};
-use shared::migrate::Database;
 use tower::ServiceExt;
 
 async fn invoke(app: &axum::Router, file: &str) -> Reply {
@@ -45,8 +45,9 @@ async fn each_inventory_event_file_is_served() {
 #[test]
 fn every_event_file_parses() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
-    let mut n = 0;
+    let (mut http, mut rmq, mut files) = (0, 0, 0);
     for entry in std::fs::read_dir(dir).expect("events/") {
+        files += 1;
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let raw = std::fs::read_to_string(&path).expect("read");
@@ -54,8 +55,16 @@ fn every_event_file_parses() {
             serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
         if value.get("version").and_then(|v| v.as_str()) == Some("2.0") {
             lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{name}: {e}"));
-            n += 1;
+            http += 1;
+        } else {
+            serde_json::from_value::<billing::rmq::RabbitMqEvent>(value)
+                .unwrap_or_else(|e| panic!("{name} is neither an HTTP API event nor aws:rmq: {e}"));
+            rmq += 1;
         }
     }
-    assert!(n >= 7, "found {n} API Gateway events");
+    assert_eq!(
+        (http, rmq),
+        (files - 1, 1),
+        "{files} files in events/: one batch, the rest HTTP"
+    );
 }

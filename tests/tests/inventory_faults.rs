@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use database::Db;
+use database::migrate::Database;
 use integration_tests::{Cuttable, TestDb, USER, call, eventually};
-use shared::db::Db;
-use shared::migrate::Database;
 
 #[tokio::test]
 async fn database_outage_is_503_and_recovers() {

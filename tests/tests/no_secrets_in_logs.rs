@@ -10,10 +10,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use database::Db;
+use database::migrate::Database;
 use integration_tests::{TestDb, USER, call};
-use shared::db::Db;
-use shared::metrics::Metrics;
-use shared::migrate::Database;
+use telemetry::metrics::Metrics;
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -33,7 +33,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
     // The global subscriber is installed once: this binary holds this one test only.
     let buffer = Buffer::default();
     let sink = buffer.clone();
-    shared::telemetry::init_with_writer_and_filter(move || sink.clone(), Some("trace"));
+    telemetry::init_with_writer_and_filter(move || sink.clone(), Some("trace"));
     assert!(tracing::enabled!(tracing::Level::TRACE), "logging at trace");
 
     let db_password = integration_tests::pg_password();
@@ -72,7 +72,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         assert_eq!(r.status, 200);
     }
     let mut wrong = test_db.settings.clone();
-    wrong.credentials.password = shared::Secret::new("wrong-password-Kx27".into());
+    wrong.credentials.password = settings::Secret::new("wrong-password-Kx27".into());
     wrong.connect_timeout = Duration::from_millis(500);
     let bad_app = integration_tests::inventory_app(Db::new(&wrong).unwrap());
     assert_eq!(
@@ -94,14 +94,14 @@ async fn credentials_and_tokens_never_appear_in_logs() {
 
     // Broker: a publish to a closed port with a password in the URL.
     let orders = TestDb::new(Database::Orders).await;
-    let mut amqp = billing::amqp::AmqpSettings::local(
+    let mut amqp = broker::amqp::AmqpSettings::local(
         &format!("amqp://guest:{broker_password}@127.0.0.1:1/%2f"),
         "billing_queue",
     );
     amqp.publish_timeout = Duration::from_secs(1);
     tracing::info!(amqp = ?amqp, "amqp settings as a careless log line would print them");
-    let billing = billing_api::http::router(billing_api::AppState {
-        publisher: billing::amqp::Publisher::new(amqp),
+    let billing = billing_api::router(billing_api::AppState {
+        publisher: broker::amqp::Publisher::new(amqp),
         db: orders.db.clone(),
         metrics: Metrics::capturing("billing-api").0,
     });
@@ -126,7 +126,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         integration_tests::create_secret(r#"{"username":"app","password": Malformed-Pw-Vq63}"#)
             .await;
     let not_object = integration_tests::create_secret(r#""Quoted-Pw-Hx19""#).await;
-    let secrets = shared::secrets::SecretSource::new();
+    let secrets = secrets::SecretSource::new(&settings::ProcessEnv);
     let creds = secrets
         .credentials(&[("ARN", good.as_str())], "ARN", "U", "P")
         .await

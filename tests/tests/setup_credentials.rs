@@ -42,9 +42,9 @@ fn env(pg_port: u16, amqp: &str, extra: &[(&str, &str)]) -> HashMap<String, Stri
 }
 
 async fn config(env: &HashMap<String, String>) -> setup::SetupConfig {
-    shared::install_crypto_provider();
-    shared::telemetry::init_for_tests();
-    setup::SetupConfig::from_env(env, &shared::secrets::SecretSource::new())
+    settings::install_crypto_provider();
+    telemetry::init_for_tests();
+    setup::SetupConfig::from_env(env, &secrets::SecretSource::new(&settings::ProcessEnv))
         .await
         .unwrap()
 }
@@ -207,11 +207,11 @@ async fn setup_waits_for_servers_that_come_up_late_within_its_budget() {
 /// one version has no previous one.
 #[tokio::test]
 async fn setup_reads_the_previous_administrator_password_and_the_bootstrap_one() {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     let json = |p: &str| format!(r#"{{"username":"broker_admin","password":"{p}"}}"#);
     let admin_arn = integration_tests::create_secret(&json("first-Pw")).await;
     let bootstrap_arn = integration_tests::create_secret(&json("bootstrap-Pw")).await;
-    let secrets = shared::secrets::SecretSource::new();
+    let secrets = secrets::SecretSource::new(&settings::ProcessEnv);
     assert!(
         secrets.previous(&admin_arn).await.unwrap().is_none(),
         "one version, no previous"

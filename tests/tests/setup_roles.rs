@@ -36,14 +36,15 @@ async fn as_role(db: &str, user: &str, password: &str) -> tokio_postgres::Client
 
 #[tokio::test]
 async fn setup_is_idempotent_and_grants_least_privilege() {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     let env: std::collections::HashMap<String, String> = config()
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    let cfg = setup::SetupConfig::from_env(&env, &shared::secrets::SecretSource::new())
-        .await
-        .unwrap();
+    let cfg =
+        setup::SetupConfig::from_env(&env, &secrets::SecretSource::new(&settings::ProcessEnv))
+            .await
+            .unwrap();
     setup::run(&cfg).await.unwrap();
     let again = setup::run(&cfg).await.unwrap();
     assert!(

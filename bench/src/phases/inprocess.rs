@@ -8,9 +8,9 @@ use bench::load::{self, Load};
 use bench::report::{Report, latency_cells, ratio};
 use bench::setup::{MOVIES_DB, MOVIES_ROLE, ORDERS_DB, ORDERS_ROLE};
 use bench::stats::{Summary, ms};
+use database::Db;
 use http::Method;
-use shared::db::Db;
-use shared::metrics::Metrics;
+use telemetry::metrics::Metrics;
 
 use super::functions::rmq_event;
 use super::references::References;
@@ -94,7 +94,7 @@ pub(super) async fn consumer_throughput_and_inprocess(
     let orders_db = Db::new(&ctx.svc.app(ORDERS_DB, ORDERS_ROLE, c)).map_err(|e| e.to_string())?;
     let (billing_metrics, billing_sink) = Metrics::capturing("billing-api");
     let billing = billing_api::router(billing_api::AppState {
-        publisher: billing::Publisher::new(billing::AmqpSettings::local(
+        publisher: broker::Publisher::new(broker::AmqpSettings::local(
             &ctx.svc.amqp_url,
             &ctx.queue,
         )),

@@ -308,7 +308,60 @@ pub(super) async fn power_tuning(
         rows.push(Row::new(None, samples));
         results.push((f, rows));
     }
-    power_report::write(ctx, &power, &results, report)
+    power_report::write(ctx, &power, &results, report)?;
+    if let Ok(cgroups) = &power.cgroups {
+        consumer_batch_cpu(ctx, &power, cgroups, report).await?;
+    }
+    Ok(())
+}
+
+/// Batches of [`MAX_BILLING_BATCH`](billing::MAX_BILLING_BATCH) orders each.
+const BATCHES: usize = 10;
+
+/// billing-consumer's own CPU time per full batch (1,000 new orders, decoded, validated and
+/// stored) at 256 MB, from the cgroup's usage: what the billing path costs per order, whatever
+/// the database's share of the wall time. One warm-up batch, then [`BATCHES`] batches.
+async fn consumer_batch_cpu(
+    ctx: &Ctx,
+    power: &Power,
+    cgroups: &Cgroups,
+    report: &mut Report,
+) -> Result<(), String> {
+    const F: &str = "billing-consumer";
+    const MB: u32 = 256;
+    let n = billing::MAX_BILLING_BATCH;
+    let cap = cgroups.cap(MB)?;
+    let lambda = LambdaService::new([power.config(ctx, F, Some(&cap))]);
+    let mut cpu = Vec::with_capacity(BATCHES);
+    for i in 0..=BATCHES {
+        let event = rmq_event(&ctx.queue, n)?.0;
+        let before = cap.cpu_stat().usage_us;
+        let inv = lambda
+            .invoke(F, event)
+            .await
+            .map_err(|e| format!("{F}: {e}"))?;
+        if inv.function_error.is_some() {
+            return Err(format!(
+                "{F}, batch of {n}: {}",
+                String::from_utf8_lossy(&inv.payload)
+            ));
+        }
+        if i > 0 {
+            cpu.push(Duration::from_micros(cap.cpu_stat().usage_us - before));
+        }
+    }
+    lambda.shutdown().await;
+    drop(cap);
+    let per_batch = median(&cpu);
+    let line = format!(
+        "billing-consumer's CPU per batch of {n} orders at {MB} MB (median of {BATCHES}, warm): \
+         **{:.1} ms**, {:.1} µs per order.",
+        per_batch.as_secs_f64() * 1000.0,
+        per_batch.as_secs_f64() * 1e6 / n as f64
+    );
+    say(&line);
+    report.line(&line);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::Ctx;
 
-/// The statement of `billing_api::http::find_order`.
+/// The statement of `billing_api::repo::find_order`.
 const ORDER_LOOKUP: &str =
     "SELECT message_id, user_id, number_of_items, total_amount::text, principal,
         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')

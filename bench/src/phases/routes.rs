@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use local_gateway::request;
+use integration_tests::request;
 use serde_json::json;
 use uuid::Uuid;
 

@@ -1,11 +1,12 @@
-//! billing-api's one error type: shared's [`ApiError`](shared::db_failure::ApiError) with
+//! billing-api's one error type: http-edge's [`ApiError`](http_edge::api_error::ApiError) with
 //! billing-api's own refusals.
 
 use axum::response::{IntoResponse, Response};
-use billing::{PublishError, ValidationError};
-use shared::Problem;
+use billing::ValidationError;
+use broker::PublishError;
+use http_edge::Problem;
 
-pub type ApiError = shared::db_failure::ApiError<Refusal>;
+pub type ApiError = http_edge::api_error::ApiError<Refusal>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {

@@ -4,15 +4,16 @@
 //! the publisher live in the `billing` library.
 
 pub mod error;
-pub mod http;
+pub mod repo;
+pub mod routes;
 
 pub use error::ApiError;
-pub use http::{AppState, router};
+pub use routes::{AppState, router};
 
-use shared::config::Env;
-use shared::metrics::Metrics;
-use shared::origin::OriginVerifyService;
-use shared::wiring::Wiring;
+use http_edge::origin::OriginVerifyService;
+use http_edge::wiring::Wiring;
+use settings::Env;
+use telemetry::metrics::Metrics;
 
 /// The function as Lambda serves it, wired from its configuration `env` ([`Wiring`]: the admin
 /// policy, the pool, the origin check) around its routes, plus the broker publisher (connected on
@@ -22,9 +23,9 @@ pub async fn app(
     metrics: Metrics,
 ) -> Result<OriginVerifyService<axum::Router>, lambda_http::Error> {
     let wiring = Wiring::from_env(env).await?;
-    let amqp = billing::AmqpSettings::from_env(env, &wiring.secrets).await?;
+    let amqp = broker::AmqpSettings::from_env(env, &wiring.secrets).await?;
     let state = AppState {
-        publisher: billing::Publisher::new(amqp),
+        publisher: broker::Publisher::new(amqp),
         db: wiring.db.clone(),
         metrics,
     };

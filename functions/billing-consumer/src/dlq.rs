@@ -71,10 +71,6 @@ fn sqs_safe(s: &str) -> bool {
         })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// At most `max` characters of `value`, any character SQS refuses replaced (attribute values
 /// follow the body's character rules).
 fn truncate_chars(value: &str, max: usize) -> String {
@@ -117,7 +113,7 @@ impl DeadLetter {
                 (text.clone().into_bytes(), text, "event-json")
             }
         };
-        let sha256 = hex(&Sha256::digest(&original));
+        let sha256 = hex::encode(Sha256::digest(&original));
         let mut dedup = Sha256::new();
         for part in [
             source.as_bytes(),
@@ -136,7 +132,7 @@ impl DeadLetter {
             source: source.to_owned(),
             original_bytes: original.len(),
             sha256,
-            dedup_id: hex(&dedup.finalize()),
+            dedup_id: hex::encode(dedup.finalize()),
         };
         if !sqs_safe(&letter.body) || letter.wire_bytes() > MAX_LETTER_BYTES {
             letter.summarise(&original);

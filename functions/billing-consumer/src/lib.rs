@@ -15,8 +15,8 @@ use std::time::Instant;
 use billing::message::BodyError;
 use billing::rmq::Entry;
 use billing::{Order, OrderMessage, ValidationError};
-use shared::db::{Db, DbError};
-use shared::metrics::{Metrics, Unit};
+use database::{Db, DbError};
+use telemetry::metrics::{Metrics, Unit};
 use uuid::Uuid;
 
 pub use billing::rmq::{RabbitMqEvent, RabbitMqMessage};
@@ -37,13 +37,13 @@ impl Consumer {
     /// use), the SQS client and the dead-letter queue. `main` and the end-to-end tests
     /// (in-process) both call it.
     pub async fn from_env(
-        env: &impl shared::config::Env,
+        env: &impl settings::Env,
         metrics: Metrics,
     ) -> Result<Self, lambda_runtime::Error> {
-        let secrets = shared::secrets::SecretSource::new();
-        let db = Db::new(&shared::db::DbSettings::from_env(env, &secrets).await?)?;
+        let secrets = secrets::SecretSource::new(env);
+        let db = Db::new(&database::DbSettings::from_env(env, &secrets).await?)?;
         let dlq_url = env.required("DLQ_URL")?;
-        let sqs = aws_sdk_sqs::Client::new(&shared::aws::sdk_config(env));
+        let sqs = aws_sdk_sqs::Client::new(&secrets::sdk::sdk_config(env));
         Ok(Self {
             db,
             sqs,

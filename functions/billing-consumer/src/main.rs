@@ -2,14 +2,18 @@
 
 use billing_consumer::{Consumer, RabbitMqEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use shared::config::ProcessEnv;
-use shared::metrics::Metrics;
+use settings::ProcessEnv;
+use telemetry::metrics::Metrics;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::install_crypto_provider();
-    shared::telemetry::init();
-    let consumer = Consumer::from_env(&ProcessEnv, Metrics::from_env("billing-consumer")).await?;
+    settings::install_crypto_provider();
+    telemetry::init(&ProcessEnv);
+    let consumer = Consumer::from_env(
+        &ProcessEnv,
+        Metrics::from_env(&ProcessEnv, "billing-consumer"),
+    )
+    .await?;
     let consumer = &consumer;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<RabbitMqEvent>| async move {

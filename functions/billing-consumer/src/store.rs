@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use billing::Order;
-use shared::db::{Db, DbError};
+use database::{Db, DbError};
 use uuid::Uuid;
 
 /// A valid message, ready to store.

@@ -42,10 +42,6 @@ impl Amount {
         self.0
     }
 
-    pub fn from_cents(cents: i64) -> Self {
-        Self(cents)
-    }
-
     /// Parses `"12"`, `"12.5"`, `"12.50"`: a positive decimal with at most two decimals.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (whole, frac) = text.split_once('.').unwrap_or((text, ""));

@@ -1,12 +1,12 @@
-//! inventory's one error type: shared's [`ApiError`](shared::db_failure::ApiError), whose own
+//! inventory's one error type: http-edge's [`ApiError`](http_edge::api_error::ApiError), whose own
 //! refusal is a field the caller must fix (400 naming it).
 
 use axum::response::{IntoResponse, Response};
-use shared::Problem;
+use http_edge::Problem;
 
 use crate::domain::Invalid;
 
-pub type ApiError = shared::db_failure::ApiError<Invalid>;
+pub type ApiError = http_edge::api_error::ApiError<Invalid>;
 
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {

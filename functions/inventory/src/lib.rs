@@ -9,10 +9,10 @@ pub mod routes;
 pub use error::ApiError;
 pub use routes::{AppState, router};
 
-use shared::config::Env;
-use shared::metrics::Metrics;
-use shared::origin::OriginVerifyService;
-use shared::wiring::Wiring;
+use http_edge::origin::OriginVerifyService;
+use http_edge::wiring::Wiring;
+use settings::Env;
+use telemetry::metrics::Metrics;
 
 /// The function as Lambda serves it, wired from its configuration `env` ([`Wiring`]: the admin
 /// policy, the pool, the origin check) around its routes. `main` and the end-to-end tests

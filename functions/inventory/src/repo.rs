@@ -1,7 +1,7 @@
 //! The SQL, one function per statement.
 
+use database::{Db, DbError};
 use serde::Serialize;
-use shared::db::{Db, DbError};
 use tokio_postgres::Row;
 
 use crate::domain::{ListQuery, MovieId, MoviePatch, NewMovie};

@@ -6,21 +6,21 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use database::Db;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
+use http_edge::Problem;
+use http_edge::auth::Principal;
+use http_edge::extract::{JsonBody, PathParam};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
-use shared::Problem;
-use shared::auth::Principal;
-use shared::db::Db;
-use shared::extract::{JsonBody, PathParam};
-use shared::metrics::Metrics;
+use telemetry::metrics::Metrics;
 
 use crate::domain::{CreateBody, ListQuery, MovieId, MoviePatch, NewMovie, UpdateBody};
 use crate::error::ApiError;
 use crate::repo::{self, Movie};
 
-pub use shared::problem::BODY_LIMIT;
+pub use http_edge::problem::BODY_LIMIT;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,9 +34,9 @@ impl AppState {
     }
 }
 
-/// The function's routes; one trailing slash is ignored (`shared::trailing_slash`).
+/// The function's routes; one trailing slash is ignored (`http_edge::trailing_slash`).
 pub fn router(state: AppState) -> Router {
-    shared::trailing_slash::normalize(routes(state))
+    http_edge::trailing_slash::normalize(routes(state))
 }
 
 fn routes(state: AppState) -> Router {
@@ -52,10 +52,10 @@ fn routes(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
-    shared::db_failure::count_db_errors(routes, metrics)
+    http_edge::api_error::count_db_errors(routes, metrics)
 }
 
-/// A caller who may change the catalogue (`shared::auth`: the `editors` or `admin` group, or
+/// A caller who may change the catalogue (`http_edge::auth`: the `editors` or `admin` group, or
 /// the machine client's write scope). Extracted before the body, so a reader learns nothing
 /// about the body's validity: every write a reader attempts is a 403.
 struct Editor(Principal);
@@ -100,7 +100,7 @@ async fn list(
     principal: Principal,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = shared::problem::parse_query(raw.as_deref(), &["title", "limit", "cursor"])?;
+    let params = http_edge::problem::parse_query(raw.as_deref(), &["title", "limit", "cursor"])?;
     let query = ListQuery::try_from(params)?;
     let (movies, more) = repo::list(&state.db, &query).await?;
     let mut response = Json(&movies).into_response();
@@ -182,58 +182,4 @@ async fn delete_one(
         state.metrics.count("MoviesDeleted", 1);
     }
     movie.map(Json).ok_or_else(|| not_found(id))
-}
-
-#[cfg(test)]
-mod tests {
-    use local_gateway::request::{request, request_context, user_claims};
-    use shared::db::DbSettings;
-
-    use super::*;
-
-    /// The router over a pool that never connects: every request here is refused before any
-    /// query.
-    fn app() -> Router {
-        let db = Db::new(&DbSettings::local("127.0.0.1", 1, "movies", "u", "p")).unwrap();
-        router(AppState::new(
-            db,
-            Metrics::from_env_with(&[("", "")], "inventory"),
-        ))
-    }
-
-    #[tokio::test]
-    async fn a_bad_movie_id_is_a_problem_on_every_route_that_takes_one() {
-        let app = app();
-        let long = "9".repeat(10_000);
-        for method in ["GET", "PUT", "DELETE"] {
-            for (id, detail) in [
-                ("%FF", "id: is not UTF-8 once percent-decoded".to_owned()),
-                ("%C3%28", "id: is not UTF-8 once percent-decoded".to_owned()),
-                (
-                    long.as_str(),
-                    "id: is not a positive integer (10000 characters)".to_owned(),
-                ),
-                ("abc", r#"id: "abc" is not a positive integer"#.to_owned()),
-            ] {
-                let body = (method == "PUT").then(|| r#"{"title":"x"}"#.to_owned());
-                let context = request_context(user_claims("sub-e", "e", Some("[editors]")));
-                let uri = format!("/api/movies/{id}");
-                let req = request(method, &uri, body, &[], Some(context)).unwrap();
-                let response = local_gateway::request::oneshot(&app, req).await;
-                let what = format!("{method} /api/movies/{}", &id[..id.len().min(12)]);
-                let problem =
-                    local_gateway::request::problem(response, StatusCode::BAD_REQUEST, &what).await;
-                assert_eq!(
-                    problem,
-                    json!({
-                        "type": "/problems/invalid-request",
-                        "title": "Invalid request",
-                        "status": 400,
-                        "detail": detail,
-                    }),
-                    "{what}"
-                );
-            }
-        }
-    }
 }

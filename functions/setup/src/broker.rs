@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
-use shared::config::Credentials;
+use settings::Credentials;
 
 use crate::retry::Backoff;
 
@@ -171,8 +171,8 @@ pub fn dead_letter_policy(queue: &str, others: &[Policy], classic_queues_kind: b
     let above = candidates.iter().map(|(p, _)| p.priority).max();
     let mut definition = base.map(|p| p.definition.clone()).unwrap_or_default();
     definition.insert(
-        billing::topology::DEAD_LETTER_EXCHANGE_KEY.into(),
-        billing::topology::dead_letter_exchange(queue).into(),
+        ::broker::topology::DEAD_LETTER_EXCHANGE_KEY.into(),
+        ::broker::topology::dead_letter_exchange(queue).into(),
     );
     Policy {
         name: ours,
@@ -250,7 +250,7 @@ pub enum AdminPassword {
 impl Management {
     fn client(&self) -> Result<reqwest::Client, ManagementError> {
         // reqwest is built without its own provider (ring): it takes the process default.
-        shared::install_crypto_provider();
+        settings::install_crypto_provider();
         reqwest::Client::builder()
             .timeout(self.timeout)
             .build()

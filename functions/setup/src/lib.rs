@@ -9,11 +9,11 @@ pub mod retry;
 
 use std::time::Duration;
 
+use database::migrate::{self, Database};
+use database::{Db, DbError, DbSettings};
+use secrets::SecretSource;
 use serde::Serialize;
-use shared::config::{ConfigError, Credentials, Env};
-use shared::db::{Db, DbError, DbSettings};
-use shared::migrate::{self, Database};
-use shared::secrets::SecretSource;
+use settings::{ConfigError, Credentials, Env};
 
 use crate::broker::{BrokerUser, Management, ManagementError, Role};
 use crate::retry::Backoff;
@@ -33,7 +33,7 @@ pub enum SetupError {
     #[error("invalid role or database name {0:?}: use lowercase letters, digits and _")]
     RoleName(String),
     #[error("broker: {0}")]
-    Broker(#[from] billing::amqp::PublishError),
+    Broker(#[from] ::broker::amqp::PublishError),
     #[error("broker users: {0}")]
     Management(#[from] ManagementError),
 }
@@ -77,7 +77,7 @@ pub struct SetupConfig {
 #[derive(Debug, Clone)]
 pub struct BrokerSetup {
     /// AMQP as the administrator: declares the topology.
-    pub amqp: billing::amqp::AmqpSettings,
+    pub amqp: ::broker::amqp::AmqpSettings,
     /// The management API, when broker users are to be created.
     pub management: Option<Management>,
     /// The publish-only and consume-only users.
@@ -175,7 +175,7 @@ impl BrokerSetup {
     /// and the two users: `BROKER_PUBLISHER_SECRET_ARN` (or `BROKER_PUBLISHER_USER`/`_PASSWORD`)
     /// and `BROKER_CONSUMER_SECRET_ARN` (or `BROKER_CONSUMER_USER`/`_PASSWORD`).
     pub async fn from_env(env: &impl Env, secrets: &SecretSource) -> Result<Self, SetupError> {
-        let mut amqp = billing::amqp::AmqpSettings::from_env(env, secrets).await?;
+        let mut amqp = ::broker::amqp::AmqpSettings::from_env(env, secrets).await?;
         amqp.declare_topology = true;
         let Some(url) = env.optional("RABBITMQ_MANAGEMENT_URL") else {
             return Ok(Self {
@@ -210,7 +210,7 @@ impl BrokerSetup {
         if let Some(arn) = env.optional("AMQP_SECRET_ARN")
             && let Some(raw) = secrets.previous(&arn).await?
         {
-            earlier_admins.push(shared::secrets::parse_credentials(&arn, &raw)?);
+            earlier_admins.push(secrets::parse_credentials(&arn, &raw)?);
         }
         if env.optional("BROKER_BOOTSTRAP_SECRET_ARN").is_some()
             || env.optional("BROKER_BOOTSTRAP_USER").is_some()
@@ -401,7 +401,7 @@ pub async fn setup_broker(
     if let Some(management) = &broker.management {
         management.ensure_admin_password(backoff).await?;
     }
-    let publisher = billing::amqp::Publisher::new(broker.amqp.clone());
+    let publisher = ::broker::amqp::Publisher::new(broker.amqp.clone());
     backoff
         .until_ready("the broker (AMQP)", broker_transient, || {
             publisher.ensure_connected()
@@ -429,8 +429,8 @@ pub async fn setup_broker(
 
 /// A refused login or permission, or a URI that does not parse, will not fix itself; anything
 /// else (refused connection, timeout, a node still booting) may.
-fn broker_transient(e: &billing::amqp::PublishError) -> bool {
-    !(e.is_access_refused() || matches!(e, billing::amqp::PublishError::InvalidUri))
+fn broker_transient(e: &::broker::amqp::PublishError) -> bool {
+    !(e.is_access_refused() || matches!(e, ::broker::amqp::PublishError::InvalidUri))
 }
 
 #[cfg(test)]
@@ -439,7 +439,7 @@ mod tests {
 
     #[test]
     fn only_a_refusal_or_a_bad_uri_stops_the_wait_for_the_broker() {
-        use billing::amqp::PublishError;
+        use ::broker::amqp::PublishError;
         use lapin::protocol::{AMQPError, AMQPErrorKind, AMQPSoftError};
         let refused = lapin::ErrorKind::ProtocolError(AMQPError::new(
             AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED),

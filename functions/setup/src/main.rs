@@ -2,9 +2,9 @@
 //! or, with the argument `local`, once against the local cluster (`make migrate`).
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use secrets::SecretSource;
 use serde_json::{Value, json};
-use shared::config::ProcessEnv;
-use shared::secrets::SecretSource;
+use settings::ProcessEnv;
 
 /// Local defaults: the private cluster's superuser, one role per application database, the
 /// local RabbitMQ's administrator and management API, and the two broker users (the same
@@ -31,8 +31,8 @@ const LOCAL_DEFAULTS: [(&str, &str); 17] = [
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::install_crypto_provider();
-    shared::telemetry::init();
+    settings::install_crypto_provider();
+    telemetry::init(&ProcessEnv);
     if std::env::args().nth(1).as_deref() == Some("local") {
         let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
         for (name, from) in LOCAL_DEFAULTS {
@@ -46,12 +46,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 }
             }
         }
-        let cfg = setup::SetupConfig::from_env(&env, &SecretSource::new()).await?;
+        let cfg = setup::SetupConfig::from_env(&env, &SecretSource::new(&env)).await?;
         let report = setup::run(&cfg).await?;
         eprintln!("[setup] {}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    let cfg = setup::SetupConfig::from_env(&ProcessEnv, &SecretSource::new()).await?;
+    let cfg = setup::SetupConfig::from_env(&ProcessEnv, &SecretSource::new(&ProcessEnv)).await?;
     let cfg = &cfg;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         tracing::info!(event = %event.payload, "setup requested");

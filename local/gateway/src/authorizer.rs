@@ -220,10 +220,6 @@ impl Authorizer {
         }
     }
 
-    pub fn config(&self) -> &AuthorizerConfig {
-        &self.cfg
-    }
-
     /// Checks an `Authorization` header value and the route's required scopes.
     pub async fn authorize(
         &self,

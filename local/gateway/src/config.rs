@@ -251,11 +251,11 @@ impl GatewayConfig {
             }
             // Capped like Terraform's billing_batch_size: a bigger batch could outlast the
             // consumer's timeout and be redelivered forever (README, "Billing").
-            if m.batch_size == 0 || usize::from(m.batch_size) > shared::MAX_BILLING_BATCH {
+            if m.batch_size == 0 || usize::from(m.batch_size) > billing::MAX_BILLING_BATCH {
                 return Err(ConfigError::Invalid(format!(
                     "event source mapping batch_size {} is outside 1..={}",
                     m.batch_size,
-                    shared::MAX_BILLING_BATCH
+                    billing::MAX_BILLING_BATCH
                 )));
             }
             // The mapping's UUID is made of the two.

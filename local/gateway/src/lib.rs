@@ -13,7 +13,6 @@
 
 pub mod apigw;
 pub mod authorizer;
-pub mod bad_tokens;
 pub mod config;
 pub mod esm;
 pub mod lambda;
@@ -21,7 +20,6 @@ pub mod localaws;
 pub mod metrics;
 pub mod monitoring;
 pub mod openapi;
-pub mod request;
 pub mod rmq_event;
 pub mod sampler;
 pub mod server;

@@ -115,7 +115,7 @@ impl LocalAws {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         Self {
-            sdk: shared::aws::sdk_config(&env),
+            sdk: secrets::sdk::sdk_config(&env),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .build()

@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     let filter = EnvFilter::try_from_env("GATEWAY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,lapin=warn"));
     tracing_subscriber::fmt()

@@ -16,7 +16,7 @@
 //! path variable is never matched by an empty segment (aws/chalice#588). The payload-2.0 event
 //! keeps the slash in `rawPath` and drops it from `requestContext.http.path`
 //! (adamchainz/apig-wsgi#376, floci-io/floci#2136), so the functions normalise the path they
-//! get (`shared::trailing_slash`).
+//! get (`http_edge::trailing_slash`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -76,7 +76,7 @@ resource "aws_cognito_user_group" "admin" {
   precedence   = 1
 }
 
-# Members may create, change and delete single movies (shared::auth); everyone else signed in
+# Members may create, change and delete single movies (http_edge::auth); everyone else signed in
 # only reads. Add a user with `aws cognito-idp admin-add-user-to-group --group-name editors`.
 resource "aws_cognito_user_group" "editors" {
   name         = "editors"

@@ -50,7 +50,7 @@ variable "scopes" {
   }
 
   # The functions grant editing to the machine client holding <identifier>/movies.write
-  # (shared::auth::WRITE_SCOPE_NAME), and openapi.yaml names the movies.* scopes.
+  # (http_edge::auth::WRITE_SCOPE_NAME), and openapi.yaml names the movies.* scopes.
   validation {
     condition     = alltrue([for s in ["movies.read", "movies.write"] : contains(keys(var.scopes), s)])
     error_message = "scopes must keep movies.read and movies.write: openapi.yaml and the functions use them."

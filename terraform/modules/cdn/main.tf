@@ -5,7 +5,7 @@
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vs-rest.html), so the
 # execute-api URL stays public. A CloudFront Function adds a secret header to every request and
 # overwrites a viewer header of the same name (below); the functions compare it with the secret
-# (functions/shared/src/origin.rs).
+# (functions/http-edge/src/origin.rs).
 
 locals {
   has_domain = var.domain_name != null

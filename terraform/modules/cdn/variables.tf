@@ -70,7 +70,7 @@ variable "common_rule_set_count_only" {
 }
 
 variable "origin_verify_header" {
-  description = "Name of the secret header CloudFront adds to every origin request; the functions refuse requests without it (shared::origin::HEADER)."
+  description = "Name of the secret header CloudFront adds to every origin request; the functions refuse requests without it (http_edge::origin::HEADER)."
   type        = string
   default     = "X-Origin-Verify"
 }

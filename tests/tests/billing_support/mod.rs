@@ -5,18 +5,18 @@
 
 use std::time::Duration;
 
-use billing::{AmqpSettings, Publisher};
 use billing_api::AppState;
 use billing_consumer::{Consumer, ConsumerError, RabbitMqEvent, Report};
+use broker::{AmqpSettings, Publisher};
+use database::migrate::Database;
+use database::{Db, DbSettings};
 use integration_tests::{Reply, TestDb, USER, amqp_url, call, unique};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use local_gateway::esm::{BatchSource, EsmConfig};
 use serde_json::json;
-use shared::db::{Db, DbSettings};
-use shared::metrics::Metrics;
-use shared::migrate::Database;
+use telemetry::metrics::Metrics;
 
 /// The admin scope and the machine client's id, as Terraform sets them for the functions.
 pub const ADMIN_SCOPE: &str = "crud-master/movies.admin";
@@ -166,7 +166,7 @@ impl Harness {
             }
         };
         // The machine client's scopes count as Terraform configures them.
-        let router = shared::auth::AccessPolicy::with_scope(ADMIN_SCOPE, MACHINE_CLIENT)
+        let router = http_edge::auth::AccessPolicy::with_scope(ADMIN_SCOPE, MACHINE_CLIENT)
             .expect("policy")
             .attach(billing_api::router(AppState {
                 publisher: publisher.clone(),
@@ -183,7 +183,7 @@ impl Harness {
         };
         // The queue exists before anything publishes, as the deploy-time setup makes sure.
         let conn = amqp_connect(&amqp_url()).await;
-        billing::topology::declare(&conn, &queue)
+        broker::topology::declare(&conn, &queue)
             .await
             .expect("declare topology");
         let _ = conn.close(200, "done".into()).await;
@@ -230,17 +230,14 @@ pub async fn delete_queue(queue: &str) {
         return;
     };
     if let Ok(channel) = conn.create_channel().await {
-        for q in [
-            queue.to_owned(),
-            billing::topology::dead_letter_queue(queue),
-        ] {
+        for q in [queue.to_owned(), broker::topology::dead_letter_queue(queue)] {
             let _ = channel
                 .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
                 .await;
         }
         let _ = channel
             .exchange_delete(
-                billing::topology::dead_letter_exchange(queue)
+                broker::topology::dead_letter_exchange(queue)
                     .as_str()
                     .into(),
                 Default::default(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use local_gateway::lambda::FunctionConfig;
 use local_gateway::metrics::Recorder;
 use local_gateway::{InProcess, Invoker, LambdaService};
-use shared::metrics::Metrics;
+use telemetry::metrics::Metrics;
 
 /// What Lambda hands a function: its configured variables plus the role's credentials and the
 /// region (see the gateway's spawned environment).
@@ -29,7 +29,7 @@ fn environment(cfg: &FunctionConfig) -> HashMap<String, String> {
 /// kept in memory otherwise (quiet tests).
 fn metrics(service: &str) -> Metrics {
     if std::env::var_os("TEST_LOG").is_some() {
-        Metrics::from_env(service)
+        Metrics::from_env(&settings::ProcessEnv, service)
     } else {
         Metrics::capturing(service).0
     }

@@ -26,13 +26,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use database::migrate::Database;
 use integration_tests::{
     BrokerUsers, TestDb, aws_endpoint, eventually, pg_host, pg_password, pg_port, pg_user, unique,
 };
 use local_gateway::localaws::{LocalAws, Settings};
 use local_gateway::{GatewayConfig, RunningGateway};
 use serde_json::{Value, json};
-use shared::migrate::Database;
 use tokio::io::AsyncBufReadExt;
 
 fn root() -> PathBuf {

@@ -174,7 +174,7 @@ async fn admin_is_the_admin_group_or_the_machine_clients_exact_admin_scope() {
     let forged = |base: &Value, scope: &str| {
         let mut c = base.clone();
         c["scope"] = json!(scope);
-        local_gateway::bad_tokens::sign(kid, &key, &c).unwrap()
+        integration_tests::bad_tokens::sign(kid, &key, &c).unwrap()
     };
     add_movie(&s, &user, json!({"title": "X"})).await;
     for (why, token) in [

@@ -64,7 +64,7 @@ async fn the_release_bootstraps_serve_a_movie_and_an_order() {
 /// path: each function runs at `RUST_LOG=trace` and `AWS_LAMBDA_LOG_LEVEL=TRACE` behind the
 /// gateway's runtime API, its output captured by a wrapper, while a movie and an order go
 /// through with a bearer token and an `X-Origin-Verify` header. lambda_runtime logs every raw
-/// event at TRACE: without `shared::telemetry`'s cap the token would be in these lines.
+/// event at TRACE: without `telemetry`'s cap the token would be in these lines.
 #[tokio::test]
 async fn the_release_bootstraps_log_no_credential_at_trace() {
     let release = release_dir();

@@ -1,7 +1,7 @@
 //! Every kind of bad token against moto's Cognito pool (the matrix is
-//! [`local_gateway::bad_tokens`], shared with the gateway's own tests).
+//! [`integration_tests::bad_tokens`], shared with the gateway's own tests).
 
-use local_gateway::bad_tokens::{Forge, assert_all_unauthorized};
+use integration_tests::bad_tokens::{Forge, assert_all_unauthorized};
 
 use super::*;
 

@@ -20,7 +20,7 @@ LOCALAWS_DLQ_NAME give a pool of one's own.";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    shared::install_crypto_provider();
+    settings::install_crypto_provider();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let aws = LocalAws::from_env();
     if matches!(args.first().map(String::as_str), Some("-h" | "--help")) {

@@ -331,7 +331,7 @@ fn parse_update(body: &[u8], function: &str) -> Result<Update, Refusal> {
                 let n = integer(key, value)?;
                 // The gateway config's cap, and Terraform's (README, "Billing"): a larger batch
                 // could outlast billing-consumer's timeout and be redelivered for good.
-                let most = shared::MAX_BILLING_BATCH as u64;
+                let most = billing::MAX_BILLING_BATCH as u64;
                 if !(1..=most).contains(&n) {
                     return Err(invalid(format!(
                         "BatchSize must be between 1 and {most} on the local event source mapping, not {n}"

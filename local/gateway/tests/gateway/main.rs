@@ -19,9 +19,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use bytes::Bytes;
 use http_body_util::Full;
+use integration_tests::bad_tokens::{Forge, assert_all_unauthorized};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local_gateway::authorizer::{AuthError, Authorizer, AuthorizerConfig};
-use local_gateway::bad_tokens::{Forge, assert_all_unauthorized};
 use local_gateway::{FunctionConfig, GatewayConfig, RunningGateway};
 use serde_json::{Value, json};
 

@@ -2,7 +2,6 @@
 //! call and no latency. Namespace and dimension names match the Terraform dashboard and alarms.
 
 use std::io::Write;
-#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,24 +27,17 @@ impl Unit {
 pub struct Metrics {
     namespace: String,
     service: String,
-    /// Only in test builds (`test-util`): tests read the lines here instead of stdout.
-    #[cfg(any(test, feature = "test-util"))]
+    /// Set by [`Metrics::capture`]: tests read the lines here instead of stdout.
     captured: Option<Sink>,
 }
 
 /// The lines a capturing [`Metrics`] emitted.
-#[cfg(any(test, feature = "test-util"))]
 pub type Sink = Arc<Mutex<Vec<String>>>;
 
 impl Metrics {
     /// `METRICS_NAMESPACE` (default `CrudMaster`) and `SERVICE_NAME` (default: `service`), as
     /// Terraform sets them for each function.
-    pub fn from_env(service: &str) -> Self {
-        Self::from_env_with(&crate::config::ProcessEnv, service)
-    }
-
-    /// As [`Metrics::from_env`], from `env`.
-    pub fn from_env_with(env: &impl crate::config::Env, service: &str) -> Self {
+    pub fn from_env(env: &impl settings::Env, service: &str) -> Self {
         Self {
             namespace: env
                 .optional("METRICS_NAMESPACE")
@@ -53,19 +45,16 @@ impl Metrics {
             service: env
                 .optional("SERVICE_NAME")
                 .unwrap_or_else(|| service.into()),
-            #[cfg(any(test, feature = "test-util"))]
             captured: None,
         }
     }
 
     /// The default namespace and `service`, lines captured instead of printed.
-    #[cfg(any(test, feature = "test-util"))]
     pub fn capturing(service: &str) -> (Self, Sink) {
-        Self::from_env_with(&[("", "")], service).capture()
+        Self::from_env(&[("", "")], service).capture()
     }
 
     /// These metrics, lines captured instead of printed.
-    #[cfg(any(test, feature = "test-util"))]
     pub fn capture(mut self) -> (Self, Sink) {
         let sink = Sink::default();
         self.captured = Some(sink.clone());
@@ -106,7 +95,6 @@ impl Metrics {
             return;
         }
         let line = self.line(values);
-        #[cfg(any(test, feature = "test-util"))]
         if let Some(sink) = &self.captured {
             return sink.lock().map(|mut v| v.push(line)).unwrap_or_default();
         }

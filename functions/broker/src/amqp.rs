@@ -12,9 +12,9 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::tcp::OwnedTLSConfig;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use shared::Secret;
-use shared::config::{ConfigError, Env};
-use shared::secrets::SecretSource;
+use secrets::SecretSource;
+use settings::Secret;
+use settings::{ConfigError, Env};
 use tokio::sync::Mutex;
 
 use crate::topology;
@@ -187,8 +187,7 @@ struct Inner {
     settings: AmqpSettings,
     link: Mutex<Option<Link>>,
     generations: std::sync::atomic::AtomicU64,
-    /// Only in test builds (`test-util`): tests check connection reuse with it.
-    #[cfg(any(test, feature = "test-util"))]
+    /// Tests check connection reuse with it.
     connects: std::sync::atomic::AtomicU64,
 }
 
@@ -200,7 +199,6 @@ impl Publisher {
                 settings,
                 link: Mutex::new(None),
                 generations: 0.into(),
-                #[cfg(any(test, feature = "test-util"))]
                 connects: 0.into(),
             }),
         }
@@ -211,7 +209,6 @@ impl Publisher {
     }
 
     /// How many connections this publisher has opened (tests check reuse with it).
-    #[cfg(any(test, feature = "test-util"))]
     pub fn connections_opened(&self) -> u64 {
         self.inner
             .connects
@@ -273,7 +270,6 @@ impl Publisher {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(unreachable)?;
-        #[cfg(any(test, feature = "test-util"))]
         self.inner
             .connects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -454,7 +450,7 @@ mod tests {
 
     #[tokio::test]
     async fn settings_name_what_is_missing() {
-        let secrets = SecretSource::new();
+        let secrets = SecretSource::new(&[("", "")]);
         let err = AmqpSettings::from_env(&[("X", "1")], &secrets)
             .await
             .unwrap_err();

@@ -23,7 +23,18 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 
-use crate::config::Env;
+use settings::Env;
+
+/// Every variable [`sdk_config`] reads.
+pub const VARIABLES: [&str; 7] = [
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_CA_BUNDLE",
+];
 
 /// The Amazon Trust Services roots (Amazon Root CA 1 to 4, Starfield Services Root Certificate
 /// Authority - G2), PEM.
@@ -104,7 +115,19 @@ mod tests {
         assert_eq!(c.endpoint_url(), Some("http://127.0.0.1:4566"));
         assert!(c.credentials_provider().is_some());
         assert!(sdk_config(&[("X", "")]).credentials_provider().is_none());
-        assert!(c.http_client().is_some());
+    }
+
+    /// [`crate::SecretSource`] hands the SDK configuration only these variables: one read here
+    /// and missing there would be silently ignored on AWS.
+    #[test]
+    fn variables_lists_every_variable_read_here() {
+        let source = include_str!("sdk.rs");
+        let read: std::collections::BTreeSet<&str> = source
+            .split("env.optional(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert_eq!(read, VARIABLES.into_iter().collect());
     }
 
     #[test]

@@ -3,6 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Installs the process-wide rustls crypto provider. Several dependencies enable different
+/// providers, so rustls cannot pick one by itself; call this first thing in `main` and in tests.
+pub fn install_crypto_provider() {
+    // An error only means a provider is installed already, which is what we want.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret<T>(T);

@@ -68,9 +68,10 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let headers = req.headers().clone();
+        // The one header it needs (a reference-counted value), not the whole map.
+        let content_type = req.headers().get(http::header::CONTENT_TYPE).cloned();
         let body = body_bytes(Bytes::from_request(req, state).await)?;
-        parse_json(&headers, &body).map(JsonBody)
+        parse_json(content_type.as_ref(), &body).map(JsonBody)
     }
 }
 

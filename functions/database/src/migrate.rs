@@ -1,7 +1,11 @@
 //! Versioned SQL migrations, embedded in the binary so the deploy-time `setup` function and
-//! `make migrate` apply exactly the files in `migrations/`.
+//! `make migrate` apply exactly the files in `migrations/` (found at build time: `build.rs`).
 
 use tokio_postgres::Client;
+
+mod found {
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Database {
@@ -17,33 +21,12 @@ impl Database {
         }
     }
 
-    /// `(version, sql)` in the order they apply.
+    /// `(version, sql)` in the order they apply: every `migrations/<name>/NNNN_*.sql`, by
+    /// name, found by the build script (`build.rs`).
     pub fn migrations(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Self::Movies => &[
-                (
-                    "0001_create_movies",
-                    include_str!("../../../migrations/movies/0001_create_movies.sql"),
-                ),
-                (
-                    "0002_search_movies",
-                    include_str!("../../../migrations/movies/0002_search_movies.sql"),
-                ),
-                (
-                    "0003_search_movies_walk",
-                    include_str!("../../../migrations/movies/0003_search_movies_walk.sql"),
-                ),
-            ],
-            Self::Orders => &[
-                (
-                    "0001_create_orders",
-                    include_str!("../../../migrations/orders/0001_create_orders.sql"),
-                ),
-                (
-                    "0002_orders_owner_sub",
-                    include_str!("../../../migrations/orders/0002_orders_owner_sub.sql"),
-                ),
-            ],
+            Self::Movies => found::MOVIES,
+            Self::Orders => found::ORDERS,
         }
     }
 }
@@ -87,4 +70,34 @@ pub async fn apply(
         tx.commit().await?;
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The build script found every `.sql` file of each database's directory, in name order.
+    #[test]
+    fn every_migration_file_is_found_in_order() {
+        for db in [Database::Movies, Database::Orders] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../migrations")
+                .join(db.name());
+            let mut on_disk: Vec<(String, String)> = std::fs::read_dir(&dir)
+                .expect("migrations directory")
+                .filter_map(|e| {
+                    let path = e.expect("entry").path();
+                    let version = path.file_name()?.to_str()?.strip_suffix(".sql")?.to_owned();
+                    Some((version, std::fs::read_to_string(&path).expect("readable")))
+                })
+                .collect();
+            on_disk.sort();
+            let found: Vec<(String, String)> = db
+                .migrations()
+                .iter()
+                .map(|(v, sql)| ((*v).to_owned(), (*sql).to_owned()))
+                .collect();
+            assert_eq!(found, on_disk, "{}", db.name());
+        }
+    }
 }

@@ -3,7 +3,10 @@
 //! inside handler and query spans — can be found from a request id or a trace
 //! (Logs Insights: `filter spans.0.requestId = "…"`).
 
-#[cfg(any(test, feature = "test-util"))]
+pub mod metrics;
+
+use settings::Env;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -11,26 +14,18 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the JSON subscriber on stdout, filtered by [`log_filter`] from `RUST_LOG` and
-/// `AWS_LAMBDA_LOG_LEVEL`.
-pub fn init() {
-    init_with_writer(std::io::stdout);
-}
-
-/// The same JSON subscriber writing to `writer` (tests read what production would log).
-pub fn init_with_writer<W>(writer: W)
-where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-{
+/// Installs the JSON subscriber on stdout, filtered by [`log_filter`] from `env`'s `RUST_LOG`
+/// and `AWS_LAMBDA_LOG_LEVEL`.
+pub fn init(env: &impl Env) {
     install(
-        writer,
-        std::env::var("RUST_LOG").ok().as_deref(),
-        std::env::var(LAMBDA_LOG_LEVEL).ok().as_deref(),
+        std::io::stdout,
+        env.optional("RUST_LOG").as_deref(),
+        env.optional(LAMBDA_LOG_LEVEL).as_deref(),
     );
 }
 
-/// As [`init_with_writer`], with `rust_log` instead of the environment (tests log at `trace`
-/// without touching the process environment).
+/// The same JSON subscriber writing to `writer`, filtered by `rust_log` alone (tests read what
+/// production would log, at `trace`, without touching the process environment).
 pub fn init_with_writer_and_filter<W>(writer: W, rust_log: Option<&str>)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -174,8 +169,7 @@ fn lambda_level_filter(raw: &str) -> Option<LevelFilter> {
     }
 }
 
-/// Tests stay quiet unless `TEST_LOG` is set. Only in test builds (`test-util`).
-#[cfg(any(test, feature = "test-util"))]
+/// Tests stay quiet unless `TEST_LOG` is set.
 pub fn init_for_tests() {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()

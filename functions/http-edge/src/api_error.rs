@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::middleware::map_response_with_state;
 use axum::response::{IntoResponse, Response};
 
-use crate::db::DbError;
-use crate::metrics::Metrics;
 use crate::problem::Problem;
+use database::DbError;
+use telemetry::metrics::Metrics;
 
 /// An HTTP function's one error type: what a handler can fail with, and the answer each gets.
 /// `R` is the function's own refusals, each of which answers for itself (inventory: a field to

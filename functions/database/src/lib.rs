@@ -3,6 +3,8 @@
 //! On AWS the pool talks to RDS Proxy over TLS (the proxy holds the real connections, so a
 //! function keeps only one or two); locally it talks plain TCP to the private cluster on loopback.
 
+pub mod migrate;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,8 +15,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio_postgres::error::SqlState;
 
-use crate::config::{ConfigError, Credentials, Env};
-use crate::secrets::SecretSource;
+use secrets::SecretSource;
+use settings::{ConfigError, Credentials, Env};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -97,7 +99,7 @@ impl DbSettings {
             dbname: dbname.into(),
             credentials: Credentials {
                 username: user.into(),
-                password: crate::Secret::new(password.into()),
+                password: settings::Secret::new(password.into()),
             },
             tls: TlsMode::Disable,
             ca_file: None,
@@ -275,17 +277,13 @@ impl Db {
         })
         .await
     }
-
-    pub fn status(&self) -> deadpool_postgres::Status {
-        self.pool.status()
-    }
 }
 
 /// The TLS connector: trusts `ca_file` (PEM) when given, else the public web roots.
 fn make_tls(
     ca_file: Option<&PathBuf>,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
-    crate::install_crypto_provider();
+    settings::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -367,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn settings_pick_tls_by_host_and_explicit_mode() {
-        let secrets = SecretSource::new();
+        let secrets = SecretSource::new(&[("", "")]);
         let env = [
             ("DATABASE_HOST", "127.0.0.1"),
             ("DATABASE_NAME", "movies"),

@@ -1,4 +1,5 @@
-//! The HTTP surface: `POST /api/billing` and `GET /api/billing/orders/{message_id}`.
+//! The routes: `POST /api/billing` (publish an order) and `GET /api/billing/orders/{message_id}`
+//! (where it stands). The SQL is in `repo`, the errors in `error`, as in inventory.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,21 +8,21 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use broker::Publisher;
+use database::Db;
 use http::request::Parts;
+use http_edge::Problem;
+use http_edge::auth::Principal;
+use http_edge::extract::{JsonBody, PathParam};
+use http_edge::problem::BODY_LIMIT;
 use serde::Serialize;
-use shared::Problem;
-use shared::auth::Principal;
-use shared::db::{Db, DbError};
-use shared::extract::{JsonBody, PathParam};
-use shared::metrics::{Metrics, Unit};
-use shared::problem::BODY_LIMIT;
+use telemetry::metrics::{Metrics, Unit};
 use uuid::Uuid;
 
-use billing::{
-    IdempotencyKey, MessageId, Order, OrderMessage, OrderRequest, Publisher, StoredOrder,
-};
+use billing::{IdempotencyKey, MessageId, Order, OrderMessage, OrderRequest, StoredOrder};
 
 use crate::error::{ApiError, Refusal};
+use crate::repo;
 
 /// The optional request header naming a retriable order.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -34,7 +35,7 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// The function's routes; one trailing slash is ignored (`shared::trailing_slash`).
+/// The function's routes; one trailing slash is ignored (`http_edge::trailing_slash`).
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let routes = Router::new()
@@ -44,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(Arc::new(state));
-    shared::trailing_slash::normalize(shared::db_failure::count_db_errors(routes, metrics))
+    http_edge::trailing_slash::normalize(http_edge::api_error::count_db_errors(routes, metrics))
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -124,7 +125,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
 
 /// An order is visible to its owner (the token `sub` that placed it, not the username, which
 /// can be re-created for someone else) and to the machine client holding the orders audit scope
-/// (`shared::auth::ORDERS_AUDIT_SCOPE_NAME`); to anyone else it does not exist (a 404, not a
+/// (`http_edge::auth::ORDERS_AUDIT_SCOPE_NAME`); to anyone else it does not exist (a 404, not a
 /// 403, so a message_id's existence does not leak). Orders stored before ownership by `sub`
 /// have no owner and are visible to that auditor only.
 #[tracing::instrument(skip(state, principal))]
@@ -136,100 +137,11 @@ async fn get_order(
     let visible = |o: &StoredOrder| {
         principal.reads_every_order() || o.owner_sub.as_deref() == Some(principal.subject.as_str())
     };
-    match find_order(&state.db, id).await? {
+    match repo::find_order(&state.db, id).await? {
         Some(order) if visible(&order) => Ok(axum::Json(order).into_response()),
         _ => Err(Problem::not_found(format!(
             "order {id} is not stored (yet): it may still be in the queue, retry shortly"
         ))
         .into()),
-    }
-}
-
-/// The stored order with this `message_id`, if the consumer has stored it.
-#[tracing::instrument(skip(db))]
-pub async fn find_order(db: &Db, message_id: Uuid) -> Result<Option<StoredOrder>, DbError> {
-    db.timed(async {
-        let client = db.client().await?;
-        // Prepared once per connection: a lookup is then one round trip, not parse + execute.
-        let stmt = client
-            .prepare_cached(
-                "SELECT message_id, user_id, number_of_items, total_amount::text, principal,
-                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
-                        owner_sub
-                   FROM orders WHERE message_id = $1",
-            )
-            .await?;
-        let row = client.query_opt(&stmt, &[&message_id]).await?;
-        Ok(row.map(|r| StoredOrder {
-            message_id: r.get(0),
-            user_id: r.get(1),
-            number_of_items: r.get(2),
-            total_amount: r.get(3),
-            principal: r.get(4),
-            created_at: r.get(5),
-            owner_sub: r.get(6),
-        }))
-    })
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use http::StatusCode;
-    use local_gateway::request::{request, request_context, user_claims};
-    use shared::db::DbSettings;
-
-    use super::*;
-
-    /// The router over a pool and a broker that are never reached: every request here is
-    /// refused before.
-    fn app() -> Router {
-        router(AppState {
-            publisher: Publisher::new(billing::AmqpSettings::local(
-                "amqp://u:p@127.0.0.1:1/%2f",
-                "billing_queue",
-            )),
-            db: Db::new(&DbSettings::local("127.0.0.1", 1, "orders", "u", "p")).unwrap(),
-            metrics: Metrics::from_env_with(&[("", "")], "billing-api"),
-        })
-    }
-
-    #[tokio::test]
-    async fn a_bad_message_id_is_a_problem() {
-        let app = app();
-        let uuid = Uuid::new_v4();
-        let long = "a".repeat(10_000);
-        for (id, detail) in [
-            (
-                "%FF".to_owned(),
-                "message_id: is not UTF-8 once percent-decoded".to_owned(),
-            ),
-            (
-                long.clone(),
-                "message_id: is not a UUID (10000 characters)".to_owned(),
-            ),
-            (
-                uuid.simple().to_string(),
-                format!("message_id: \"{}\" is not a UUID", uuid.simple()),
-            ),
-        ] {
-            let context = request_context(user_claims("sub-u", "u", Some("[user]")));
-            let uri = format!("/api/billing/orders/{id}");
-            let req = request("GET", &uri, None, &[], Some(context)).unwrap();
-            let response = local_gateway::request::oneshot(&app, req).await;
-            let what = &id[..id.len().min(12)];
-            let problem =
-                local_gateway::request::problem(response, StatusCode::BAD_REQUEST, what).await;
-            assert_eq!(
-                problem,
-                serde_json::json!({
-                    "type": "/problems/invalid-request",
-                    "title": "Invalid request",
-                    "status": 400,
-                    "detail": detail,
-                }),
-                "{what}"
-            );
-        }
     }
 }

@@ -4,9 +4,13 @@
 //! `AWS_ENDPOINT_URL`, so locally this is moto); otherwise from plain variables, which is what
 //! the local stack and tests use.
 
+pub mod sdk;
+
+use std::collections::HashMap;
+
 use tokio::sync::OnceCell;
 
-use crate::config::{ConfigError, Credentials, Env, Secret};
+use settings::{ConfigError, Credentials, Env, Secret};
 
 /// `{"username": …, "password": …}` from a secret's value. The error names what is wrong and
 /// where (line and column) but never quotes the value: serde_json's messages do (`invalid type:
@@ -32,23 +36,31 @@ pub fn parse_credentials(arn: &str, raw: &Secret<String>) -> Result<Credentials,
     })
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SecretSource {
+    /// The variables the SDK configuration reads ([`sdk::VARIABLES`]), taken from the function's
+    /// environment when the source is made.
+    sdk_env: HashMap<String, String>,
     client: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
 impl SecretSource {
-    /// No client yet: one is created only if a secret ARN is configured.
-    pub fn new() -> Self {
-        Self::default()
+    /// No client yet: one is created, from `env`'s AWS variables, only if a secret is read.
+    pub fn new(env: &impl Env) -> Self {
+        let sdk_env = sdk::VARIABLES
+            .iter()
+            .filter_map(|&name| Some((name.to_owned(), env.optional(name)?)))
+            .collect();
+        Self {
+            sdk_env,
+            client: OnceCell::new(),
+        }
     }
 
     async fn client(&self) -> &aws_sdk_secretsmanager::Client {
         self.client
             .get_or_init(|| async {
-                aws_sdk_secretsmanager::Client::new(&crate::aws::sdk_config(
-                    &crate::config::ProcessEnv,
-                ))
+                aws_sdk_secretsmanager::Client::new(&sdk::sdk_config(&self.sdk_env))
             })
             .await
     }

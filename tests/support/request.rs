@@ -28,7 +28,7 @@ pub fn user_claims(sub: &str, username: &str, groups: Option<&str>) -> Value {
 pub fn request_context(claims: Value) -> RequestContext {
     let ctx = json!({
         "routeKey": "$default",
-        "accountId": crate::lambda::ACCOUNT_ID,
+        "accountId": local_gateway::lambda::ACCOUNT_ID,
         "stage": "$default",
         "requestId": uuid::Uuid::new_v4().to_string(),
         "apiId": "local",
@@ -93,7 +93,7 @@ pub async fn problem(
     assert_eq!(response.status(), status, "{what}");
     assert_eq!(
         response.headers()[http::header::CONTENT_TYPE],
-        shared::problem::CONTENT_TYPE,
+        http_edge::problem::CONTENT_TYPE,
         "{what}"
     );
     let bytes = response

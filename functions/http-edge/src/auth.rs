@@ -23,7 +23,7 @@ use http::request::Parts;
 use lambda_http::request::RequestContext;
 
 use crate::Problem;
-use crate::config::{ConfigError, Env};
+use settings::{ConfigError, Env};
 
 /// The Cognito group whose members are administrators.
 pub const ADMIN_GROUP: &str = "admin";

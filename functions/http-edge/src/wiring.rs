@@ -7,10 +7,10 @@
 use axum::Router;
 
 use crate::auth::AccessPolicy;
-use crate::config::Env;
-use crate::db::{Db, DbSettings};
 use crate::origin::{OriginVerify, OriginVerifyService};
-use crate::secrets::SecretSource;
+use database::{Db, DbSettings};
+use secrets::SecretSource;
+use settings::Env;
 
 /// The parts a function's routes are built from; [`Wiring::serve`] finishes the function.
 pub struct Wiring {
@@ -23,7 +23,7 @@ pub struct Wiring {
 impl Wiring {
     pub async fn from_env(env: &impl Env) -> Result<Self, lambda_http::Error> {
         let admin = AccessPolicy::from_env(env)?;
-        let secrets = SecretSource::new();
+        let secrets = SecretSource::new(env);
         let db = Db::new(&DbSettings::from_env(env, &secrets).await?)?;
         Ok(Self { admin, secrets, db })
     }
