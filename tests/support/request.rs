@@ -82,29 +82,6 @@ pub async fn oneshot(
     }
 }
 
-/// The body of a problem+json answer with `status` (both asserted), for tests: `what` names the
-/// request in a failure.
-pub async fn problem(
-    response: axum::response::Response,
-    status: http::StatusCode,
-    what: &str,
-) -> Value {
-    use http_body_util::BodyExt;
-    assert_eq!(response.status(), status, "{what}");
-    assert_eq!(
-        response.headers()[http::header::CONTENT_TYPE],
-        http_edge::problem::CONTENT_TYPE,
-        "{what}"
-    );
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("an in-process body")
-        .to_bytes();
-    serde_json::from_slice(&bytes).expect("a problem body is JSON")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

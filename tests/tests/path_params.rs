@@ -3,8 +3,8 @@
 //! before any query: the routers here sit over a pool and a broker that are never reached.
 
 use database::{Db, DbSettings};
-use http::StatusCode;
-use integration_tests::request::{oneshot, problem, request, request_context, user_claims};
+use integration_tests::call_with;
+use integration_tests::request::{request_context, user_claims};
 use serde_json::json;
 use telemetry::metrics::Metrics;
 
@@ -38,13 +38,13 @@ async fn a_bad_movie_id_is_a_problem_on_every_route_that_takes_one() {
             ),
             ("abc", r#"id: "abc" is not a positive integer"#.to_owned()),
         ] {
-            let body = (method == "PUT").then(|| r#"{"title":"x"}"#.to_owned());
+            let body = (method == "PUT").then_some(r#"{"title":"x"}"#);
             let context = request_context(user_claims("sub-e", "e", Some("[editors]")));
             let uri = format!("/api/movies/{id}");
-            let req = request(method, &uri, body, &[], Some(context)).expect("request");
+            let reply = call_with(&app, method, &uri, body, &[], Some(context)).await;
             let what = format!("{method} /api/movies/{}", &id[..id.len().min(12)]);
-            let got = problem(oneshot(&app, req).await, StatusCode::BAD_REQUEST, &what).await;
-            assert_eq!(got, invalid(&detail), "{what}");
+            reply.assert_problem(400);
+            assert_eq!(reply.json, invalid(&detail), "{what}");
         }
     }
 }
@@ -77,9 +77,9 @@ async fn a_bad_message_id_is_a_problem() {
     ] {
         let context = request_context(user_claims("sub-u", "u", Some("[user]")));
         let uri = format!("/api/billing/orders/{id}");
-        let req = request("GET", &uri, None, &[], Some(context)).expect("request");
+        let reply = call_with(&app, "GET", &uri, None, &[], Some(context)).await;
         let what = format!("GET /api/billing/orders/{}", &id[..id.len().min(12)]);
-        let got = problem(oneshot(&app, req).await, StatusCode::BAD_REQUEST, &what).await;
-        assert_eq!(got, invalid(&detail), "{what}");
+        reply.assert_problem(400);
+        assert_eq!(reply.json, invalid(&detail), "{what}");
     }
 }
