@@ -340,14 +340,16 @@ async fn consumer_batch_cpu(
             .invoke(F, event)
             .await
             .map_err(|e| format!("{F}: {e}"))?;
-        if inv.function_error.is_some() {
+        if !ok(F, &inv) {
             return Err(format!(
                 "{F}, batch of {n}: {}",
                 String::from_utf8_lossy(&inv.payload)
             ));
         }
         if i > 0 {
-            cpu.push(Duration::from_micros(cap.cpu_stat().usage_us - before));
+            cpu.push(Duration::from_micros(
+                cap.cpu_stat().usage_us.saturating_sub(before),
+            ));
         }
     }
     lambda.shutdown().await;
