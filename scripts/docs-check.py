@@ -321,7 +321,7 @@ def generate_configuration():
         "     functions/*/src and local/gateway.yaml; make test fails when this file differs -->",
         "",
         "Every function reads its settings from the environment and stops at start naming the variable",
-        "that is missing or invalid; secrets print as `[redacted]`. Terraform sets the environment on AWS",
+        "that is missing or invalid; secrets print as `[REDACTED]` (secrecy). Terraform sets the environment on AWS",
         "(`terraform/main.tf`), `local/gateway.yaml` locally.",
         "",
         "## The functions' environment",

@@ -6,6 +6,7 @@
 pub mod bad_tokens;
 pub mod request;
 
+use settings::ExposeSecret;
 use std::time::Duration;
 
 use database::migrate::{self, Database};
@@ -393,7 +394,7 @@ pub struct BrokerUsers {
 fn credentials(username: &str, password: &str) -> settings::Credentials {
     settings::Credentials {
         username: username.into(),
-        password: settings::Secret::new(password.into()),
+        password: settings::SecretString::from(password),
     }
 }
 
@@ -456,7 +457,7 @@ impl BrokerUsers {
         format!(
             "amqp://{}:{}@127.0.0.1:{}/%2f",
             c.username,
-            c.password.expose(),
+            c.password.expose_secret(),
             amqp_port()
         )
     }

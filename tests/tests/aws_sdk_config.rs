@@ -3,7 +3,7 @@
 //! billing-consumer uses it for dead letters, and Secrets Manager as every function reads
 //! credentials.
 
-use settings::ProcessEnv;
+use settings::{ExposeSecret, ProcessEnv};
 
 #[tokio::test]
 async fn clients_from_the_lambda_environment_reach_sqs_and_secrets_manager() {
@@ -54,5 +54,5 @@ async fn clients_from_the_lambda_environment_reach_sqs_and_secrets_manager() {
         .get(&arn)
         .await
         .unwrap();
-    assert!(secret.expose().contains("p-123"));
+    assert!(secret.expose_secret().contains("p-123"));
 }

@@ -58,7 +58,7 @@ async fn consumer_role(h: &Harness) -> (String, Db) {
     let mut settings = h.db.settings.clone();
     settings.credentials = settings::Credentials {
         username: role.clone(),
-        password: settings::Secret::new("consumer-test".into()),
+        password: settings::SecretString::from("consumer-test"),
     };
     (role, Db::new(&settings).expect("pool"))
 }

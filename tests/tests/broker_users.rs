@@ -21,7 +21,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use settings::Secret;
+use settings::SecretString;
 use telemetry::metrics::Metrics;
 
 fn refused(result: Result<impl std::fmt::Debug, lapin::Error>, what: &str) {
@@ -235,7 +235,7 @@ async fn a_rotated_password_takes_effect_when_setup_runs_again() {
     let mut u = BrokerUsers::new("billing_queue").await;
     let old = u.publisher_url();
     amqp_connect(&old).await;
-    u.publisher.password = Secret::new("publisher-Pw-2".into());
+    u.publisher.password = SecretString::from("publisher-Pw-2");
     u.setup().await;
     let refused_login = tokio::time::timeout(
         Duration::from_secs(10),
@@ -310,7 +310,7 @@ async fn billing_flows_end_to_end_with_the_least_privilege_users() {
 async fn a_refused_administrator_fails_at_once_and_names_no_password() {
     let u = BrokerUsers::new("billing_queue").await;
     let mut wrong = u.management.clone();
-    wrong.admin.password = Secret::new("not-the-admin-Pw-Rt42".into());
+    wrong.admin.password = SecretString::from("not-the-admin-Pw-Rt42");
     let started = std::time::Instant::now();
     let err = wrong
         .ensure_users(
@@ -364,7 +364,7 @@ async fn setup_replaces_the_bootstrap_administrator_password_with_the_stored_one
 
     let creds = |password: &str| settings::Credentials {
         username: name.clone(),
-        password: Secret::new(password.into()),
+        password: SecretString::from(password),
     };
     let mut management = setup::broker::Management {
         url: url.clone(),

@@ -6,6 +6,7 @@
 //! each), and searches everything logged. It also checks that lines carry the invocation's
 //! request and X-Ray trace ids.
 
+use settings::ExposeSecret;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,7 +73,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         assert_eq!(r.status, 200);
     }
     let mut wrong = test_db.settings.clone();
-    wrong.credentials.password = settings::Secret::new("wrong-password-Kx27".into());
+    wrong.credentials.password = settings::SecretString::from("wrong-password-Kx27");
     wrong.connect_timeout = Duration::from_millis(500);
     let bad_app = integration_tests::inventory_app(Db::new(&wrong).unwrap());
     assert_eq!(
@@ -131,7 +132,7 @@ async fn credentials_and_tokens_never_appear_in_logs() {
         .credentials(&[("ARN", good.as_str())], "ARN", "U", "P")
         .await
         .unwrap();
-    assert_eq!(creds.password.expose(), sm_password);
+    assert_eq!(creds.password.expose_secret(), sm_password);
     for arn in [&malformed, &not_object] {
         let err = secrets
             .credentials(&[("ARN", arn.as_str())], "ARN", "U", "P")

@@ -2,6 +2,7 @@
 //! role passwords travel only as SCRAM-SHA-256 verifiers (checked on the wire), and setup
 //! started before its servers accept connections waits for them, within a bounded budget.
 
+use settings::ExposeSecret;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -243,11 +244,11 @@ async fn setup_reads_the_previous_administrator_password_and_the_bootstrap_one()
     .collect();
     let broker = setup::BrokerSetup::from_env(&env, &secrets).await.unwrap();
     let management = broker.management.expect("a management API");
-    assert_eq!(management.admin.password.expose(), "second-Pw");
+    assert_eq!(management.admin.password.expose_secret(), "second-Pw");
     let earlier: Vec<_> = management
         .earlier_admins
         .iter()
-        .map(|c| (c.username.as_str(), c.password.expose().as_str()))
+        .map(|c| (c.username.as_str(), c.password.expose_secret()))
         .collect();
     assert_eq!(
         earlier,

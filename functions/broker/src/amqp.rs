@@ -13,8 +13,8 @@ use lapin::tcp::OwnedTLSConfig;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use secrets::SecretSource;
-use settings::Secret;
 use settings::{ConfigError, Env};
+use settings::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use crate::topology;
@@ -39,7 +39,7 @@ fn uri_with_frame_max(uri: &str) -> Result<lapin::uri::AMQPUri, PublishError> {
 #[derive(Debug, Clone)]
 pub struct AmqpSettings {
     /// Full URI, credentials included, hence secret.
-    pub uri: Secret<String>,
+    pub uri: SecretString,
     pub queue: String,
     /// PEM bundle to trust instead of the system roots (the public roots, which sign
     /// Amazon MQ's certificates, are trusted by default).
@@ -70,12 +70,16 @@ impl AmqpSettings {
                     .credentials(env, "AMQP_SECRET_ARN", "AMQP_USER", "AMQP_PASSWORD")
                     .await?;
                 let vhost = env.optional("AMQP_VHOST").unwrap_or_else(|| "/".into());
-                endpoint_uri(&endpoint, &creds.username, creds.password.expose(), &vhost).map_err(
-                    |reason| ConfigError::Invalid {
-                        name: "AMQP_ENDPOINT".into(),
-                        reason,
-                    },
-                )?
+                endpoint_uri(
+                    &endpoint,
+                    &creds.username,
+                    creds.password.expose_secret(),
+                    &vhost,
+                )
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "AMQP_ENDPOINT".into(),
+                    reason,
+                })?
             }
         };
         let ca_pem = match env.optional("AMQP_CA_FILE") {
@@ -90,7 +94,7 @@ impl AmqpSettings {
             }
         };
         Ok(Self {
-            uri: Secret::new(uri),
+            uri: SecretString::from(uri),
             queue: env
                 .optional("BILLING_QUEUE")
                 .unwrap_or_else(|| topology::DEFAULT_QUEUE.into()),
@@ -102,7 +106,7 @@ impl AmqpSettings {
 
     pub fn local(url: &str, queue: &str) -> Self {
         Self {
-            uri: Secret::new(url.into()),
+            uri: SecretString::from(url),
             queue: queue.into(),
             ca_pem: None,
             publish_timeout: Duration::from_secs(5),
@@ -251,7 +255,7 @@ impl Publisher {
             cert_chain: s.ca_pem.clone(),
         };
         let unreachable = PublishError::Unreachable;
-        let uri = uri_with_frame_max(s.uri.expose())?;
+        let uri = uri_with_frame_max(s.uri.expose_secret())?;
         let connection = Connection::connect_uri_with_config(
             uri,
             ConnectionProperties::default().with_connection_name("billing-api".into()),

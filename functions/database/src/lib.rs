@@ -16,7 +16,7 @@ use rustls_pki_types::pem::PemObject;
 use tokio_postgres::error::SqlState;
 
 use secrets::SecretSource;
-use settings::{ConfigError, Credentials, Env};
+use settings::{ConfigError, Credentials, Env, ExposeSecret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -99,7 +99,7 @@ impl DbSettings {
             dbname: dbname.into(),
             credentials: Credentials {
                 username: user.into(),
-                password: settings::Secret::new(password.into()),
+                password: settings::SecretString::from(password),
             },
             tls: TlsMode::Disable,
             ca_file: None,
@@ -115,7 +115,7 @@ impl DbSettings {
             .port(self.port)
             .dbname(&self.dbname)
             .user(&self.credentials.username)
-            .password(self.credentials.password.expose())
+            .password(self.credentials.password.expose_secret())
             .application_name("crud-master")
             .connect_timeout(self.connect_timeout)
             .keepalives(true)

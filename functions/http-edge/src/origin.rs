@@ -31,7 +31,7 @@ use http::Request;
 
 use crate::problem::Problem;
 use secrets::SecretSource;
-use settings::{ConfigError, Env, Secret};
+use settings::{ConfigError, Env, ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 /// The custom origin header CloudFront adds (Terraform `modules/cdn`, `origin_verify_header`).
@@ -45,7 +45,7 @@ pub const SECRET_VAR: &str = "ORIGIN_VERIFY_SECRET";
 /// The tower layer. Cheap to clone; the value is shared.
 #[derive(Clone, Default)]
 pub struct OriginVerify {
-    expected: Option<Arc<Secret<String>>>,
+    expected: Option<Arc<SecretString>>,
 }
 
 impl std::fmt::Debug for OriginVerify {
@@ -63,8 +63,8 @@ impl OriginVerify {
     }
 
     /// Requests must carry [`HEADER`] equal to `value`.
-    pub fn new(value: Secret<String>) -> Result<Self, ConfigError> {
-        if value.expose().trim().is_empty() {
+    pub fn new(value: SecretString) -> Result<Self, ConfigError> {
+        if value.expose_secret().trim().is_empty() {
             return Err(ConfigError::Invalid {
                 name: HEADER.into(),
                 reason: "the expected origin header value is empty".into(),
@@ -85,7 +85,7 @@ impl OriginVerify {
             });
         }
         match env.optional(SECRET_VAR) {
-            Some(value) => Self::new(Secret::new(value)),
+            Some(value) => Self::new(SecretString::from(value)),
             None => Ok(Self::disabled()),
         }
     }
@@ -109,7 +109,10 @@ impl OriginVerify {
             // Without an early exit on the first differing byte, so the response time does not
             // tell an attacker how much of a guess was right; only the length (fixed by
             // Terraform) leaks.
-            (Some(got), None) => got.as_bytes().ct_eq(expected.expose().as_bytes()).into(),
+            (Some(got), None) => got
+                .as_bytes()
+                .ct_eq(expected.expose_secret().as_bytes())
+                .into(),
             _ => false,
         }
     }
@@ -211,7 +214,7 @@ mod tests {
     }
 
     fn enabled() -> OriginVerify {
-        OriginVerify::new(Secret::new(VALUE.to_owned())).unwrap()
+        OriginVerify::new(SecretString::from(VALUE.to_owned())).unwrap()
     }
 
     #[tokio::test]
@@ -276,6 +279,6 @@ mod tests {
         assert!(!format!("{on:?}").contains(VALUE));
         let (status, _, _) = call(&on, request("/health", Some(VALUE))).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(OriginVerify::new(Secret::new("  ".to_owned())).is_err());
+        assert!(OriginVerify::new(SecretString::from("  ".to_owned())).is_err());
     }
 }

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 
 use tokio::sync::OnceCell;
 
-use settings::{ConfigError, Credentials, Env, Secret};
+use settings::{ConfigError, Credentials, Env, ExposeSecret, SecretString};
 
 /// `{"username": …, "password": …}` from a secret's value. The error names what is wrong and
 /// where (line and column) but never quotes the value: serde_json's messages do (`invalid type:
 /// string "hunter2"`), and this error ends up in a log line.
-pub fn parse_credentials(arn: &str, raw: &Secret<String>) -> Result<Credentials, ConfigError> {
-    serde_json::from_str(raw.expose()).map_err(|e| {
+pub fn parse_credentials(arn: &str, raw: &SecretString) -> Result<Credentials, ConfigError> {
+    serde_json::from_str(raw.expose_secret()).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Syntax => "not valid JSON",
             serde_json::error::Category::Eof => "truncated JSON",
@@ -66,7 +66,7 @@ impl SecretSource {
     }
 
     /// The secret's string value.
-    pub async fn get(&self, arn: &str) -> Result<Secret<String>, ConfigError> {
+    pub async fn get(&self, arn: &str) -> Result<SecretString, ConfigError> {
         let out = self
             .client()
             .await
@@ -79,7 +79,7 @@ impl SecretSource {
                 reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
             })?;
         out.secret_string()
-            .map(|s| Secret::new(s.to_owned()))
+            .map(|s| SecretString::from(s.to_owned()))
             .ok_or_else(|| ConfigError::Secret {
                 arn: arn.into(),
                 reason: "the secret has no string value".into(),
@@ -89,7 +89,7 @@ impl SecretSource {
     /// The value of the secret's previous version (stage `AWSPREVIOUS`, which Secrets Manager
     /// moves to the version a new one replaced), or `None` when it has none yet
     /// (<https://docs.aws.amazon.com/secretsmanager/latest/userguide/whats-in-a-secret.html#term_version>).
-    pub async fn previous(&self, arn: &str) -> Result<Option<Secret<String>>, ConfigError> {
+    pub async fn previous(&self, arn: &str) -> Result<Option<SecretString>, ConfigError> {
         let out = self
             .client()
             .await
@@ -99,7 +99,9 @@ impl SecretSource {
             .send()
             .await;
         match out {
-            Ok(out) => Ok(out.secret_string().map(|s| Secret::new(s.to_owned()))),
+            Ok(out) => Ok(out
+                .secret_string()
+                .map(|s| SecretString::from(s.to_owned()))),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
@@ -129,7 +131,7 @@ impl SecretSource {
             }
             None => Ok(Credentials {
                 username: env.required(user_var)?,
-                password: Secret::new(env.required(password_var)?),
+                password: SecretString::from(env.required(password_var)?),
             }),
         }
     }
@@ -150,7 +152,8 @@ mod tests {
             r#"{"user": "app", "pass": "Pw-only-Zq81"}"#,
             r#"Pw-only-Zq81"#,
         ] {
-            let err = parse_credentials("arn:secret", &Secret::new(raw.to_owned())).unwrap_err();
+            let err =
+                parse_credentials("arn:secret", &SecretString::from(raw.to_owned())).unwrap_err();
             let text = format!("{err} {err:?}");
             assert!(text.contains("arn:secret"), "{text}");
             assert!(
@@ -160,7 +163,7 @@ mod tests {
         }
         let ok = parse_credentials(
             "arn:secret",
-            &Secret::new(r#"{"username":"app","password":"p","engine":"postgres"}"#.into()),
+            &SecretString::from(r#"{"username":"app","password":"p","engine":"postgres"}"#),
         )
         .unwrap();
         assert_eq!(ok.username, "app");

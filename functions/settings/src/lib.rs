@@ -10,31 +10,10 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-    /// The only way to read the value; grep for it to audit where secrets go.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// A value that must never be printed or outlive its use: `Debug` shows `[REDACTED]`, there is
+/// no `Display`, the memory is zeroed on drop, and `expose_secret()` is the only way to read it
+/// (grep for it to audit where secrets go).
+pub use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -101,40 +80,27 @@ impl<const N: usize> Env for [(&str, &str); N] {
 }
 
 /// Username and password, as Secrets Manager stores them for RDS and Amazon MQ.
-#[derive(Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Credentials {
     pub username: String,
-    pub password: Secret<String>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &self.password)
-            .finish()
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Secret<String> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
+    pub password: SecretString,
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn secrets_never_print() {
-        let s = Secret::new("hunter2".to_owned());
-        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
-        let c = Credentials {
-            username: "app".into(),
-            password: s,
-        };
-        assert!(!format!("{c:?}").contains("hunter2"));
+        let c: Credentials =
+            serde_json::from_str(r#"{"username":"app","password":"hunter2"}"#).unwrap();
+        assert_eq!(c.password.expose_secret(), "hunter2");
+        let printed = format!("{c:?}");
+        assert!(
+            printed.contains("app") && !printed.contains("hunter2"),
+            "{printed}"
+        );
     }
 
     #[test]

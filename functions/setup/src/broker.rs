@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
-use settings::Credentials;
+use settings::{Credentials, ExposeSecret};
 
 use crate::retry::Backoff;
 
@@ -304,7 +304,7 @@ impl Management {
         what: &str,
     ) -> Result<reqwest::Response, ManagementError> {
         let response = request
-            .basic_auth(&who.username, Some(who.password.expose()))
+            .basic_auth(&who.username, Some(who.password.expose_secret()))
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -362,7 +362,7 @@ impl Management {
                 Err(e) => return Err(e),
             };
             let body = UserBody {
-                password: self.admin.password.expose(),
+                password: self.admin.password.expose_secret(),
                 tags: &info.tags(),
             };
             self.send(
@@ -451,7 +451,7 @@ impl Management {
         for user in users {
             let name = checked_user(&user.credentials.username)?;
             let body = UserBody {
-                password: user.credentials.password.expose(),
+                password: user.credentials.password.expose_secret(),
                 tags: "",
             };
             let (what, path) = (format!("user {name}"), format!("/api/users/{}", enc(name)));

@@ -13,7 +13,7 @@ use database::migrate::{self, Database};
 use database::{Db, DbError, DbSettings};
 use secrets::SecretSource;
 use serde::Serialize;
-use settings::{ConfigError, Credentials, Env};
+use settings::{ConfigError, Credentials, Env, ExposeSecret};
 
 use crate::broker::{BrokerUser, Management, ManagementError, Role};
 use crate::retry::Backoff;
@@ -314,7 +314,8 @@ pub async fn run(cfg: &SetupConfig) -> Result<Report, SetupError> {
         let dbname = checked_role(&app.name)?;
         for role in &app.roles {
             let name = checked_role(&role.credentials.username)?;
-            let password = quote_literal(&scram_verifier(role.credentials.password.expose()));
+            let password =
+                quote_literal(&scram_verifier(role.credentials.password.expose_secret()));
             let exists = admin
                 .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
                 .await
