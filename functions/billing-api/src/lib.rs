@@ -10,7 +10,6 @@ pub mod routes;
 pub use error::ApiError;
 pub use routes::{AppState, router};
 
-use http_edge::origin::OriginVerifyService;
 use http_edge::wiring::Wiring;
 use settings::Env;
 use telemetry::metrics::Metrics;
@@ -18,10 +17,7 @@ use telemetry::metrics::Metrics;
 /// The function as Lambda serves it, wired from its configuration `env` ([`Wiring`]: the admin
 /// policy, the pool, the origin check) around its routes, plus the broker publisher (connected on
 /// first use). `main` and the end-to-end tests (in-process) both call it.
-pub async fn app(
-    env: &impl Env,
-    metrics: Metrics,
-) -> Result<OriginVerifyService<axum::Router>, lambda_http::Error> {
+pub async fn app(env: &impl Env, metrics: Metrics) -> Result<axum::Router, lambda_http::Error> {
     let wiring = Wiring::from_env(env).await?;
     let amqp = broker::AmqpSettings::from_env(env, &wiring.secrets).await?;
     let state = AppState {

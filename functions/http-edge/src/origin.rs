@@ -21,13 +21,12 @@
 //! `ORIGIN_VERIFY_SECRET_VERSION`, which is not read: it changes the function configuration after a
 //! rotation so that new environments read the new value.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::Request;
 
 use crate::problem::Problem;
 use secrets::SecretSource;
@@ -42,7 +41,7 @@ pub const SECRET_ARN_VAR: &str = "ORIGIN_VERIFY_SECRET_ARN";
 /// Environment variable holding the expected value itself (local runs, tests).
 pub const SECRET_VAR: &str = "ORIGIN_VERIFY_SECRET";
 
-/// The tower layer. Cheap to clone; the value is shared.
+/// The check and its expected value. Cheap to clone; the value is shared.
 #[derive(Clone, Default)]
 pub struct OriginVerify {
     expected: Option<Arc<SecretString>>,
@@ -90,9 +89,13 @@ impl OriginVerify {
         }
     }
 
-    /// Wraps a router (or any service): the same as `tower::Layer::layer`, without the import.
-    pub fn around<S>(&self, inner: S) -> OriginVerifyService<S> {
-        tower::Layer::layer(self, inner)
+    /// `router` behind the check. A layer on the whole router, its fallback included, so an
+    /// unknown path is refused like a known one.
+    pub fn around(self, router: Router) -> Router {
+        router.layer(axum::middleware::from_fn_with_state(
+            self,
+            refuse_unless_admitted,
+        ))
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -118,75 +121,42 @@ impl OriginVerify {
     }
 }
 
-impl<S> tower::Layer<S> for OriginVerify {
-    type Service = OriginVerifyService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        OriginVerifyService {
-            inner,
-            check: self.clone(),
-        }
+async fn refuse_unless_admitted(
+    State(check): State<OriginVerify>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if check.admits(request.headers()) {
+        return next.run(request).await;
     }
-}
-
-/// The service [`OriginVerify`] wraps around a router.
-#[derive(Clone, Debug)]
-pub struct OriginVerifyService<S> {
-    inner: S,
-    check: OriginVerify,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B> tower::Service<Request<B>> for OriginVerifyService<S>
-where
-    S: tower::Service<Request<B>, Response = Response>,
-    S::Error: Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        if self.check.admits(request.headers()) {
-            return Box::pin(self.inner.call(request));
-        }
-        // No value in the log: a wrong guess may be a near miss.
-        tracing::info!(
-            path = request.uri().path(),
-            present = request.headers().contains_key(HEADER),
-            "refused: request did not come through the CDN"
-        );
-        let refusal = Problem::forbidden(
-            "this API is served through its CDN; call the CDN's URL (terraform output api_url)",
-        )
-        .into_response();
-        Box::pin(std::future::ready(Ok(refusal)))
-    }
+    // No value in the log: a wrong guess may be a near miss.
+    tracing::info!(
+        path = request.uri().path(),
+        present = request.headers().contains_key(HEADER),
+        "refused: request did not come through the CDN"
+    );
+    Problem::forbidden(
+        "this API is served through its CDN; call the CDN's URL (terraform output api_url)",
+    )
+    .into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
     use http::StatusCode;
     use http_body_util::BodyExt;
-    use tower::{Layer, ServiceExt};
+    use tower::ServiceExt;
 
     const VALUE: &str = "s3cr3t-origin-value-0123456789ab";
 
-    fn app(check: OriginVerify) -> OriginVerifyService<Router> {
+    fn app(check: OriginVerify) -> Router {
         let router = Router::new()
             .route("/health", get(|| async { "ok" }))
             .route("/api/movies", get(|| async { "[]" }));
-        check.layer(router)
+        check.around(router)
     }
 
     fn request(path: &str, header: Option<&str>) -> Request<Body> {

@@ -9,54 +9,25 @@
 //! Only ONE slash is dropped: `/api/movies//` keeps its path (and gets the router's 404), as
 //! API Gateway answers it with its own 404.
 
-use std::task::{Context, Poll};
-
 use axum::Router;
+use axum::extract::Request;
 use http::Uri;
 use http::uri::PathAndQuery;
-use tower::{Layer, Service};
 
-/// Rewrites the request path before routing, so it must wrap the router (a layer added with
-/// `Router::layer` runs after routing). [`normalize`] does that for a `Router`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TrailingSlashLayer;
-
-impl<S> Layer<S> for TrailingSlashLayer {
-    type Service = TrailingSlash<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        TrailingSlash { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct TrailingSlash<S> {
-    inner: S,
-}
-
-impl<S, B> Service<http::Request<B>> for TrailingSlash<S>
-where
-    S: Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        if let Some(uri) = without_trailing_slash(req.uri()) {
-            *req.uri_mut() = uri;
-        }
-        self.inner.call(req)
-    }
-}
-
-/// `router` behind [`TrailingSlashLayer`], still a `Router` (its only route is the fallback
-/// that runs the normalised request through `router`), so callers and tests keep one type.
+/// `router` behind the rewrite, still a `Router`. The rewrite must run before routing, and a
+/// layer on `router` itself would run after it: so the rewrite is a layer on an outer router
+/// whose only route is the fallback that hands the normalised request to `router`.
 pub fn normalize(router: Router) -> Router {
-    Router::new().fallback_service(TrailingSlashLayer.layer(router))
+    Router::new()
+        .fallback_service(router)
+        .layer(axum::middleware::map_request(drop_trailing_slash))
+}
+
+async fn drop_trailing_slash(mut request: Request) -> Request {
+    if let Some(uri) = without_trailing_slash(request.uri()) {
+        *request.uri_mut() = uri;
+    }
+    request
 }
 
 /// The URI without its one trailing slash, or `None` when there is nothing to drop (no slash,

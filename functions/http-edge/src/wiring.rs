@@ -7,7 +7,7 @@
 use axum::Router;
 
 use crate::auth::AccessPolicy;
-use crate::origin::{OriginVerify, OriginVerifyService};
+use crate::origin::OriginVerify;
 use database::{Db, DbSettings};
 use secrets::SecretSource;
 use settings::Env;
@@ -29,11 +29,7 @@ impl Wiring {
     }
 
     /// The routes as Lambda serves them: the admin policy attached, the origin check around.
-    pub async fn serve(
-        self,
-        env: &impl Env,
-        routes: Router,
-    ) -> Result<OriginVerifyService<Router>, lambda_http::Error> {
+    pub async fn serve(self, env: &impl Env, routes: Router) -> Result<Router, lambda_http::Error> {
         let origin = OriginVerify::from_env(env, &self.secrets).await?;
         Ok(origin.around(self.admin.attach(routes)))
     }
