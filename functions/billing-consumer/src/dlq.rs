@@ -20,6 +20,7 @@ use std::future::Future;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::Engine;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -359,6 +360,11 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
     let mut letters = letters.to_vec();
     let mut pending: Vec<usize> = (0..letters.len()).collect();
     let mut requests = 0;
+    // Between attempts: 50 ms, then 100 ms (backon's exponential policy, no jitter).
+    let mut waits = ExponentialBuilder::new()
+        .with_min_delay(std::time::Duration::from_millis(50))
+        .with_max_times(SEND_ATTEMPTS as usize - 1)
+        .build();
     for attempt in 0..SEND_ATTEMPTS {
         let mut requests_out = Vec::new();
         for chunk in chunks(&letters, &pending) {
@@ -401,7 +407,7 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
             first = %refused[0].1.code,
             "SQS refused some dead letters; resending only those"
         );
-        if attempt + 1 == SEND_ATTEMPTS {
+        let Some(wait) = waits.next() else {
             let (_, first) = &refused[0];
             return Err(DlqError::StillRefused {
                 count: refused.len(),
@@ -409,7 +415,7 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
                 code: first.code.clone(),
                 message: first.message.clone(),
             });
-        }
+        };
         pending = refused.iter().map(|(i, _)| *i).collect();
         for (i, failure) in &refused {
             if failure.sender_fault && letters[*i].encoding != "summary" {
@@ -417,7 +423,7 @@ pub async fn send_with<S: BatchSink>(sink: &S, letters: &[DeadLetter]) -> Result
                 letters[*i].summarise(&original);
             }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+        tokio::time::sleep(wait).await;
     }
     Ok(requests)
 }

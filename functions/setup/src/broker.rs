@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use backon::{ConstantBuilder, Retryable};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use settings::{Credentials, ExposeSecret};
@@ -418,23 +419,30 @@ impl Management {
         // The broker applies a policy on its own time; the queue says which applies. One
         // declared with the argument (before the policy) has its dead-letter exchange anyway.
         let path = format!("/api/queues/{}/{}", enc(&self.vhost), enc(queue));
-        let mut applied = None;
-        for _ in 0..50 {
+        let applied = || async {
             let state: QueueState = self.get(&client, &format!("queue {queue}"), &path).await?;
             if state.policy.as_deref() == Some(policy.name.as_str())
                 || state.arguments.contains_key("x-dead-letter-exchange")
             {
-                tracing::info!(policy = %policy.name, priority = policy.priority, definition = ?policy.definition, "dead-letter policy set");
-                return Ok(policy);
+                return Ok(());
             }
-            applied = state.policy;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err(ManagementError::PolicyNotApplied {
-            queue: queue.to_owned(),
-            wanted: policy.name,
-            applied,
-        })
+            Err(ManagementError::PolicyNotApplied {
+                queue: queue.to_owned(),
+                wanted: policy.name.clone(),
+                applied: state.policy,
+            })
+        };
+        // Read again every 200 ms, 50 reads at most; an unreachable API is not waited for here.
+        applied
+            .retry(
+                ConstantBuilder::new()
+                    .with_delay(Duration::from_millis(200))
+                    .with_max_times(49),
+            )
+            .when(|e| matches!(e, ManagementError::PolicyNotApplied { .. }))
+            .await?;
+        tracing::info!(policy = %policy.name, priority = policy.priority, definition = ?policy.definition, "dead-letter policy set");
+        Ok(policy)
     }
 
     /// Creates or updates each user (password included, so a rotated secret takes effect) and

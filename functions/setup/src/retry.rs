@@ -11,24 +11,40 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
 /// One deadline for every wait of a setup run.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     deadline: Instant,
-    first: Duration,
-    max: Duration,
 }
+
+/// The first wait; each next one doubles, up to [`MAX_WAIT`].
+const FIRST_WAIT: Duration = Duration::from_millis(250);
+const MAX_WAIT: Duration = Duration::from_secs(5);
 
 impl Backoff {
     /// Waits start at 250 ms and double up to 5 s; nothing waits past `budget` from now.
     pub fn new(budget: Duration) -> Self {
         Self {
             deadline: Instant::now() + budget,
-            first: Duration::from_millis(250),
-            max: Duration::from_secs(5),
         }
+    }
+
+    /// backon's exponential waits, each cut to what is left of the deadline, and none once it
+    /// has passed (then the last error is returned).
+    fn waits(&self) -> impl backon::Backoff {
+        let deadline = self.deadline;
+        ExponentialBuilder::new()
+            .with_min_delay(FIRST_WAIT)
+            .with_max_delay(MAX_WAIT)
+            .without_max_times()
+            .build()
+            .map_while(move |wait| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| wait.min(left))
+            })
     }
 
     /// Runs `attempt` until it succeeds, fails with an error `retryable` rejects, or the
@@ -37,43 +53,33 @@ impl Backoff {
         &self,
         what: &str,
         retryable: impl Fn(&E) -> bool,
-        mut attempt: F,
+        attempt: F,
     ) -> Result<T, E>
     where
         E: Display,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut wait = self.first;
         let mut tries = 1u32;
-        loop {
-            match attempt().await {
-                Ok(v) => {
-                    if tries > 1 {
-                        tracing::info!(waiting_for = what, tries, "ready");
-                    }
-                    return Ok(v);
-                }
-                Err(e) => {
-                    let left = self.deadline.saturating_duration_since(Instant::now());
-                    if !retryable(&e) || left.is_zero() {
-                        return Err(e);
-                    }
-                    let sleep = wait.min(left);
-                    tracing::warn!(
-                        waiting_for = what,
-                        tries,
-                        retry_in_ms = sleep.as_millis() as u64,
-                        budget_left_ms = left.as_millis() as u64,
-                        error = %e,
-                        "not accepting connections yet; retrying"
-                    );
-                    tokio::time::sleep(sleep).await;
-                    wait = (wait * 2).min(self.max);
-                    tries += 1;
-                }
-            }
+        let out = attempt
+            .retry(self.waits())
+            .when(|e| retryable(e))
+            .notify(|e, sleep| {
+                tracing::warn!(
+                    waiting_for = what,
+                    tries,
+                    retry_in_ms = sleep.as_millis() as u64,
+                    budget_left_ms = self.deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+                    error = %e,
+                    "not accepting connections yet; retrying"
+                );
+                tries += 1;
+            })
+            .await;
+        if out.is_ok() && tries > 1 {
+            tracing::info!(waiting_for = what, tries, "ready");
         }
+        out
     }
 }
 
