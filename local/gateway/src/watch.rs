@@ -1,5 +1,5 @@
 //! `make dev WATCH=1`: the functions rebuilt on save. The gateway watches the sources the
-//! functions build from, runs `cargo build --locked --bin <function>` (debug) for each after a save,
+//! functions build from, runs one `cargo build --locked --bin <function>...` (debug) after a save,
 //! and runs the debug `bootstrap`s with the same [`SpawnedFunction`] as release mode: the
 //! runtime APIs, clean environments, metrics and limits stay those of release mode, and a new
 //! build takes over at the next invocation (in-flight ones finish on the old build).
@@ -181,10 +181,7 @@ async fn rebuild_on_save(
     loop {
         state.send_replace(Build::Running);
         let started = std::time::Instant::now();
-        let mut ok = true;
-        for name in &names {
-            ok &= build(name, &watch, &env, &builder).await;
-        }
+        let ok = build(&names, &watch, &env, &builder).await;
         if ok {
             tracing::info!(
                 secs = started.elapsed().as_secs_f64(),
@@ -210,17 +207,19 @@ async fn rebuild_on_save(
     }
 }
 
-/// `cargo build --locked --bin <name>`: one function per cargo run, so features unify for that package
-/// alone, as a release build of it does. True when it built.
+/// `cargo build --locked --bin <name>...`: every function in one cargo run, as `make build` does
+/// (the libraries have no features, so each binary links only what it depends on). True when
+/// it built.
 async fn build(
-    name: &str,
+    names: &[String],
     watch: &WatchConfig,
     env: &BTreeMap<String, String>,
     builder: &Builder,
 ) -> bool {
     let mut cmd = Command::new(&watch.cargo);
     // --locked, as every build of the repository: a save never rewrites Cargo.lock.
-    cmd.args(["build", "--locked", "--bin", name])
+    cmd.args(["build", "--locked"])
+        .args(names.iter().flat_map(|name| ["--bin", name.as_str()]))
         .current_dir(&watch.workspace)
         .env_clear()
         .envs(env)
@@ -232,7 +231,7 @@ async fn build(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(function = name, cargo = %watch.cargo.display(), error = %e, "cannot run cargo build");
+            tracing::error!(functions = ?names, cargo = %watch.cargo.display(), error = %e, "cannot run cargo build");
             return false;
         }
     };
@@ -240,7 +239,7 @@ async fn build(
         .cargo_group
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = child.id();
-    let label = format!("build {name}");
+    let label = "build".to_owned();
     if let Some(out) = child.stdout.take() {
         tokio::spawn(crate::lambda::forward_lines(label.clone(), out, None));
     }
