@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -155,28 +156,16 @@ pub async fn start_with(
     let (stop, mut stopped) = watch::channel(false);
     crate::sampler::spawn(lambda.clone(), queues, stopped.clone());
     let gw = gateway.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = stopped.wait_for(|s| *s) => return,
-            };
-            let Ok((stream, peer)) = accepted else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
+    let task = tokio::spawn(serve_http1(
+        listener,
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+        move |req, peer| {
             let gw = gw.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let gw = gw.clone();
-                    async move { Ok::<_, Infallible>(handle(&gw, req, peer).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+            async move { handle(&gw, req, peer).await }
+        },
+    ));
     Ok(RunningGateway {
         addr,
         lambda,
@@ -184,6 +173,40 @@ pub async fn start_with(
         stop,
         task,
     })
+}
+
+/// The accept loop of the gateway's listener and of every runtime API: each connection is served
+/// (HTTP/1.1, no Nagle delay) on its own task by `answer`, which also gets the peer address,
+/// until `shutdown` completes. A failed accept is skipped.
+pub(crate) async fn serve_http1<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    answer: F,
+) where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let answer = answer.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let reply = answer(req, peer);
+                async move { Ok::<_, Infallible>(reply.await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// What the definition's `$tokens` are locally: the gateway's API id and functions, the

@@ -3,7 +3,6 @@
 //! `.../error` answer it, `POST init/error` reports a failed init. One server per instance, on its
 //! own loopback port, as each Lambda sandbox has its own endpoint.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Instant;
@@ -12,8 +11,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -91,28 +88,18 @@ fn lock<T: Clone>(m: &StdMutex<T>) -> T {
 }
 
 async fn serve_runtime_api(listener: TcpListener, api: Arc<RuntimeApi>) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
-        };
+    crate::server::serve_http1(listener, std::future::pending(), move |req, peer| {
         let api = api.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let api = api.clone();
-                async move {
-                    // Only the function's own runtime client: a web page could otherwise take
-                    // the next event, bearer token and all, or answer it.
-                    Ok::<_, Infallible>(match crate::server::not_from_a_local_tool(&req, peer) {
-                        Some(why) => runtime_error(StatusCode::FORBIDDEN, "Forbidden", why),
-                        None => runtime_route(&api, req).await,
-                    })
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move {
+            // Only the function's own runtime client: a web page could otherwise take the next
+            // event, bearer token and all, or answer it.
+            match crate::server::not_from_a_local_tool(&req, peer) {
+                Some(why) => runtime_error(StatusCode::FORBIDDEN, "Forbidden", why),
+                None => runtime_route(&api, req).await,
+            }
+        }
+    })
+    .await;
 }
 
 fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
