@@ -102,7 +102,7 @@ for t in $targets; do
     help) ran+=("$t") ;;
     build)
       if [ -n "${READMECHECK_SKIP_BUILD:-}" ]; then say "skipping make build (READMECHECK_SKIP_BUILD)"; continue; fi
-      say "make build (cargo lambda build --release --arm64: the zips terraform deploys; takes minutes)"
+      say "make build (cargo lambda build --release --arm64: the zips terraform deploys; minutes, unless make test built them beside Terraform just before)"
       make -s build >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; exit 1; }
       for f in inventory billing-api billing-consumer setup; do
         [ -s "target/lambda/$f/bootstrap.zip" ] || { say "make build made no target/lambda/$f/bootstrap.zip"; exit 1; }
