@@ -44,11 +44,11 @@ case "${WATCH:-0}" in
   *) WATCH=0 ;;
 esac
 if [ "$WATCH" = 1 ]; then
-  # The gateway builds each function the same way (`cargo build --bin <function>`, one per
-  # cargo run, so features unify per package) at start and after each save: build them now,
-  # so the first request finds them built.
+  # The gateway builds the functions the same way (one `cargo build -p <function>...`, only the
+  # functions selected, as make build does) at start and after each save: build them now, so
+  # the first request finds them built.
   say "building the functions (debug, rebuilt on save) and the gateway (release)"
-  for f in inventory billing-api billing-consumer; do cargo build --locked -q --bin "$f"; done
+  cargo build --locked -q -p inventory -p billing-api -p billing-consumer
   # setup comes with the release packages (the Makefile's RELEASE_PACKAGES), built once.
   cargo build --locked --release -p local-gateway -p setup
   MODE="watch: functions from debug builds, rebuilt by the gateway on save; a one-line change is live in seconds (docs/local-development.md)"

@@ -10,9 +10,9 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-/// A value that must never be printed or outlive its use: `Debug` shows `[REDACTED]`, there is
-/// no `Display`, the memory is zeroed on drop, and `expose_secret()` is the only way to read it
-/// (grep for it to audit where secrets go).
+/// A value that must never be printed: `Debug` shows `[REDACTED]`, there is no `Display`, its
+/// own buffer is zeroed on drop (not the copies a client library makes), and `expose_secret()`
+/// is the only way to read it (grep for it to audit where secrets go).
 pub use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! `make dev WATCH=1`: the functions rebuilt on save. The gateway watches the sources the
-//! functions build from, runs one `cargo build --locked --bin <function>...` (debug) after a save,
+//! functions build from, runs one `cargo build --locked -p <function>...` (debug) after a save,
 //! and runs the debug `bootstrap`s with the same [`SpawnedFunction`] as release mode: the
 //! runtime APIs, clean environments, metrics and limits stay those of release mode, and a new
 //! build takes over at the next invocation (in-flight ones finish on the old build).
@@ -42,7 +42,7 @@ pub struct WatchConfig {
     /// How long an invocation may wait for a build (cold or after a save), on top of the
     /// function's timeout.
     pub build_budget: Duration,
-    /// The `cargo` to run (`cargo build --locked --bin <function>`); tests put a fake in its place.
+    /// The `cargo` to run (`cargo build --locked -p <function>...`); tests put a fake in its place.
     pub cargo: PathBuf,
 }
 
@@ -207,9 +207,10 @@ async fn rebuild_on_save(
     }
 }
 
-/// `cargo build --locked --bin <name>...`: every function in one cargo run, as `make build` does
-/// (the libraries have no features, so each binary links only what it depends on). True when
-/// it built.
+/// `cargo build --locked -p <name>...`: every function in one cargo run, and only the functions
+/// (`-p`: with `--bin`, cargo would select the whole workspace and unify the functions'
+/// dependencies' features with the gateway's and the tests'), as `make build` does. True when it
+/// built.
 async fn build(
     names: &[String],
     watch: &WatchConfig,
@@ -219,7 +220,7 @@ async fn build(
     let mut cmd = Command::new(&watch.cargo);
     // --locked, as every build of the repository: a save never rewrites Cargo.lock.
     cmd.args(["build", "--locked"])
-        .args(names.iter().flat_map(|name| ["--bin", name.as_str()]))
+        .args(names.iter().flat_map(|name| ["-p", name.as_str()]))
         .current_dir(&watch.workspace)
         .env_clear()
         .envs(env)
