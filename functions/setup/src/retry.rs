@@ -63,7 +63,7 @@ impl Backoff {
         let mut tries = 1u32;
         let out = attempt
             .retry(self.waits())
-            .when(|e| retryable(e))
+            .when(retryable)
             .notify(|e, sleep| {
                 tracing::warn!(
                     waiting_for = what,
