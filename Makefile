@@ -44,7 +44,7 @@ lint:
 	cargo clippy --locked --workspace --all-targets -q -- -D warnings
 
 .PHONY: test
-test: tools services ## run every test: lint, dependency policy, migrations against the previous release, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, docs, README
+test: tools services ## run every test: lint, dependency policy, migrations against the previous release, unit, integration (real PostgreSQL/RabbitMQ/moto), end-to-end, OpenAPI, Terraform, container images, docs, README
 	@$(MAKE) --no-print-directory lint
 	@echo "== dependency policy: no unused crate (cargo shear), allowed licences and no banned crate (cargo deny)"
 	@scripts/deps-check.sh
@@ -70,6 +70,10 @@ test: tools services ## run every test: lint, dependency policy, migrations agai
 	  $(MAKE) --no-print-directory tf-check tf-moto; tf=$$?; \
 	  if ! wait $$build; then tail -40 .local/build.log >&2; echo "make build failed (above; all of it in .local/build.log)" >&2; exit 1; fi; \
 	  echo "make build: $$(ls target/lambda/*/bootstrap.zip | wc -l) zips (.local/build.log)"; exit $$tf
+	@echo "== container images: hadolint, make images (buildah, FROM scratch), then each image's own filesystem runs setup, a movie and an order"
+	@scripts/images.sh lint
+	@scripts/images.sh build
+	@$(ENV) scripts/images.sh check
 	@echo "== make rollout's decisions against recorded AWS answers (scripts/tests/)"
 	python3 -m unittest discover -s scripts/tests
 	@echo "== GitHub workflows (actionlint, zizmor)"
@@ -87,16 +91,21 @@ release-bins: ## release builds of the functions, setup and the local gateway (w
 	cargo build --locked --release $(RELEASE_PACKAGES)
 
 .PHONY: build
-build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64)
+build: tools ## release zips for AWS: target/lambda/<function>/bootstrap.zip (arm64, static)
 	@# One build for all four: the libraries have no features, so each binary links only the
-	@# crates it depends on (docs/architecture.md, "Crates").
-	cargo lambda build --locked --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@# crates it depends on (docs/architecture.md, "Crates"). musl links them statically: the same
+	@# bootstrap runs on provided.al2023 (zip) and alone in an image from scratch (make images).
+	cargo lambda build --locked --release --target aarch64-unknown-linux-musl --output-format zip $(addprefix -p ,$(FUNCTIONS))
 	@ls -l target/lambda/*/bootstrap.zip
 
 # The dev profile (terraform/profiles/dev.tfvars) has no RDS Proxy: the functions verify the RDS
 # instance's certificate with the RDS CA bundle, published as a layer
 # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html).
 RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+.PHONY: images
+images: build ## one container image per function from functions/Dockerfile (buildah, FROM scratch): target/images/oci/<function>, sizes and build times printed
+	@scripts/images.sh build
+
 .PHONY: rds-ca-layer
 rds-ca-layer: ## the RDS CA bundle as a layer for the dev profile (no RDS Proxy): target/lambda/rds-ca-layer.zip (downloads from AWS)
 	@mkdir -p target/lambda/rds-ca-layer/rds-ca

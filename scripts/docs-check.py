@@ -500,7 +500,6 @@ STALE = [
     (r"\b503 after 30 s\b", "the integration timeout is 29 s and the HTTP functions time out first"),
     (r"TTL expires", "no message TTL is set"),
     (r"RDS Proxy multiplexes", "the prepared statements pin: one connection per environment"),
-    (r"static binary", "the bootstrap links glibc dynamically"),
     (r"\bup to 10,000\b", "our batch cap is 1,000"),
     (r"Routers unchanged", "the functions are lambda_http adapters"),
 ]

@@ -65,6 +65,7 @@ declare -A SKIP=(
   [test]="it is the command running this check"
   [tf-check]="run by make test just before"
   [tf-moto]="run by make test just before"
+  [images]="run by make test just before (scripts/images.sh build, then check runs each image)"
   [release-bins]="run by make test before cargo test (e2e_gateway's smoke test); make dev builds the same"
   [bench]="bounded at 10 minutes; run it on purpose (docs/performance.md)"
   [bench-profile]="a release build with symbols and perf; run it on purpose (docs/performance.md)"
@@ -102,7 +103,7 @@ for t in $targets; do
     help) ran+=("$t") ;;
     build)
       if [ -n "${READMECHECK_SKIP_BUILD:-}" ]; then say "skipping make build (READMECHECK_SKIP_BUILD)"; continue; fi
-      say "make build (cargo lambda build --release --arm64: the zips terraform deploys; minutes, unless make test built them beside Terraform just before)"
+      say "make build (cargo lambda build --release for aarch64-unknown-linux-musl: the zips terraform deploys; minutes, unless make test built them beside Terraform just before)"
       make -s build >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; exit 1; }
       for f in inventory billing-api billing-consumer setup; do
         [ -s "target/lambda/$f/bootstrap.zip" ] || { say "make build made no target/lambda/$f/bootstrap.zip"; exit 1; }

@@ -250,21 +250,88 @@ print("  plan: inventory (mid-canary) and billing-consumer (rolled out) left alo
 PY
 t_alias=$(date +%s)
 
-# moto 5.2.1 creates Cognito resource servers but does not implement DeleteResourceServer; the
-# resource server goes away with its user pool, so only Terraform's bookkeeping is dropped here.
-terraform -chdir="${work}/tf" state rm -no-color module.auth.aws_cognito_resource_server.this >/dev/null
-# moto 5.2.1 creates CodeDeploy applications and deployment groups but implements neither
-# DeleteDeploymentGroup nor DeleteApplication (the provider retries until the step times out); they
-# hold nothing but their settings, so only Terraform's bookkeeping is dropped here.
-terraform -chdir="${work}/tf" state list | grep -E '^module\.rollout\[0\]\.aws_codedeploy_(deployment_group|app)\.' \
-  | while read -r addr; do terraform -chdir="${work}/tf" state rm -no-color "${addr}" >/dev/null; done
+# What moto cannot delete, dropped from the state before a destroy (destroy LOG VARS...).
+destroy() {
+  local log=$1
+  shift
+  # moto 5.2.1 creates Cognito resource servers but does not implement DeleteResourceServer; the
+  # resource server goes away with its user pool, so only Terraform's bookkeeping is dropped here.
+  terraform -chdir="${work}/tf" state rm -no-color module.auth.aws_cognito_resource_server.this >/dev/null
+  # moto 5.2.1 creates CodeDeploy applications and deployment groups but implements neither
+  # DeleteDeploymentGroup nor DeleteApplication (the provider retries until the step times out); they
+  # hold nothing but their settings, so only Terraform's bookkeeping is dropped here.
+  terraform -chdir="${work}/tf" state list | grep -E '^module\.rollout\[0\]\.aws_codedeploy_(deployment_group|app)\.' \
+    | while read -r addr; do terraform -chdir="${work}/tf" state rm -no-color "${addr}" >/dev/null; done
+  timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "$@" >"${work}/${log}" 2>&1 \
+    || { tail -n 80 "${work}/${log}"; echo "destroy failed" >&2; exit 1; }
+  grep -E '^Destroy complete' "${work}/${log}"
+  local left
+  left="$(terraform -chdir="${work}/tf" state list | wc -l)"
+  [[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
+}
 
 step "terraform destroy (moto)"
-timeout "${step_timeout}" terraform -chdir="${work}/tf" destroy -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${resized[@]}" >"${work}/destroy.log" 2>&1 \
-  || { tail -n 80 "${work}/destroy.log"; echo "destroy failed" >&2; exit 1; }
+destroy destroy.log "${resized[@]}"
 t2=$(date +%s)
-grep -E '^Destroy complete' "${work}/destroy.log"
-left="$(terraform -chdir="${work}/tf" state list | wc -l)"
-[[ "${left}" == 0 ]] || { echo "state not empty after destroy (${left} resources)" >&2; exit 1; }
 
-step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), aliases moved by hand and fourth plan $((t_alias - t_resize))s (setup's alias only), destroy $((t2 - t_alias))s"
+# package_type = Image, deployed as docs/images.md says: the ECR repositories first, an image in
+# each, then the whole stack from the images. moto has no registry API: the push is its last call,
+# PutImage with the image's manifest. The functions must then be images of those repositories at
+# that tag, each repository's policy must let Lambda pull for that function only, a second plan
+# must be empty, and the destroy must go through once the images are deleted (the repositories
+# keep images: force_delete = false).
+step "package_type = Image: ECR repositories, an image pushed to each, the stack from the images, an empty plan, destroy"
+image_vars=(-var package_type=Image -var image_tag=moto-1)
+ecr_targets=()
+for f in "${functions[@]}"; do ecr_targets+=(-target="module.function[\"${f}\"].aws_ecr_repository.this[0]"); done
+timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${image_vars[@]}" "${ecr_targets[@]}" >"${work}/image-ecr.log" 2>&1 \
+  || { tail -n 80 "${work}/image-ecr.log"; echo "apply of the ECR repositories failed" >&2; exit 1; }
+grep -E '^Apply complete' "${work}/image-ecr.log"
+manifest='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}'
+repos=$(aws_moto ecr describe-repositories --query 'repositories[].repositoryName' --output text)
+[[ $(wc -w <<<"${repos}") == "${#functions[@]}" ]] || { echo "ECR repositories after the targeted apply: ${repos}" >&2; exit 1; }
+for repo in ${repos}; do
+  aws_moto ecr put-image --repository-name "${repo}" --image-tag moto-1 --image-manifest "${manifest}" \
+    --image-manifest-media-type application/vnd.oci.image.manifest.v1+json >/dev/null
+done
+echo "  pushed moto-1 to ${repos}"
+timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${image_vars[@]}" >"${work}/image-apply.log" 2>&1 \
+  || { tail -n 80 "${work}/image-apply.log"; echo "apply with package_type = Image failed" >&2; exit 1; }
+grep -E '^Apply complete' "${work}/image-apply.log"
+for f in "${functions[@]}"; do
+  name=$(fn_name "${f}")
+  aws_moto lambda get-function --function-name "${name}" >"${work}/image-fn.json"
+  aws_moto ecr describe-repositories --repository-names "${name}" >"${work}/image-repo.json"
+  aws_moto ecr get-repository-policy --repository-name "${name}" >"${work}/image-policy.json"
+  python3 - "${work}" "${f}" <<'PY'
+import json, os, sys
+work, f = sys.argv[1], sys.argv[2]
+load = lambda n: json.load(open(os.path.join(work, n)))
+fn, repo = load("image-fn.json"), load("image-repo.json")["repositories"][0]
+policy = json.loads(load("image-policy.json")["policyText"])
+arn = fn["Configuration"]["FunctionArn"].split(":function:")[0] + ":function:" + fn["Configuration"]["FunctionName"]
+want = repo["repositoryUri"] + ":moto-1"
+if fn["Configuration"].get("PackageType") != "Image" or fn["Code"].get("ImageUri") != want:
+    sys.exit(f"{f}: {fn['Configuration'].get('PackageType')} {fn['Code'].get('ImageUri')}, expected Image {want}")
+[st] = policy["Statement"]
+if st["Principal"] != {"Service": "lambda.amazonaws.com"} or sorted(st["Action"]) != ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"] \
+        or sorted(st["Condition"]["StringLike"]["aws:sourceArn"]) != [arn, arn + ":*"]:
+    sys.exit(f"{f}: the repository policy is not Lambda's pull for this function only: {st}")
+print(f"  {f}: Image {want}; Lambda may pull it for {arn} only")
+PY
+done
+set +e
+timeout "${step_timeout}" terraform -chdir="${work}/tf" plan -detailed-exitcode -no-color -compact-warnings "${tf_vars[@]}" "${image_vars[@]}" >"${work}/image-plan.log" 2>&1
+image_plan_rc=$?
+set -e
+if [[ "${image_plan_rc}" != 0 ]]; then
+  sed -n '/Terraform will perform/,$p' "${work}/image-plan.log" | head -n 120
+  echo "the plan after the image apply is not empty (or failed)" >&2
+  exit 1
+fi
+grep -E '^No changes' "${work}/image-plan.log"
+for repo in ${repos}; do aws_moto ecr batch-delete-image --repository-name "${repo}" --image-ids imageTag=moto-1 >/dev/null; done
+destroy image-destroy.log "${image_vars[@]}"
+t_image=$(date +%s)
+
+step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), aliases moved by hand and fourth plan $((t_alias - t_resize))s (setup's alias only), destroy $((t2 - t_alias))s, package_type = Image apply, plan and destroy $((t_image - t2))s"

@@ -145,6 +145,13 @@ variable "database_ca_layer_zip" {
   description = "Zip holding the RDS CA bundle (e.g. rds-ca/global-bundle.pem from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html), published as a Lambda layer for every Zip function; the file is then under /opt (database_ca_file = \"/opt/rds-ca/global-bundle.pem\"). Null: no layer."
   type        = string
   default     = null
+
+  # Layers are for .zip functions only: an image carries what it needs
+  # (https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html).
+  validation {
+    condition     = var.database_ca_layer_zip == null || var.package_type == "Zip"
+    error_message = "package_type = Image cannot use database_ca_layer_zip: Lambda attaches layers only to .zip functions. Keep the RDS Proxy (create_db_proxy = true, whose certificate the compiled-in roots verify), or add the bundle to the image (docs/images.md) and point database_ca_file at it."
+  }
 }
 
 variable "apply_immediately" {
@@ -216,13 +223,13 @@ variable "artifacts_dir" {
 }
 
 variable "package_type" {
-  description = "Zip (bootstrap.zip from make build) or Image (images from the ECR repositories, see functions/Dockerfile)."
+  description = "Zip (bootstrap.zip from make build) or Image (make images: the images in the ECR repositories, docs/images.md)."
   type        = string
   default     = "Zip"
 }
 
 variable "image_tag" {
-  description = "Image tag deployed when package_type = Image."
+  description = "Image tag deployed when package_type = Image (tags are immutable: one per release, e.g. the commit)."
   type        = string
   default     = "latest"
 }

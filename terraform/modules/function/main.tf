@@ -6,6 +6,7 @@ locals {
   is_zip         = var.package_type == "Zip"
   create_ecr     = !local.is_zip && var.create_ecr_repository
   log_group_name = "/aws/lambda/${var.name}"
+  function_arn   = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${var.name}"
   log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}"
   image_uri      = var.image_uri != null ? var.image_uri : (local.create_ecr ? "${aws_ecr_repository.this[0].repository_url}:${var.image_tag}" : null)
   with_pc        = var.create_alias && var.provisioned_concurrency > 0
@@ -122,6 +123,33 @@ resource "aws_ecr_repository" "this" {
   tags = var.tags
 }
 
+# Lambda pulls the image with the repository's policy: this statement is the one Lambda would
+# otherwise add itself at CreateFunction (and only if the caller may SetRepositoryPolicy), scoped
+# to this function and its versions
+# (https://repost.aws/knowledge-center/lambda-ecr-image, https://docs.aws.amazon.com/lambda/latest/dg/images-create.html).
+resource "aws_ecr_repository_policy" "this" {
+  count = local.create_ecr ? 1 : 0
+
+  repository = aws_ecr_repository.this[0].name
+  policy     = data.aws_iam_policy_document.ecr_pull.json
+}
+
+data "aws_iam_policy_document" "ecr_pull" {
+  statement {
+    sid     = "LambdaECRImageRetrievalPolicy"
+    actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "aws:sourceArn"
+      values   = [local.function_arn, "${local.function_arn}:*"]
+    }
+  }
+}
+
 resource "aws_ecr_lifecycle_policy" "this" {
   count = local.create_ecr ? 1 : 0
 
@@ -188,7 +216,7 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this, aws_ecr_repository_policy.this]
 
   lifecycle {
     precondition {
