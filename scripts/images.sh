@@ -117,6 +117,43 @@ lint() {
   echo "functions/Dockerfile: hadolint clean"
 }
 
+# tls_refused SETUP: SETUP (setup local) against a loopback TLS listener with a self-signed
+# certificate must fail naming the certificate, after a handshake the listener saw.
+tls_refused() {
+  local dir port pid out
+  dir=$(mktemp -d)
+  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  python3 - "$dir" >"$dir/listener.log" 2>&1 <<'PY' &
+import socket, ssl, sys
+d = sys.argv[1]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(f"{d}/cert.pem", f"{d}/key.pem")
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+open(f"{d}/port", "w").write(str(s.getsockname()[1]))
+while True:
+    conn, _ = s.accept()
+    try:
+        ctx.wrap_socket(conn, server_side=True).close()
+    except (ssl.SSLError, OSError) as e:
+        print(f"handshake: {e}", flush=True)
+PY
+  pid=$!
+  for _ in $(seq 1 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
+  port=$(cat "$dir/port")
+  out=$(AMQP_URL="amqps://u:p@localhost:$port/%2f" SETUP_CONNECT_BUDGET_SECS=2 "$1" local 2>&1 || true)
+  kill "$pid"
+  if ! grep -q "invalid peer certificate" <<<"$out" || ! [ -s "$dir/listener.log" ]; then
+    printf '%s\n' "$out" | tail -5 >&2
+    say "setup's image did not verify the broker's certificate (no handshake, or no certificate error)"
+    exit 1
+  fi
+  say "  refused with: $(grep -o 'invalid peer certificate[^"]*' <<<"$out" | tail -1)"
+  rm -rf "$dir"
+}
+
 push() {
   local tag=${1:?usage: scripts/images.sh push TAG} f urls url
   context
@@ -130,8 +167,32 @@ push() {
   done
 }
 
+# The docs' size table (docs/images.md, between the image-sizes markers) against this build.
+sizes_documented() {
+  python3 - "$OUT/sizes.json" docs/images.md <<'PY'
+import json, re, sys
+built = {r["function"]: r for r in json.load(open(sys.argv[1]))}
+text = open(sys.argv[2]).read()
+table = re.search(r"<!-- image-sizes -->(.*)<!-- /image-sizes -->", text, re.S).group(1)
+rows = {m[0]: (int(m[1].replace(",", "")), int(m[2].replace(",", "")))
+        for m in re.findall(r"^\| (\S+) \| \d+ \| ([\d,]+) B \| ([\d,]+) B \|$", table, re.M)}
+bad = []
+for name, r in built.items():
+    if name not in rows:
+        bad.append(f"{name}: no row")
+        continue
+    for label, doc, now in (("compressed", rows[name][0], r["compressed_bytes"]), ("uncompressed", rows[name][1], r["uncompressed_bytes"])):
+        if abs(now - doc) > 0.05 * doc:
+            bad.append(f"{name} {label}: docs say {doc:,} B, built {now:,} B")
+if bad:
+    sys.exit("docs/images.md's size table is more than 5 % off this build (update it from make images' table):\n  " + "\n  ".join(bad))
+print(f"docs/images.md: the {len(rows)} image sizes are within 5 % of this build")
+PY
+}
+
 check() {
   local f rootfs run entry user emulator=() arch
+  sizes_documented
   run="$OUT/run"
   "${AS_ROOT[@]}" rm -rf "$OUT/rootfs" "$run"
   mkdir -p "$run"
@@ -192,6 +253,12 @@ PY
     PGPASSWORD="$CRUD_PG_PASSWORD" psql -qAt -h "$CRUD_PG_HOST" -p "$CRUD_PG_PORT" -U "$CRUD_PG_USER" -d postgres \
       -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
   done
+  # Amazon MQ is amqps:// with a certificate an Amazon root signs; an image has no system store,
+  # so the broker client must carry its roots. Against a local TLS listener whose certificate no
+  # root signs, setup's image must get as far as rejecting that certificate, by name (an image
+  # without roots fails before its first handshake, and only a timeout says so).
+  say "TLS with no system store: setup's image against a TLS listener whose certificate no root signs"
+  tls_refused "$run/setup"
   say "a movie and an order end to end through the inventory, billing-api and billing-consumer images"
   E2E_BIN_DIR="$ROOT/$run" cargo test --locked -q --workspace --test e2e_gateway \
     smoke::the_release_bootstraps_serve_a_movie_and_an_order -- --exact

@@ -8,7 +8,7 @@
    lambda_http, billing-consumer no AMQP client (lapin).
 3. The product alone resolves to the same versions: functions/, migrations/ and the root
    manifests copied to a scratch directory, the lines marked `# harness` dropped from Cargo.toml
-   (what functions/Dockerfile does), `cargo metadata` there; every package of the lock file it
+   (a build of the product alone), `cargo metadata` there; every package of the lock file it
    writes must be in Cargo.lock with the same version and checksum (only harness-only packages
    may go).
 

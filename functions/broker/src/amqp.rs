@@ -41,9 +41,11 @@ pub struct AmqpSettings {
     /// Full URI, credentials included, hence secret.
     pub uri: SecretString,
     pub queue: String,
-    /// PEM bundle to trust instead of the system roots (the public roots, which sign
-    /// Amazon MQ's certificates, are trusted by default).
-    pub ca_pem: Option<String>,
+    /// PEM roots trusted for `amqps://`, on top of any the system has: `AMQP_CA_FILE`'s, else the
+    /// Amazon Trust Services roots, which sign Amazon MQ's certificates. Compiled in, so that a
+    /// bootstrap with no system store (the image from scratch) still verifies the broker: the
+    /// platform verifier alone fails there ("No CA certificates were loaded from the system").
+    pub ca_pem: String,
     /// Budget for one request's publish, connecting included.
     pub publish_timeout: Duration,
     /// Declare the topology on every new connection (safe: declarations are idempotent). Off
@@ -83,15 +85,11 @@ impl AmqpSettings {
             }
         };
         let ca_pem = match env.optional("AMQP_CA_FILE") {
-            None => None,
-            Some(path) => {
-                Some(
-                    std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
-                        name: "AMQP_CA_FILE".into(),
-                        reason: format!("{path}: {e}"),
-                    })?,
-                )
-            }
+            None => amazon_trust_services_roots(),
+            Some(path) => std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                name: "AMQP_CA_FILE".into(),
+                reason: format!("{path}: {e}"),
+            })?,
         };
         Ok(Self {
             uri: SecretString::from(uri),
@@ -108,11 +106,15 @@ impl AmqpSettings {
         Self {
             uri: SecretString::from(url),
             queue: queue.into(),
-            ca_pem: None,
+            ca_pem: amazon_trust_services_roots(),
             publish_timeout: Duration::from_secs(5),
             declare_topology: true,
         }
     }
+}
+
+fn amazon_trust_services_roots() -> String {
+    String::from_utf8_lossy(secrets::sdk::AMAZON_TRUST_SERVICES_ROOTS).into_owned()
 }
 
 /// `amqps://user:pass@host:5671/vhost` from Amazon MQ's endpoint output and a secret.
@@ -252,7 +254,7 @@ impl Publisher {
         let s = &self.inner.settings;
         let tls = OwnedTLSConfig {
             identity: None,
-            cert_chain: s.ca_pem.clone(),
+            cert_chain: Some(s.ca_pem.clone()),
         };
         let unreachable = PublishError::Unreachable;
         let uri = uri_with_frame_max(s.uri.expose_secret())?;
@@ -404,6 +406,12 @@ fn close_in_background(connection: Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_ca_file_the_broker_is_verified_with_the_compiled_in_amazon_roots() {
+        let s = AmqpSettings::local("amqps://u:p@b-1.mq.eu-west-1.amazonaws.com:5671", "q");
+        assert_eq!(s.ca_pem.matches("BEGIN CERTIFICATE").count(), 5);
+    }
 
     #[test]
     fn frame_max_is_small_unless_the_uri_sets_it() {
