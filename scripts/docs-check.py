@@ -158,7 +158,7 @@ MEANING = {
     "AMQP_USER": "broker user without a secret (local)",
     "AMQP_PASSWORD": "password of `AMQP_USER` (local)",
     "AMQP_VHOST": "virtual host (default `/`)",
-    "AMQP_CA_FILE": "PEM bundle for the broker's TLS instead of the public roots",
+    "AMQP_CA_FILE": "PEM bundle for the broker's TLS instead of the compiled-in Amazon Trust Services roots",
     "AMQP_DECLARE_TOPOLOGY": "billing-api declares the queue itself (default false: setup declares it; the publish-only user may not)",
     "PUBLISH_TIMEOUT_MS": "publisher-confirm budget (default 5000), then 503",
     "BILLING_QUEUE": "the work queue (default `billing_queue`)",

@@ -143,7 +143,7 @@ PY
   pid=$!
   for _ in $(seq 1 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
   port=$(cat "$dir/port")
-  out=$(AMQP_URL="amqps://u:p@localhost:$port/%2f" SETUP_CONNECT_BUDGET_SECS=2 "$1" local 2>&1 || true)
+  out=$(AMQP_URL="amqps://u:p@127.0.0.1:$port/%2f" SETUP_CONNECT_BUDGET_SECS=2 "$1" local 2>&1 || true)
   kill "$pid"
   if ! grep -q "invalid peer certificate" <<<"$out" || ! [ -s "$dir/listener.log" ]; then
     printf '%s\n' "$out" | tail -5 >&2
