@@ -241,7 +241,7 @@ PY
   say "setup (its image): roles, the databases $movies and $orders, their migrations, the broker users"
   report=$(MOVIES_DB=$movies ORDERS_DB=$orders "$run/setup" local 2>&1 | tee "$OUT/setup.log" | sed -n 's/^\[setup\] //p') \
     || { cat "$OUT/setup.log" >&2; say "setup's image failed (above)"; exit 1; }
-  python3 - "$report" "$movies" "$orders" "$(ls migrations/*/*.sql | wc -l)" <<'PY'
+  python3 - "$report" "$movies" "$orders" "$(find migrations -name "*.sql" | wc -l)" <<'PY'
 import json, sys
 report, movies, orders, files = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 applied = report["applied_migrations"]

@@ -281,7 +281,9 @@ t2=$(date +%s)
 # must be empty, and the destroy must go through once the images are deleted (the repositories
 # keep images: force_delete = false).
 step "package_type = Image: ECR repositories, an image pushed to each, the stack from the images, an empty plan, destroy"
-image_vars=(-var package_type=Image -var image_tag=moto-1)
+# Another environment name: moto keeps what it cannot delete (CodeDeploy, the Cognito resource
+# server) after the first destroy, and a second stack of the same names would collide with it.
+image_vars=(-var package_type=Image -var image_tag=moto-1 -var environment=image)
 ecr_targets=()
 for f in "${functions[@]}"; do ecr_targets+=(-target="module.function[\"${f}\"].aws_ecr_repository.this[0]"); done
 timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${image_vars[@]}" "${ecr_targets[@]}" >"${work}/image-ecr.log" 2>&1 \
@@ -298,6 +300,7 @@ echo "  pushed moto-1 to ${repos}"
 timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${image_vars[@]}" >"${work}/image-apply.log" 2>&1 \
   || { tail -n 80 "${work}/image-apply.log"; echo "apply with package_type = Image failed" >&2; exit 1; }
 grep -E '^Apply complete' "${work}/image-apply.log"
+terraform -chdir="${work}/tf" output -json function_names >"${work}/function-names.json"
 for f in "${functions[@]}"; do
   name=$(fn_name "${f}")
   aws_moto lambda get-function --function-name "${name}" >"${work}/image-fn.json"

@@ -16,7 +16,7 @@ pub(super) fn sizes(ctx: &Ctx, report: &mut Report) -> Result<(), String> {
     report.heading(
         "Size",
         "The deployment package Lambda downloads on a cold start. From `make build` \
-         (`cargo lambda build --release --arm64 --output-format zip`) when present; otherwise the \
+         (`cargo lambda build --release --target aarch64-unknown-linux-musl --output-format zip`) when present; otherwise the \
          host release binary zipped the same way (deflate, one `bootstrap` entry), labelled with \
          its architecture.",
     );
