@@ -218,6 +218,9 @@ print(cfg["Entrypoint"][0], cfg.get("User") or "0:0")
 PY
     )
     say "$f: $(cd "$rootfs" && find . -mindepth 1 | sort | tr '\n' ' ')(entrypoint $entry, user $user)"
+    # Terraform states the same entrypoint in the function's image_config (modules/function).
+    grep -qF "entry_point = [\"$entry\"]" terraform/modules/function/main.tf \
+      || { say "terraform/modules/function/main.tf's image_config entry_point is not the image's ($entry)"; exit 1; }
     # An x86_64 machine runs the arm64 binary through QEMU's user-mode emulator, the one file
     # added to the image's filesystem here (a static binary: it needs nothing from the host).
     if [ "$arch" != aarch64 ]; then

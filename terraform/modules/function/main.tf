@@ -183,8 +183,17 @@ resource "aws_lambda_function" "this" {
   filename         = local.is_zip ? var.filename : null
   source_code_hash = local.is_zip ? filebase64sha256(var.filename) : null
 
-  # Image packaging.
+  # Image packaging. The entrypoint is the image's own (functions/Dockerfile), stated here so
+  # that what Lambda reads back is what was set: left unset, moto answers an empty image
+  # configuration that the provider reads as a block to remove, and whether AWS answers an unset
+  # one by absence or emptiness is not documented; set, both answer it as set.
   image_uri = local.is_zip ? null : local.image_uri
+  dynamic "image_config" {
+    for_each = local.is_zip ? [] : [1]
+    content {
+      entry_point = ["/bootstrap"]
+    }
+  }
 
   layers = local.is_zip ? var.layers : null
 
