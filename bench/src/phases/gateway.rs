@@ -57,6 +57,7 @@ pub(super) async fn through_gateway(
             &ctx.queue,
         )],
         watch: None,
+        web: None,
     };
     let running = local_gateway::start(cfg)
         .await

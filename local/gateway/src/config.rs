@@ -14,6 +14,7 @@ use crate::authorizer::AuthorizerConfig;
 use crate::esm::EsmConfig;
 use crate::lambda::FunctionConfig;
 use crate::watch::WatchConfig;
+use crate::web::WebConfig;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -27,6 +28,8 @@ pub struct GatewayConfig {
     /// `Some`: the functions run from their debug builds, rebuilt on save
     /// ([`crate::watch`]), not from the `bootstrap`s configured.
     pub watch: Option<WatchConfig>,
+    /// `Some`: the web client and the local managed login on the gateway's origin.
+    pub web: Option<WebConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,18 @@ struct File {
     event_source_mappings: Vec<EsmFile>,
     #[serde(default)]
     watch: Option<WatchFile>,
+    #[serde(default)]
+    web: Option<WebFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebFile {
+    dist: PathBuf,
+    csp: PathBuf,
+    cognito_endpoint: String,
+    region: String,
+    client_id: String,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +312,13 @@ impl GatewayConfig {
                 .map(WatchFile::into_config)
                 .transpose()?
                 .flatten(),
+            web: file.web.map(|w| WebConfig {
+                dist: w.dist,
+                csp_file: w.csp,
+                cognito_endpoint: w.cognito_endpoint,
+                region: w.region,
+                client_id: w.client_id,
+            }),
         })
     }
 }

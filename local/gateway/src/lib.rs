@@ -8,6 +8,8 @@
 //!   payload format 2.0) plus the Lambda Invoke API and a `/_local/` admin API.
 //! - [`esm`]: the Amazon MQ (RabbitMQ) event source mapping; [`rmq_event`] the event it builds.
 //! - [`watch`]: the functions from debug builds rebuilt on save instead (`make dev WATCH=1`).
+//! - [`web`]: the web client on the gateway's origin (CloudFront and S3's role) and a local
+//!   stand-in for Cognito's managed login.
 //!
 //! What differs from AWS, and why, is written in `local/README.md`.
 
@@ -25,6 +27,7 @@ pub mod sampler;
 pub mod server;
 pub mod time;
 pub mod watch;
+pub mod web;
 
 pub use config::GatewayConfig;
 pub use lambda::{

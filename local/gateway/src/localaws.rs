@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 mod cognito;
 
+pub(crate) use cognito::cognito_call;
 pub use cognito::{Pool, RESOURCE_SERVER, SCOPES, TokenKind, USERS};
 
 #[derive(Debug, thiserror::Error)]

@@ -53,6 +53,8 @@ pub enum StartError {
     Watch(std::io::Error),
     #[error("route {route} targets function {function}, which the gateway config does not define")]
     UnknownFunction { route: String, function: String },
+    #[error("the web client's {0}: {1}")]
+    Web(String, std::io::Error),
     #[error(
         "listen {0}: the local gateway listens on a loopback address only (127.0.0.1 or [::1]): it has no TLS, and its control API trusts the machine"
     )]
@@ -68,6 +70,8 @@ struct Gateway {
     mappings: Vec<EventSourceMapping>,
     api_id: String,
     dashboard: Dashboard,
+    /// The web client and the local managed login (`web:` in the config).
+    web: Option<crate::web::Web>,
     /// Seconds since the epoch.
     started: u64,
 }
@@ -138,6 +142,14 @@ pub async fn start_with(
         .iter()
         .map(|m| EventSourceMapping::start(m.clone(), lambda.clone()))
         .collect();
+    let web = cfg
+        .web
+        .clone()
+        .map(|w| {
+            let csp = w.csp_file.display().to_string();
+            crate::web::Web::new(w).map_err(|e| StartError::Web(csp, e))
+        })
+        .transpose()?;
     let (deployment, queues) = local_deployment(&cfg);
     let gateway = Arc::new(Gateway {
         routes,
@@ -151,6 +163,7 @@ pub async fn start_with(
         mappings,
         api_id: cfg.api_id.clone(),
         dashboard: Dashboard::render(&Definition::builtin(), &deployment),
+        web,
         started: now_ms() / 1000,
     });
     let (stop, mut stopped) = watch::channel(false);
@@ -296,7 +309,35 @@ async fn handle(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Respo
             req.uri().query().unwrap_or_default(),
         );
     }
+    if let Some(web) = &gw.web {
+        let host = control::request_host(&req).unwrap_or_default();
+        if let Some(rest) = path.strip_prefix(crate::web::LOGIN_PREFIX) {
+            let method = req.method().clone();
+            let query = req.uri().query().unwrap_or_default().to_owned();
+            let Ok(form) = Limited::new(req.into_body(), 64 * 1024).collect().await else {
+                return apigw::gateway_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request Entity Too Large",
+                );
+            };
+            return web
+                .login(&method, rest, &query, &form.to_bytes(), &host)
+                .await;
+        }
+        if !is_http_api_path(&path) {
+            return web.file(req.method(), &path, &host);
+        }
+    }
     http_api(gw, req, peer).await
+}
+
+/// What CloudFront sends to the HTTP API (`/api/*`; `/health` too, locally): every other path is
+/// the web client's, from S3.
+fn is_http_api_path(path: &str) -> bool {
+    ["/api", "/health"].iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    })
 }
 
 async fn http_api(gw: &Gateway, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {

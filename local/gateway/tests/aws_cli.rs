@@ -134,6 +134,7 @@ async fn gateway(
         functions,
         event_source_mappings,
         watch: None,
+        web: None,
     };
     local_gateway::start(cfg).await.unwrap()
 }

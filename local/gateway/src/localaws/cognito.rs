@@ -102,43 +102,17 @@ pub enum TokenKind {
 }
 
 impl LocalAws {
-    /// One call of Cognito's JSON protocol (`X-Amz-Target`), as the AWS SDKs make it.
     async fn cognito(&self, action: &str, body: Value) -> Result<Value, Error> {
         let s = &self.settings;
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential={}/20260101/{}/cognito-idp/aws4_request, SignedHeaders=host, Signature=00",
-            s.access_key, s.region
-        );
-        let http_err = |e| Error::Http(e, action.to_owned());
-        let response = self
-            .http
-            .post(format!("{}/", s.endpoint.trim_end_matches('/')))
-            .header(
-                "X-Amz-Target",
-                format!("AWSCognitoIdentityProviderService.{action}"),
-            )
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .header("Authorization", auth)
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(http_err)?;
-        let status = response.status();
-        let text = response.text().await.map_err(http_err)?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(value);
-        }
-        // `__type` may carry a namespace (`...#ResourceNotFoundException`).
-        let code = value["__type"].as_str().unwrap_or("").rsplit('#').next();
-        Err(Error::Aws {
-            action: action.to_owned(),
-            code: code.filter(|c| !c.is_empty()).unwrap_or("HTTP").to_owned(),
-            message: value["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{status} {text}")),
-        })
+        cognito_call(
+            &self.http,
+            &s.endpoint,
+            &s.region,
+            &s.access_key,
+            action,
+            body,
+        )
+        .await
     }
 
     async fn find_pool(&self) -> Result<Option<String>, Error> {
@@ -454,6 +428,50 @@ impl LocalAws {
             .await
             .map(drop)
     }
+}
+
+/// One call of Cognito's JSON protocol (`X-Amz-Target`), as the AWS SDKs make it (moto reads
+/// only the region and the access key from the signature).
+pub(crate) async fn cognito_call(
+    http: &reqwest::Client,
+    endpoint: &str,
+    region: &str,
+    access_key: &str,
+    action: &str,
+    body: Value,
+) -> Result<Value, Error> {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/cognito-idp/aws4_request, SignedHeaders=host, Signature=00"
+    );
+    let http_err = |e| Error::Http(e, action.to_owned());
+    let response = http
+        .post(format!("{}/", endpoint.trim_end_matches('/')))
+        .header(
+            "X-Amz-Target",
+            format!("AWSCognitoIdentityProviderService.{action}"),
+        )
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header("Authorization", auth)
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(http_err)?;
+    let status = response.status();
+    let text = response.text().await.map_err(http_err)?;
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(value);
+    }
+    // `__type` may carry a namespace (`...#ResourceNotFoundException`).
+    let code = value["__type"].as_str().unwrap_or("").rsplit('#').next();
+    Err(Error::Aws {
+        action: action.to_owned(),
+        code: code.filter(|c| !c.is_empty()).unwrap_or("HTTP").to_owned(),
+        message: value["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{status} {text}")),
+    })
 }
 
 fn string_at(v: &Value, path: &[&str]) -> Result<String, Error> {

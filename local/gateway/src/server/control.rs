@@ -79,7 +79,7 @@ fn is_same_origin(origin: &str, host: &str) -> bool {
         .is_some_and(|o| o.eq_ignore_ascii_case(host))
 }
 
-fn request_host(req: &Request<Incoming>) -> Option<String> {
+pub(super) fn request_host(req: &Request<Incoming>) -> Option<String> {
     req.headers()
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

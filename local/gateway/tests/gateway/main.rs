@@ -165,6 +165,7 @@ async fn stack_with(configure: impl FnOnce(&mut FunctionConfig)) -> Stack {
         functions: vec![echo],
         event_source_mappings: vec![],
         watch: None,
+        web: None,
     };
     Stack {
         gw: local_gateway::start(cfg).await.unwrap(),
