@@ -106,6 +106,10 @@ RDS_CA_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 images: build ## one container image per function from functions/Dockerfile (buildah, FROM scratch): target/images/oci/<function>, sizes and build times printed
 	@scripts/images.sh build
 
+.PHONY: web
+web: ## the web client: web/dist (assets named by their hash, index.html) for make dev and S3; node, no dependency
+	@node web/build.mjs
+
 .PHONY: rds-ca-layer
 rds-ca-layer: ## the RDS CA bundle as a layer for the dev profile (no RDS Proxy): target/lambda/rds-ca-layer.zip (downloads from AWS)
 	@mkdir -p target/lambda/rds-ca-layer/rds-ca

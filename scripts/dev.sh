@@ -57,6 +57,8 @@ else
   make --no-print-directory release-bins # the Makefile names the packages once
   MODE="release: built bootstraps; after a change, rebuild (cargo build --release -p <function>) or make dev WATCH=1"
 fi
+say "building the web client (make web: web/dist)"
+make --no-print-directory web >&2
 say "built after $(elapsed)"
 
 say "migrations and database roles (target/release/setup local)"
@@ -104,6 +106,7 @@ else
 
   ready in $(elapsed): $URL   (Ctrl-C stops it)
   mode:         $MODE
+  web client:   $URL/   (sign in as user, admin or viewer: passwords in .local/cognito.env)
   dashboard:    $URL/_local/dashboard   (CloudWatch widgets and alarms, live; make load feeds it)
 
   a token:      TOKEN=\$(make -s token)              # make -s token USER=admin for the admin

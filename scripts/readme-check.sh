@@ -7,7 +7,8 @@
 #      marked `<!-- readme-check -->` is run verbatim (127.0.0.1:3000 rewritten to that port),
 #      in file order, with `set -euo pipefail`: a curl line that fails, fails the check;
 #   3. scripts/contract-check.sh runs newman and schemathesis against that same `make dev`, and
-#      scripts/dashboard-check.sh runs `make load` and opens the dashboard in headless Chromium;
+#      scripts/dashboard-check.sh runs `make load` and opens the dashboard in headless Chromium,
+#      and scripts/web-check.sh drives the web client in it (tests/web/browser.mjs);
 #   4. Ctrl-C (SIGINT) stops `make dev` and every function process it started.
 # Set READMECHECK_SKIP_BUILD=1 to skip the arm64 cross build (e.g. when iterating locally).
 #
@@ -65,6 +66,7 @@ declare -A SKIP=(
   [test]="it is the command running this check"
   [tf-check]="run by make test just before"
   [tf-moto]="run by make test just before"
+  [web]="make dev builds it (scripts/dev.sh) and scripts/web-check.sh opens it in Chromium below"
   [images]="run by make test just before (scripts/images.sh build, then check runs each image)"
   [release-bins]="run by make test before cargo test (e2e_gateway's smoke test); make dev builds the same"
   [bench]="bounded at 10 minutes; run it on purpose (docs/performance.md)"
@@ -176,6 +178,9 @@ scripts/listeners-check.sh "$PORT" "$DEV_PID"
 
 say "the dashboard: make load, then /_local/dashboard in headless Chromium (screenshot docs/dashboard.png)"
 scripts/dashboard-check.sh "http://127.0.0.1:$PORT"
+
+say "the web client in headless Chromium: sign-in, the catalogue, an order queued then stored, a viewer, an admin (screenshot docs/web.png)"
+scripts/web-check.sh "http://127.0.0.1:$PORT"
 
 say "cargo lambda watch serves the functions and cargo lambda invoke -F events/... reaches them (docs/local-development.md)"
 WATCH_PORT=$(free_port)

@@ -1,0 +1,471 @@
+// The crud-master web client: sign-in with the user pool (authorization code with PKCE), the
+// catalogue and orders through the public API on this origin (docs/web.md). No dependency.
+
+const $ = (id) => document.getElementById(id);
+const session = window.sessionStorage;
+const PAGE_SIZE = 10;
+// Polling an order: 0.5 s doubling to 8 s, for at most 3 minutes (async request-reply).
+const POLL_FIRST_MS = 500;
+const POLL_MAX_MS = 8000;
+const POLL_FOR_MS = 180000;
+
+let config;
+let user = null; // {name, groups, editor, admin}
+let pageUrl = null; // the catalogue page shown
+let nextUrl = null;
+
+// ------------------------------------------------------------------ sign-in (OAuth 2.0 + PKCE)
+
+const b64url = (bytes) =>
+  btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const randomString = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
+const redirectUri = () => `${location.origin}/`;
+
+function claims(jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(part))));
+  } catch {
+    return {};
+  }
+}
+
+const tokens = {
+  get: () => JSON.parse(session.getItem("tokens") || "null"),
+  set: (t) => session.setItem("tokens", JSON.stringify(t)),
+  clear: () => session.removeItem("tokens"),
+};
+
+async function signIn() {
+  saveDrafts();
+  const verifier = randomString(32);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  const state = randomString(16);
+  session.setItem("pkce", JSON.stringify({ verifier, state }));
+  const q = new URLSearchParams({
+    response_type: "code",
+    client_id: config.clientId,
+    redirect_uri: redirectUri(),
+    scope: config.scopes,
+    state,
+    code_challenge: b64url(new Uint8Array(digest)),
+    code_challenge_method: "S256",
+  });
+  location.assign(`${config.authority}/oauth2/authorize?${q}`);
+}
+
+function signOut() {
+  tokens.clear();
+  session.removeItem("drafts");
+  const q = new URLSearchParams({ client_id: config.clientId, logout_uri: redirectUri() });
+  location.assign(`${config.authority}/logout?${q}`);
+}
+
+async function tokenRequest(params) {
+  const resp = await fetch(`${config.authority}/oauth2/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: config.clientId, ...params }),
+  });
+  if (!resp.ok) return null;
+  const t = await resp.json();
+  return { ...t, expires_at: Date.now() + (t.expires_in || 3600) * 1000 };
+}
+
+// Back from the managed login with ?code=…&state=…: redeem the code with the verifier.
+async function finishSignIn() {
+  const q = new URLSearchParams(location.search);
+  if (!q.has("code") && !q.has("error")) return;
+  history.replaceState(null, "", "/");
+  const pkce = JSON.parse(session.getItem("pkce") || "null");
+  session.removeItem("pkce");
+  if (q.has("error")) throw new Error(`sign-in failed: ${q.get("error_description") || q.get("error")}`);
+  if (!pkce || q.get("state") !== pkce.state) throw new Error("sign-in failed: the answer does not match this tab's request (state)");
+  const t = await tokenRequest({
+    grant_type: "authorization_code",
+    code: q.get("code"),
+    redirect_uri: redirectUri(),
+    code_verifier: pkce.verifier,
+  });
+  if (!t) throw new Error("sign-in failed: the code was refused; sign in again");
+  tokens.set(t);
+}
+
+// A valid access token: the stored one, a refreshed one, or none (sign in again).
+async function accessToken({ force = false } = {}) {
+  const t = tokens.get();
+  if (!t) return null;
+  const exp = (claims(t.access_token).exp || 0) * 1000;
+  if (!force && exp - 30000 > Date.now()) return t.access_token;
+  if (!t.refresh_token) return null;
+  const fresh = await tokenRequest({ grant_type: "refresh_token", refresh_token: t.refresh_token });
+  if (!fresh) return null;
+  tokens.set({ ...fresh, refresh_token: fresh.refresh_token || t.refresh_token });
+  return fresh.access_token;
+}
+
+function readUser() {
+  const t = tokens.get();
+  if (!t) return null;
+  const c = { ...claims(t.access_token), ...claims(t.id_token || "") };
+  let groups = c["cognito:groups"] || [];
+  if (typeof groups === "string") groups = groups.replace(/^\[|\]$/g, "").split(/[ ,]+/).filter(Boolean);
+  const admin = groups.includes("admin");
+  return { name: c["cognito:username"] || c.username || c.sub, groups, admin, editor: admin || groups.includes("editors") };
+}
+
+// ------------------------------------------------------------------ drafts survive a sign-in
+
+function saveDrafts() {
+  const drafts = {};
+  for (const form of document.querySelectorAll("form[data-draft]")) {
+    const fields = Object.fromEntries(new FormData(form));
+    if (Object.values(fields).some((v) => v !== "")) drafts[form.id] = { fields, key: form.dataset.key || "" };
+  }
+  session.setItem("drafts", JSON.stringify(drafts));
+}
+
+function restoreDrafts() {
+  const drafts = JSON.parse(session.getItem("drafts") || "{}");
+  session.removeItem("drafts");
+  for (const [id, { fields, key }] of Object.entries(drafts)) {
+    const form = $(id);
+    if (!form) continue;
+    for (const [name, value] of Object.entries(fields)) if (form.elements[name]) form.elements[name].value = value;
+    if (key) form.dataset.key = key;
+    if (id === "movie" && fields.id) setEditing(fields.id);
+  }
+  return Object.keys(drafts).length > 0;
+}
+
+// ------------------------------------------------------------------ the API
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || problem.message || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+class SignInNeeded extends Error {}
+
+async function api(method, path, { body, headers = {} } = {}) {
+  const send = async (token) =>
+    fetch(path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let token = await accessToken();
+  let resp = token && (await send(token));
+  // Expired or revoked: one refresh, then a new sign-in (what was typed is kept).
+  if (!resp || resp.status === 401) {
+    token = resp ? await accessToken({ force: true }) : null;
+    resp = token && (await send(token));
+    if (!resp || resp.status === 401) {
+      await signIn();
+      throw new SignInNeeded("signing in again");
+    }
+  }
+  const text = await resp.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { detail: text };
+  }
+  if (!resp.ok) throw new ApiError(resp.status, data || {});
+  return { data, resp };
+}
+
+function explain(err) {
+  if (err instanceof SignInNeeded) return err.message;
+  if (err instanceof ApiError && err.status === 403) {
+    return `${err.message} — your account (groups: ${user.groups.join(", ") || "none"}) may not do this: creating, changing and deleting movies needs the editors group, deleting all needs admin.`;
+  }
+  if (err instanceof ApiError) return err.message;
+  return `the request failed: ${err.message}`;
+}
+
+// ------------------------------------------------------------------ problems shown at their field
+
+function clearErrors(form) {
+  form.dataset.invalid = "";
+  for (const p of form.querySelectorAll(".field-error, .form-error")) {
+    p.hidden = true;
+    p.textContent = "";
+  }
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+// A 400's detail starts with the field it concerns ("title: must not be blank", openapi.yaml).
+function showError(form, err) {
+  const message = explain(err);
+  const field = /^([a-z_]+): /.exec(message);
+  const input = field && form.elements[field[1]];
+  if (input && input.type !== "hidden") {
+    const p = $(`${form.id}-${field[1]}-error`);
+    p.textContent = message.slice(field[0].length);
+    p.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  } else {
+    const p = $(`${form.id}-error`);
+    p.textContent = message;
+    p.hidden = false;
+  }
+}
+
+const status = (msg) => ($("status").textContent = msg);
+
+function confirmDialog(text, okLabel) {
+  const dialog = $("confirm");
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = okLabel;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("confirm-cancel").focus();
+  return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true }));
+}
+
+// ------------------------------------------------------------------ the catalogue
+
+function firstPageUrl() {
+  const q = new URLSearchParams({ limit: PAGE_SIZE });
+  const title = $("search-title").value.trim();
+  if (title) q.set("title", title);
+  return `${config.api}/movies?${q}`;
+}
+
+function nextLink(resp) {
+  const link = resp.headers.get("Link") || "";
+  const m = /<([^>]+)>\s*;\s*rel="next"/.exec(link);
+  return m ? new URL(m[1], location.origin).pathname + new URL(m[1], location.origin).search : null;
+}
+
+async function loadMovies(url = pageUrl || firstPageUrl()) {
+  try {
+    const { data, resp } = await api("GET", url);
+    pageUrl = url;
+    nextUrl = nextLink(resp);
+    renderMovies(data);
+  } catch (err) {
+    status(explain(err));
+  }
+}
+
+function button(label, onClick, className) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  if (className) b.className = className;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderMovies(movies) {
+  const body = $("movies").querySelector("tbody");
+  body.replaceChildren();
+  for (const m of movies) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = m.id;
+    const title = document.createElement("td");
+    title.textContent = m.title;
+    title.dataset.label = "Title";
+    const description = document.createElement("td");
+    description.textContent = m.description;
+    description.dataset.label = "Description";
+    const actions = document.createElement("td");
+    actions.className = "actions";
+    if (user.editor) {
+      actions.append(
+        button("Edit", () => editMovie(m), ""),
+        button("Delete", () => deleteMovie(m), "danger"),
+      );
+      actions.querySelectorAll("button").forEach((b) => b.setAttribute("aria-label", `${b.textContent} ${m.title}`));
+    }
+    tr.append(title, description, actions);
+    body.append(tr);
+  }
+  const title = $("search-title").value.trim();
+  $("movies-caption").textContent =
+    (movies.length ? `${movies.length} movie${movies.length === 1 ? "" : "s"}` : "No movies") +
+    (title ? ` matching “${title}”` : "") +
+    (nextUrl ? " (more on the next page)" : "");
+  $("next-page").disabled = !nextUrl;
+  $("first-page").disabled = pageUrl === firstPageUrl();
+}
+
+function setEditing(id) {
+  const form = $("movie");
+  form.elements.id.value = id || "";
+  $("movie-legend").textContent = id ? `Edit movie #${id}` : "Add a movie";
+  $("movie-submit").textContent = id ? "Save changes" : "Add movie";
+  $("movie-cancel").hidden = !id;
+}
+
+function editMovie(m) {
+  const form = $("movie");
+  clearErrors(form);
+  setEditing(m.id);
+  form.elements.title.value = m.title;
+  form.elements.description.value = m.description;
+  form.elements.title.focus();
+}
+
+async function deleteMovie(m) {
+  if (!(await confirmDialog(`Delete “${m.title}”?`, "Delete"))) return;
+  try {
+    await api("DELETE", `${config.api}/movies/${m.id}`);
+    status(`Deleted “${m.title}”.`);
+    await loadMovies();
+  } catch (err) {
+    status(explain(err));
+  }
+}
+
+async function submitMovie(e) {
+  e.preventDefault();
+  const form = $("movie");
+  clearErrors(form);
+  const id = form.elements.id.value;
+  const body = { title: form.elements.title.value, description: form.elements.description.value };
+  $("movie-submit").disabled = true;
+  try {
+    const { data } = id
+      ? await api("PUT", `${config.api}/movies/${id}`, { body })
+      : await api("POST", `${config.api}/movies`, { body });
+    status(id ? `Saved “${data.title}”.` : `Added “${data.title}” (#${data.id}).`);
+    form.reset();
+    setEditing(null);
+    await loadMovies(id ? pageUrl : firstPageUrl());
+  } catch (err) {
+    showError(form, err);
+  } finally {
+    $("movie-submit").disabled = false;
+  }
+}
+
+async function deleteAll() {
+  if (!(await confirmDialog("Delete every movie in the catalogue? This cannot be undone.", "Delete all"))) return;
+  try {
+    const { data } = await api("DELETE", `${config.api}/movies`);
+    status(`Deleted ${data.deleted} movie${data.deleted === 1 ? "" : "s"}.`);
+    await loadMovies(firstPageUrl());
+  } catch (err) {
+    status(explain(err));
+  }
+}
+
+// ------------------------------------------------------------------ orders
+
+async function submitOrder(e) {
+  e.preventDefault();
+  const form = $("order");
+  clearErrors(form);
+  // One key per order the person means to place: a double click or a retry sends the same key,
+  // and the API stores one order (Idempotency-Key). A new key only after a success.
+  form.dataset.key ||= crypto.randomUUID();
+  const body = Object.fromEntries(new FormData(form));
+  try {
+    const { data } = await api("POST", `${config.api}/billing`, { body, headers: { "Idempotency-Key": form.dataset.key } });
+    delete form.dataset.key;
+    form.reset();
+    trackOrder(data.message_id);
+  } catch (err) {
+    showError(form, err);
+  }
+}
+
+function trackOrder(id) {
+  if (document.querySelector(`#orders li[data-id="${id}"]`)) return;
+  const li = document.createElement("li");
+  li.dataset.id = id;
+  const label = document.createElement("span");
+  label.textContent = `Order ${id}: `;
+  const state = document.createElement("strong");
+  li.append(label, state);
+  $("orders").prepend(li);
+  poll(li, state, POLL_FIRST_MS, Date.now());
+}
+
+async function poll(li, state, wait, since) {
+  li.dataset.status = "queued";
+  state.textContent = "queued";
+  try {
+    const { data } = await api("GET", `${config.api}/billing/orders/${li.dataset.id}`);
+    li.dataset.status = "stored";
+    state.textContent = `stored (${data.number_of_items} items, ${data.total_amount})`;
+    return;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) {
+      state.textContent = `queued — ${explain(err)}`;
+    }
+  }
+  if (Date.now() - since > POLL_FOR_MS) {
+    state.textContent = "queued: not stored yet (billing may be paused); it is kept and will be stored";
+    li.append(button("Check again", () => { li.lastChild.remove(); poll(li, state, POLL_FIRST_MS, Date.now()); }));
+    return;
+  }
+  setTimeout(() => poll(li, state, Math.min(wait * 2, POLL_MAX_MS), since), wait);
+}
+
+// ------------------------------------------------------------------ start
+
+function showSignedIn() {
+  $("who").textContent = `Signed in as ${user.name}` + (user.groups.length ? ` (${user.groups.join(", ")})` : " (reader)");
+  $("sign-out").hidden = false;
+  $("main").hidden = false;
+  $("movie").hidden = !user.editor;
+  $("read-only").hidden = user.editor;
+  $("delete-all").hidden = !user.admin;
+  document.querySelector(".actions-h").hidden = !user.editor;
+  document.body.classList.toggle("reader", !user.editor);
+}
+
+async function start() {
+  config = await (await fetch("/config.json", { cache: "no-store" })).json();
+  $("sign-in").addEventListener("click", signIn);
+  $("sign-out").addEventListener("click", signOut);
+  try {
+    await finishSignIn();
+  } catch (err) {
+    status(err.message);
+  }
+  user = readUser();
+  if (!user) {
+    $("who").textContent = "Not signed in.";
+    $("sign-in").hidden = false;
+    ready();
+    return;
+  }
+  showSignedIn();
+  if (restoreDrafts()) status("Signed in again: what you had typed is back; submit it when ready.");
+  $("search").addEventListener("submit", (e) => { e.preventDefault(); loadMovies(firstPageUrl()); });
+  $("search-clear").addEventListener("click", () => { $("search-title").value = ""; loadMovies(firstPageUrl()); });
+  $("next-page").addEventListener("click", () => nextUrl && loadMovies(nextUrl));
+  $("first-page").addEventListener("click", () => loadMovies(firstPageUrl()));
+  $("movie").addEventListener("submit", submitMovie);
+  $("movie-cancel").addEventListener("click", () => { $("movie").reset(); clearErrors($("movie")); setEditing(null); });
+  $("delete-all").addEventListener("click", deleteAll);
+  $("order").addEventListener("submit", submitOrder);
+  await loadMovies(firstPageUrl());
+  ready();
+}
+
+// What the browser test waits for and measures: the page can be used (milliseconds since the
+// navigation started).
+function ready() {
+  window.__usableAt = performance.now();
+  document.body.dataset.ready = "true";
+}
+
+start().catch((err) => {
+  status(`The page could not start: ${err.message}`);
+  document.body.dataset.error = err.message;
+});
