@@ -9,6 +9,7 @@ mod lambda_api;
 mod local_apis;
 mod routing;
 mod tokens;
+mod web;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -137,6 +138,13 @@ async fn stack() -> Stack {
 }
 
 async fn stack_with(configure: impl FnOnce(&mut FunctionConfig)) -> Stack {
+    stack_configured(configure, |_| {}).await
+}
+
+async fn stack_configured(
+    configure: impl FnOnce(&mut FunctionConfig),
+    configure_gateway: impl FnOnce(&mut GatewayConfig),
+) -> Stack {
     let key = rsa();
     let jwks = serve_jwks(json!({"keys": [jwk("k1", &key)]})).await;
     let mut echo = FunctionConfig::new(
@@ -167,6 +175,8 @@ async fn stack_with(configure: impl FnOnce(&mut FunctionConfig)) -> Stack {
         watch: None,
         web: None,
     };
+    let mut cfg = cfg;
+    configure_gateway(&mut cfg);
     Stack {
         gw: local_gateway::start(cfg).await.unwrap(),
         http: reqwest::Client::new(),
