@@ -18,8 +18,9 @@ const port = new URL(url).port;
 const env = Object.fromEntries(
   readFileSync(cognitoEnv, "utf8")
     .split("\n")
+    .map((l) => l.replace(/^export /, ""))
     .filter((l) => /^[A-Z_]+=/.test(l))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).replace(/^"|"$/g, "")]),
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).replace(/^(["'])(.*)\1$/, "$2")]),
 );
 const password = (u) => env[`COGNITO_${u.toUpperCase()}_PASSWORD`] || fail(`no password of ${u} in ${cognitoEnv}`);
 const TIMEOUT = 20000;
@@ -46,7 +47,8 @@ try {
   const page = await first.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
+  // The API's 4xx answers the page handles are logged by Chromium as failed loads: not errors.
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(`console: ${m.text()}`));
   const cdp = await first.newCDPSession(page);
   await cdp.send("Network.enable");
   let bytes = 0;

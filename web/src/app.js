@@ -120,7 +120,7 @@ function saveDrafts() {
   const drafts = {};
   for (const form of document.querySelectorAll("form[data-draft]")) {
     const fields = Object.fromEntries(new FormData(form));
-    if (Object.values(fields).some((v) => v !== "")) drafts[form.id] = { fields, key: form.dataset.key || "" };
+    if (Object.values(fields).some((v) => v !== "")) drafts[form.getAttribute("id")] = { fields, key: form.dataset.key || "" };
   }
   session.setItem("drafts", JSON.stringify(drafts));
 }
@@ -133,7 +133,7 @@ function restoreDrafts() {
     if (!form) continue;
     for (const [name, value] of Object.entries(fields)) if (form.elements[name]) form.elements[name].value = value;
     if (key) form.dataset.key = key;
-    if (id === "movie" && fields.id) setEditing(fields.id);
+    if (id === "movie" && fields.movie_id) setEditing(fields.movie_id);
   }
   return Object.keys(drafts).length > 0;
 }
@@ -209,13 +209,13 @@ function showError(form, err) {
   const field = /^([a-z_]+): /.exec(message);
   const input = field && form.elements[field[1]];
   if (input && input.type !== "hidden") {
-    const p = $(`${form.id}-${field[1]}-error`);
+    const p = $(`${form.getAttribute("id")}-${field[1]}-error`);
     p.textContent = message.slice(field[0].length);
     p.hidden = false;
     input.setAttribute("aria-invalid", "true");
     input.focus();
   } else {
-    const p = $(`${form.id}-error`);
+    const p = $(`${form.getAttribute("id")}-error`);
     p.textContent = message;
     p.hidden = false;
   }
@@ -303,7 +303,7 @@ function renderMovies(movies) {
 
 function setEditing(id) {
   const form = $("movie");
-  form.elements.id.value = id || "";
+  form.elements.movie_id.value = id || "";
   $("movie-legend").textContent = id ? `Edit movie #${id}` : "Add a movie";
   $("movie-submit").textContent = id ? "Save changes" : "Add movie";
   $("movie-cancel").hidden = !id;
@@ -333,7 +333,7 @@ async function submitMovie(e) {
   e.preventDefault();
   const form = $("movie");
   clearErrors(form);
-  const id = form.elements.id.value;
+  const id = form.elements.movie_id.value;
   const body = { title: form.elements.title.value, description: form.elements.description.value };
   $("movie-submit").disabled = true;
   try {
