@@ -637,16 +637,20 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mJ92ZOWhcDFUlWkR8sGJ7vbLfZGCnw";
         let challenge = "Fv2mGeXN3kKGTbpAz-faWDq1tn3FxHA1oHcwuuhUCIc";
         let redirect = "http://127.0.0.1:3000/";
-        w.grants.lock().unwrap().insert(
-            "code-1".into(),
-            Grant {
-                tokens: json!({"AccessToken": "a", "IdToken": "i", "RefreshToken": "r", "ExpiresIn": 3600}),
-                challenge: challenge.into(),
-                client_id: "client-1".into(),
-                redirect_uri: redirect.into(),
-                issued: Instant::now(),
-            },
-        );
+        // What signing in as someone leaves: code-1, for this challenge.
+        let give_code = || {
+            w.grants.lock().unwrap().insert(
+                "code-1".into(),
+                Grant {
+                    tokens: json!({"AccessToken": "a", "IdToken": "i", "RefreshToken": "r", "ExpiresIn": 3600}),
+                    challenge: challenge.into(),
+                    client_id: "client-1".into(),
+                    redirect_uri: redirect.into(),
+                    issued: Instant::now(),
+                },
+            );
+        };
+        give_code();
         let form = |v: &str| {
             format!(
                 "grant_type=authorization_code&client_id=client-1&code=code-1&redirect_uri={}&code_verifier={v}",
@@ -667,16 +671,7 @@ mod tests {
             400,
             "a wrong verifier spends the code, as a replay would"
         );
-        w.grants.lock().unwrap().insert(
-            "code-1".into(),
-            Grant {
-                tokens: json!({"AccessToken": "a", "IdToken": "i", "RefreshToken": "r"}),
-                challenge: challenge.into(),
-                client_id: "client-1".into(),
-                redirect_uri: redirect.into(),
-                issued: Instant::now(),
-            },
-        );
+        give_code();
         let ok = w
             .login(
                 &Method::POST,
