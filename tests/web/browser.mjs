@@ -244,6 +244,14 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#movies tbody tr").length === 0);
 
   expect(errors.length === 0, `the page logged errors:\n  ${errors.join("\n  ")}`);
+  // docs/web.md states the first visit's weight: it must stay within 10 % of this run.
+  const stated = /<!-- first-visit-bytes -->([\d,]+) bytes/.exec(readFileSync("docs/web.md", "utf8"));
+  expect(stated, "docs/web.md does not state the first visit's bytes (<!-- first-visit-bytes -->)");
+  const statedBytes = Number(stated[1].replace(/,/g, ""));
+  expect(
+    Math.abs(statedBytes - anonymous.bytes) <= statedBytes / 10,
+    `docs/web.md says a first visit is ${statedBytes} bytes, this run transferred ${anonymous.bytes}: update it`,
+  );
   console.log(
     `web-check: passed; first visit ${anonymous.bytes} bytes in ${anonymous.requests} requests, usable after ${anonymousMs.toFixed(0)} ms signed out, ${signedInMs.toFixed(0)} ms signed in with the catalogue`,
   );
