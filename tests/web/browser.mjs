@@ -48,7 +48,12 @@ try {
   page.setDefaultTimeout(TIMEOUT);
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
   // The API's 4xx answers the page handles are logged by Chromium as failed loads: not errors.
-  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(`console: ${m.text()}`));
+  // Anything else (a 5xx, a missing asset, a script error) is.
+  const handled = /^Failed to load resource: the server responded with a status of 4\d\d/;
+  page.on("console", (m) => m.type() === "error" && !handled.test(m.text()) && errors.push(`console: ${m.text()}`));
+  page.on("response", (r) => r.status() >= 500 && errors.push(`${r.status()} from ${r.request().method()} ${r.url()}`));
+  const deletes = [];
+  page.on("request", (r) => r.method() === "DELETE" && deletes.push(r.url()));
   const cdp = await first.newCDPSession(page);
   await cdp.send("Network.enable");
   let bytes = 0;
@@ -62,8 +67,18 @@ try {
   const anonymousMs = await page.evaluate(() => window.__usableAt);
   const anonymous = { bytes, requests };
   step(`first visit, signed out: ${anonymous.requests} requests, ${anonymous.bytes} bytes transferred, usable after ${anonymousMs.toFixed(0)} ms`);
+  // The policy of web/csp.txt, the sign-in origin being this one.
   const csp = (await (await page.request.get(url)).headers())["content-security-policy"] || "";
-  expect(csp.includes("default-src 'none'") && csp.includes("script-src 'self'"), `index.html's CSP is not strict: ${csp}`);
+  const want = readFileSync("web/csp.txt", "utf8").trim().replace(" {auth_origin}", "");
+  expect(csp === want, `index.html's CSP is ${csp}, web/csp.txt says ${want}`);
+
+  step("a sign-in answer this tab did not ask for is refused, and offers Sign in (no loop)");
+  await page.goto(`${url}/?error=access_denied&error_description=${encodeURIComponent("Call +1 555 to unlock your account")}`);
+  await page.waitForSelector("body[data-ready=true]");
+  const forged = await page.textContent("#status");
+  expect(forged.includes("this tab did not ask to sign in") && !forged.includes("555"), `a forged error answer shows: ${forged}`);
+  expect(new URL(page.url()).search === "", "the forged answer stays in the address bar");
+  expect(await page.isVisible("#sign-in"), "no Sign in after a refused answer");
 
   // ------------------------------------------------------------ sign in (code + PKCE)
   async function signIn(user) {
@@ -131,6 +146,19 @@ try {
   expect((await page.getAttribute("#movie-title", "aria-invalid")) === "true", "the field is not marked invalid");
   await page.fill("#movie-title", "");
 
+  step("an expired access token with a valid refresh token: refreshed without a sign-in");
+  const before = await page.evaluate(() => {
+    const t = JSON.parse(sessionStorage.getItem("tokens"));
+    const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, "");
+    t.access_token = `${b64({ alg: "RS256", kid: "x" })}.${b64({ exp: Math.floor(Date.now() / 1000) + 10 })}.c2ln`;
+    sessionStorage.setItem("tokens", JSON.stringify(t));
+    return t.access_token;
+  });
+  await page.click("#search button[type=submit]");
+  await page.waitForFunction(() => document.querySelectorAll("#movies tbody tr").length === 1);
+  const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem("tokens")).access_token);
+  expect(after !== before && !page.url().includes("_cognito"), "a token 10 s from its expiry was not refreshed in place");
+
   step("edit it");
   await page.click(`#movies tbody tr >> text=Edit`);
   expect((await page.inputValue("#movie-title")) === title, "Edit does not fill the form");
@@ -166,6 +194,12 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#movies tbody tr").length === 1);
   await page.click("#movies tbody tr >> text=Delete");
   await page.waitForSelector("#confirm[open]");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#confirm[open]", { state: "detached" });
+  await page.waitForTimeout(300);
+  expect(deletes.length === 0, `Escape on the confirmation deleted: ${deletes}`);
+  await page.click("#movies tbody tr >> text=Delete");
+  await page.waitForSelector("#confirm[open]");
   await page.click("#confirm-ok");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Deleted"));
   await page.waitForFunction(() => document.querySelectorAll("#movies tbody tr").length === 0);
@@ -183,6 +217,7 @@ try {
     await page.waitForTimeout(1500);
     const queued = await page.$$eval("#orders li", (lis) => lis.map((li) => li.dataset.status));
     expect(queued.length === 1 && queued[0] === "queued", `after a double click: ${JSON.stringify(queued)}`);
+    expect(await page.isHidden("#order-error"), `the double click shows: ${await page.textContent("#order-error")}`);
   } finally {
     make("billing-resume");
   }
@@ -227,15 +262,18 @@ try {
   await page.click("#movie-submit");
   await page.waitForSelector("#movie-error:not([hidden])");
   const refused = await page.textContent("#movie-error");
-  expect(refused.includes("editors group"), `the 403 is not explained: ${refused}`);
+  expect(refused.includes("changing the catalogue needs the editors or admin group") && refused.includes("viewer"), `the 403 is not explained: ${refused}`);
 
   step("an admin deletes every movie, after a confirmation (Cancel first keeps them)");
   await page.click("#sign-out");
   await page.waitForSelector("#sign-in:not([hidden])");
   await signIn("admin");
+  const deletesBefore = deletes.length;
   await page.click("#delete-all");
   await page.waitForSelector("#confirm[open]");
   await page.click("#confirm-cancel");
+  await page.waitForTimeout(300);
+  expect(deletes.length === deletesBefore, "Cancel on the confirmation deleted every movie");
   const kept = await page.$$eval("#movies tbody tr", (r) => r.length);
   expect(kept > 0, "no movie to delete");
   await page.click("#delete-all");

@@ -13,6 +13,7 @@ let config;
 let user = null; // {name, groups, editor, admin}
 let pageUrl = null; // the catalogue page shown
 let nextUrl = null;
+let searched = ""; // the title search the pages belong to
 
 // ------------------------------------------------------------------ sign-in (OAuth 2.0 + PKCE)
 
@@ -54,9 +55,20 @@ async function signIn() {
   location.assign(`${config.authority}/oauth2/authorize?${q}`);
 }
 
-function signOut() {
+// Sign-out revokes the refresh token (and the access tokens it issued) before the managed
+// login's session ends: a copied token is then worthless too.
+async function signOut() {
+  const t = tokens.get();
   tokens.clear();
   session.removeItem("drafts");
+  session.removeItem("orders");
+  if (t?.refresh_token) {
+    await fetch(`${config.authority}/oauth2/revoke`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: t.refresh_token, client_id: config.clientId }),
+    }).catch(() => {});
+  }
   const q = new URLSearchParams({ client_id: config.clientId, logout_uri: redirectUri() });
   location.assign(`${config.authority}/logout?${q}`);
 }
@@ -72,36 +84,48 @@ async function tokenRequest(params) {
   return { ...t, expires_at: Date.now() + (t.expires_in || 3600) * 1000 };
 }
 
-// Back from the managed login with ?code=…&state=…: redeem the code with the verifier.
-async function finishSignIn() {
-  const q = new URLSearchParams(location.search);
+// Back from the managed login with ?code=…&state=… (or ?error=…): redeem the code with the
+// verifier. Any failure forgets the old tokens (what was typed stays saved): the page then
+// offers Sign in instead of sending the person back to the login at once.
+async function finishSignIn(q) {
   if (!q.has("code") && !q.has("error")) return;
-  history.replaceState(null, "", "/");
   const pkce = JSON.parse(session.getItem("pkce") || "null");
   session.removeItem("pkce");
-  if (q.has("error")) throw new Error(`sign-in failed: ${q.get("error_description") || q.get("error")}`);
-  if (!pkce || q.get("state") !== pkce.state) throw new Error("sign-in failed: the answer does not match this tab's request (state)");
+  const failed = (why) => {
+    tokens.clear();
+    throw new Error(`Sign-in failed: ${why}. Sign in again.`);
+  };
+  // An error text is shown only as the answer to this tab's own request: anyone can link here
+  // with ?error_description=… (Cognito's error redirect carries no state to check).
+  if (!pkce) failed("this tab did not ask to sign in");
+  if (q.has("error")) failed(q.get("error_description") || q.get("error"));
+  if (q.get("state") !== pkce.state) failed("the answer does not match this tab's request (state)");
   const t = await tokenRequest({
     grant_type: "authorization_code",
     code: q.get("code"),
     redirect_uri: redirectUri(),
     code_verifier: pkce.verifier,
   });
-  if (!t) throw new Error("sign-in failed: the code was refused; sign in again");
-  tokens.set(t);
+  if (!t) failed("the sign-in code was refused");
+  tokens.set({ ...t, signed_in_at: Date.now() });
 }
 
-// A valid access token: the stored one, a refreshed one, or none (sign in again).
+// A valid access token: the stored one, a refreshed one, or none (sign in again). One refresh
+// at a time: the pollers and a form may all find the token expired at once.
+let refreshing = null;
 async function accessToken({ force = false } = {}) {
   const t = tokens.get();
   if (!t) return null;
   const exp = (claims(t.access_token).exp || 0) * 1000;
   if (!force && exp - 30000 > Date.now()) return t.access_token;
   if (!t.refresh_token) return null;
-  const fresh = await tokenRequest({ grant_type: "refresh_token", refresh_token: t.refresh_token });
-  if (!fresh) return null;
-  tokens.set({ ...fresh, refresh_token: fresh.refresh_token || t.refresh_token });
-  return fresh.access_token;
+  refreshing ||= tokenRequest({ grant_type: "refresh_token", refresh_token: t.refresh_token })
+    .then((fresh) => {
+      if (fresh) tokens.set({ ...t, ...fresh, refresh_token: fresh.refresh_token || t.refresh_token });
+      return fresh?.access_token ?? null;
+    })
+    .finally(() => (refreshing = null));
+  return refreshing;
 }
 
 function readUser() {
@@ -150,7 +174,13 @@ class ApiError extends Error {
 
 class SignInNeeded extends Error {}
 
-async function api(method, path, { body, headers = {} } = {}) {
+// A 401 this soon after a sign-in is not an expired session but a refusal (the API does not
+// accept this pool's tokens): signing in again would only loop.
+const LOOP_GUARD_MS = 60000;
+
+// `interactive: false` (the order polls): never leave the page for the sign-in; the caller
+// offers it.
+async function api(method, path, { body, headers = {}, interactive = true } = {}) {
   const send = async (token) =>
     fetch(path, {
       method,
@@ -168,6 +198,11 @@ async function api(method, path, { body, headers = {} } = {}) {
     token = resp ? await accessToken({ force: true }) : null;
     resp = token && (await send(token));
     if (!resp || resp.status === 401) {
+      const t = tokens.get();
+      if (resp && t?.signed_in_at && Date.now() - t.signed_in_at < LOOP_GUARD_MS) {
+        throw new ApiError(401, { detail: "the API refused a token it just issued (its issuer or audience may be misconfigured)" });
+      }
+      if (!interactive) throw new SignInNeeded("your session ended: sign in to keep following");
       await signIn();
       throw new SignInNeeded("signing in again");
     }
@@ -183,10 +218,14 @@ async function api(method, path, { body, headers = {} } = {}) {
   return { data, resp };
 }
 
-function explain(err) {
+function explain(err, what = "movies") {
   if (err instanceof SignInNeeded) return err.message;
+  // The API's 403 says what the action needs; the page adds who is asking.
   if (err instanceof ApiError && err.status === 403) {
-    return `${err.message} — your account (groups: ${user.groups.join(", ") || "none"}) may not do this: creating, changing and deleting movies needs the editors group, deleting all needs admin.`;
+    return `Not allowed: ${err.message} (you are signed in as ${user.name}, groups: ${user.groups.join(", ") || "none"}).`;
+  }
+  if (err instanceof ApiError && err.status === 503 && what === "orders") {
+    return `${err.message} — the order was not placed yet; Place order again is safe (the same order, never two).`;
   }
   if (err instanceof ApiError) return err.message;
   return `the request failed: ${err.message}`;
@@ -205,7 +244,7 @@ function clearErrors(form) {
 
 // A 400's detail starts with the field it concerns ("title: must not be blank", openapi.yaml).
 function showError(form, err) {
-  const message = explain(err);
+  const message = explain(err, form.getAttribute("id") === "order" ? "orders" : "movies");
   const field = /^([a-z_]+): /.exec(message);
   const input = field && form.elements[field[1]];
   if (input && input.type !== "hidden") {
@@ -237,9 +276,13 @@ function confirmDialog(text, okLabel) {
 
 function firstPageUrl() {
   const q = new URLSearchParams({ limit: PAGE_SIZE });
-  const title = $("search-title").value.trim();
-  if (title) q.set("title", title);
+  if (searched) q.set("title", searched);
   return `${config.api}/movies?${q}`;
+}
+
+function search(title) {
+  searched = title.trim();
+  return loadMovies(firstPageUrl(), { announce: true });
 }
 
 function nextLink(resp) {
@@ -248,12 +291,15 @@ function nextLink(resp) {
   return m ? new URL(m[1], location.origin).pathname + new URL(m[1], location.origin).search : null;
 }
 
-async function loadMovies(url = pageUrl || firstPageUrl()) {
+async function loadMovies(url = pageUrl || firstPageUrl(), { announce = false } = {}) {
   try {
     const { data, resp } = await api("GET", url);
+    // A later page emptied by a delete: back to the first.
+    if (data.length === 0 && url !== firstPageUrl()) return loadMovies(firstPageUrl(), { announce });
     pageUrl = url;
     nextUrl = nextLink(resp);
     renderMovies(data);
+    if (announce) status($("movies-caption").textContent + ".");
   } catch (err) {
     status(explain(err));
   }
@@ -292,10 +338,9 @@ function renderMovies(movies) {
     tr.append(title, description, actions);
     body.append(tr);
   }
-  const title = $("search-title").value.trim();
   $("movies-caption").textContent =
     (movies.length ? `${movies.length} movie${movies.length === 1 ? "" : "s"}` : "No movies") +
-    (title ? ` matching “${title}”` : "") +
+    (searched ? ` matching “${searched}”` : "") +
     (nextUrl ? " (more on the next page)" : "");
   $("next-page").disabled = !nextUrl;
   $("first-page").disabled = pageUrl === firstPageUrl();
@@ -324,6 +369,7 @@ async function deleteMovie(m) {
     await api("DELETE", `${config.api}/movies/${m.id}`);
     status(`Deleted “${m.title}”.`);
     await loadMovies();
+    $("movies-caption").focus();
   } catch (err) {
     status(explain(err));
   }
@@ -368,13 +414,20 @@ async function submitOrder(e) {
   e.preventDefault();
   const form = $("order");
   clearErrors(form);
-  // One key per order the person means to place: a double click or a retry sends the same key,
-  // and the API stores one order (Idempotency-Key). A new key only after a success.
-  form.dataset.key ||= crypto.randomUUID();
+  // One key per order the person means to place: a double click or a retry of the same order
+  // sends the same key, and the API stores one order (Idempotency-Key). A changed order (the
+  // fields edited after a refusal) is another order: a new key, since the API keeps the first
+  // body it saw for a key.
   const body = Object.fromEntries(new FormData(form));
+  const sent = JSON.stringify(body);
+  if (form.dataset.body !== sent) {
+    form.dataset.key = crypto.randomUUID();
+    form.dataset.body = sent;
+  }
   try {
     const { data } = await api("POST", `${config.api}/billing`, { body, headers: { "Idempotency-Key": form.dataset.key } });
     delete form.dataset.key;
+    delete form.dataset.body;
     form.reset();
     trackOrder(data.message_id);
   } catch (err) {
@@ -382,34 +435,55 @@ async function submitOrder(e) {
   }
 }
 
+// The orders followed in this tab survive a sign-in (sessionStorage), and are followed again.
+const followed = {
+  get: () => JSON.parse(session.getItem("orders") || "[]"),
+  add: (id) => session.setItem("orders", JSON.stringify([...new Set([...followed.get(), id])])),
+};
+
 function trackOrder(id) {
+  followed.add(id);
   if (document.querySelector(`#orders li[data-id="${id}"]`)) return;
   const li = document.createElement("li");
   li.dataset.id = id;
   const label = document.createElement("span");
   label.textContent = `Order ${id}: `;
   const state = document.createElement("strong");
+  state.tabIndex = -1;
   li.append(label, state);
   $("orders").prepend(li);
   poll(li, state, POLL_FIRST_MS, Date.now());
 }
 
+// Writes only a change, so that screen readers hear each state once.
+const say = (el, text) => el.textContent !== text && (el.textContent = text);
+
 async function poll(li, state, wait, since) {
   li.dataset.status = "queued";
-  state.textContent = "queued";
+  say(state, "queued");
   try {
-    const { data } = await api("GET", `${config.api}/billing/orders/${li.dataset.id}`);
+    const { data } = await api("GET", `${config.api}/billing/orders/${li.dataset.id}`, { interactive: false });
     li.dataset.status = "stored";
-    state.textContent = `stored (${data.number_of_items} items, ${data.total_amount})`;
+    say(state, `stored (${data.number_of_items} items, ${data.total_amount})`);
     return;
   } catch (err) {
+    if (err instanceof SignInNeeded) {
+      say(state, `queued — ${err.message}`);
+      li.append(button("Sign in", signIn));
+      return;
+    }
     if (!(err instanceof ApiError && err.status === 404)) {
-      state.textContent = `queued — ${explain(err)}`;
+      say(state, `queued — ${explain(err, "orders")}`);
     }
   }
   if (Date.now() - since > POLL_FOR_MS) {
-    state.textContent = "queued: not stored yet (billing may be paused); it is kept and will be stored";
-    li.append(button("Check again", () => { li.lastChild.remove(); poll(li, state, POLL_FIRST_MS, Date.now()); }));
+    say(state, "queued: not stored yet (billing may be paused); it is kept and will be stored");
+    const again = button("Check again", () => {
+      again.remove();
+      state.focus();
+      poll(li, state, POLL_FIRST_MS, Date.now());
+    });
+    li.append(again);
     return;
   }
   setTimeout(() => poll(li, state, Math.min(wait * 2, POLL_MAX_MS), since), wait);
@@ -421,6 +495,7 @@ function showSignedIn() {
   $("who").textContent = `Signed in as ${user.name}` + (user.groups.length ? ` (${user.groups.join(", ")})` : " (reader)");
   $("sign-out").hidden = false;
   $("main").hidden = false;
+  document.querySelector(".skip").hidden = false;
   $("movie").hidden = !user.editor;
   $("read-only").hidden = user.editor;
   $("delete-all").hidden = !user.admin;
@@ -429,11 +504,14 @@ function showSignedIn() {
 }
 
 async function start() {
+  // The code and state leave the address bar before anything is fetched.
+  const callback = new URLSearchParams(location.search);
+  if (callback.has("code") || callback.has("error")) history.replaceState(null, "", "/");
   config = await (await fetch("/config.json", { cache: "no-store" })).json();
   $("sign-in").addEventListener("click", signIn);
   $("sign-out").addEventListener("click", signOut);
   try {
-    await finishSignIn();
+    await finishSignIn(callback);
   } catch (err) {
     status(err.message);
   }
@@ -446,14 +524,20 @@ async function start() {
   }
   showSignedIn();
   if (restoreDrafts()) status("Signed in again: what you had typed is back; submit it when ready.");
-  $("search").addEventListener("submit", (e) => { e.preventDefault(); loadMovies(firstPageUrl()); });
-  $("search-clear").addEventListener("click", () => { $("search-title").value = ""; loadMovies(firstPageUrl()); });
+  $("search").addEventListener("submit", (e) => { e.preventDefault(); search($("search-title").value); });
+  $("search-clear").addEventListener("click", () => { $("search-title").value = ""; search(""); });
   $("next-page").addEventListener("click", () => nextUrl && loadMovies(nextUrl));
   $("first-page").addEventListener("click", () => loadMovies(firstPageUrl()));
   $("movie").addEventListener("submit", submitMovie);
-  $("movie-cancel").addEventListener("click", () => { $("movie").reset(); clearErrors($("movie")); setEditing(null); });
+  $("movie-cancel").addEventListener("click", () => {
+    $("movie").reset();
+    clearErrors($("movie"));
+    setEditing(null);
+    $("movie-title").focus();
+  });
   $("delete-all").addEventListener("click", deleteAll);
   $("order").addEventListener("submit", submitOrder);
+  for (const id of followed.get()) trackOrder(id);
   await loadMovies(firstPageUrl());
   ready();
 }

@@ -31,7 +31,8 @@ pub const LOGIN_PREFIX: &str = "/_cognito";
 /// Scopes the client asks for: what the user client may grant and the routes accept from people.
 pub const SCOPES: &str = "openid email aws.cognito.signin.user.admin";
 
-/// "The authorization code is valid for five minutes" (authorization endpoint, above).
+/// A code is short-lived and good once: "A maximum authorization code lifetime of 10 minutes is
+/// RECOMMENDED" (RFC 6749, 4.1.2); Cognito's own pages give no figure.
 const CODE_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The `web:` section of the gateway config.
@@ -61,6 +62,8 @@ pub struct Web {
     cfg: WebConfig,
     csp: String,
     grants: Mutex<HashMap<String, Grant>>,
+    /// Refresh tokens revoked at `/oauth2/revoke` (moto has no RevokeToken): refused after.
+    revoked: Mutex<std::collections::HashSet<String>>,
     http: reqwest::Client,
 }
 
@@ -78,6 +81,7 @@ impl Web {
             cfg,
             csp,
             grants: Mutex::new(HashMap::new()),
+            revoked: Mutex::new(std::collections::HashSet::new()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -147,7 +151,9 @@ impl Web {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
+            // index.html's first requests (its script and style sheet) leave before the script
+            // can take `?code=` out of the address: no Referer carries it (RFC 9700, 4.2).
+            HeaderValue::from_static("no-referrer"),
         );
         resp
     }
@@ -212,6 +218,17 @@ impl Web {
                 }
             }
             (&Method::POST, "/oauth2/token") => self.token(&parse_form(form)).await,
+            // https://docs.aws.amazon.com/cognito/latest/developerguide/revocation-endpoint.html
+            (&Method::POST, "/oauth2/revoke") => {
+                let f = parse_form(form);
+                if get(&f, "client_id") != self.cfg.client_id {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
+                }
+                if let Ok(mut r) = self.revoked.lock() {
+                    r.insert(get(&f, "token").to_owned());
+                }
+                body(StatusCode::OK, String::new(), "application/json")
+            }
             (&Method::GET, "/logout") => {
                 let q = parse_form(query.as_bytes());
                 if get(&q, "client_id") != self.cfg.client_id {
@@ -262,9 +279,12 @@ impl Web {
                 let Some(grant) = grant.filter(|g| g.issued.elapsed() < CODE_LIFETIME) else {
                     return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
                 };
+                let verifier = get(f, "code_verifier");
                 let verifier_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode(Sha256::digest(get(f, "code_verifier").as_bytes()));
-                if grant.client_id != get(f, "client_id")
+                    .encode(Sha256::digest(verifier.as_bytes()));
+                // RFC 7636, 4.1: 43 to 128 characters.
+                if !(43..=128).contains(&verifier.len())
+                    || grant.client_id != get(f, "client_id")
                     || grant.redirect_uri != get(f, "redirect_uri")
                     || verifier_hash != grant.challenge
                 {
@@ -273,6 +293,13 @@ impl Web {
                 token_answer(&grant.tokens)
             }
             "refresh_token" => {
+                let revoked = self
+                    .revoked
+                    .lock()
+                    .is_ok_and(|r| r.contains(get(f, "refresh_token")));
+                if revoked {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                }
                 let refreshed = self
                     .initiate_auth(
                         json!({"REFRESH_TOKEN": get(f, "refresh_token")}),
@@ -470,6 +497,16 @@ fn login_headers(resp: &mut Answer) {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Not no-referrer: under it a browser sends `Origin: null` with the form's POST, which the
+    // gateway's origin rule refuses as it refuses any other site.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
 }
 
 fn get<'a>(m: &'a HashMap<String, String>, k: &str) -> &'a str {
@@ -702,5 +739,61 @@ mod tests {
             )
             .await;
         assert_eq!(again.status(), 400, "a code is good once");
+    }
+
+    async fn text_of(resp: Answer) -> String {
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn reflected_parameters_are_escaped() {
+        let w = web();
+        let q = format!(
+            "response_type=code&client_id=client-1&redirect_uri={}&code_challenge={}&code_challenge_method=S256&state={}",
+            encode("http://127.0.0.1:3000/"),
+            "E".repeat(43),
+            encode("\"><script>alert(1)</script>")
+        );
+        let page = text_of(
+            w.login(&Method::GET, "/oauth2/authorize", &q, b"", "127.0.0.1:3000")
+                .await,
+        )
+        .await;
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains(r#"value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;""#),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_refresh_token_is_refused() {
+        let w = web();
+        let revoke = w
+            .login(
+                &Method::POST,
+                "/oauth2/revoke",
+                "",
+                b"token=r1&client_id=client-1",
+                "h",
+            )
+            .await;
+        assert_eq!(revoke.status(), 200);
+        // Refused before moto is asked (nothing listens at the test's endpoint).
+        let refresh = w
+            .login(
+                &Method::POST,
+                "/oauth2/token",
+                "",
+                b"grant_type=refresh_token&client_id=client-1&refresh_token=r1",
+                "h",
+            )
+            .await;
+        assert_eq!(refresh.status(), 400);
+        assert_eq!(text_of(refresh).await, r#"{"error":"invalid_grant"}"#);
     }
 }
