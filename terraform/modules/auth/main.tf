@@ -55,6 +55,11 @@ resource "aws_cognito_user_pool_domain" "this" {
   user_pool_id = aws_cognito_user_pool.this.id
 }
 
+locals {
+  # The prefix domain is the only one this module makes (no custom domain for the managed login).
+  domain_url = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.name}.amazoncognito.com"
+}
+
 resource "aws_cognito_resource_server" "this" {
   identifier   = var.resource_server_identifier
   name         = "${var.name} API"
@@ -116,7 +121,74 @@ resource "aws_cognito_user_pool_client" "user" {
     refresh_token = "days"
   }
 
+  # The redirect and sign-out URLs belong to terraform_data.user_client_urls below, which adds the
+  # web distribution's URL once the distribution exists (callback_urls and logout_urls are only
+  # what the client is created with).
+  lifecycle {
+    ignore_changes = [callback_urls, logout_urls]
+  }
+
   depends_on = [aws_cognito_resource_server.this]
+}
+
+# ---------------------------------------------------------------- the user client's URLs
+# The web distribution's URL (https://<id>.cloudfront.net/) is the redirect and sign-out URL of
+# the client, and it cannot be an argument of aws_cognito_user_pool_client.user: the distribution
+# routes /api/* to the HTTP API, whose JWT authorizer names this client as its audience (in the
+# API's OpenAPI body), so client -> distribution -> API -> client would be a cycle, which
+# Terraform refuses. What was considered instead:
+# - a second client for the web only: the authorizer's audience must name it too, same cycle;
+# - the authorizer as its own aws_apigatewayv2_authorizer, out of the body: the body import owns
+#   the API's authorizers and routes (modules/api), and would fight it on every apply;
+# - a known name for the site (a custom domain): the URL is then static, but the default stack
+#   has no domain, and the *.cloudfront.net name is only known once the distribution exists.
+# So the client is created with callback_urls/logout_urls (ignored afterwards, above) and the
+# AWS CLI writes the full lists after the distribution exists: site_urls + callback_urls and
+# site_urls + logout_urls, again whenever either list or the client changes. The client is read
+# first and written back whole: UpdateUserPoolClient resets every field the request leaves out
+# to its default ("If you don't provide a value for an attribute, Amazon Cognito sets it to its
+# default value", https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UpdateUserPoolClient.html).
+# Every field DescribeUserPoolClient returns goes back but the three read-only ones
+# (ClientSecret, CreationDate, LastModifiedDate): a field added to the API later is carried over
+# too, or refused by name ("Unknown parameter"), never reset without a word.
+resource "terraform_data" "user_client_urls" {
+  input = {
+    pool_id   = aws_cognito_user_pool.this.id
+    client_id = aws_cognito_user_pool_client.user.id
+    callbacks = jsonencode(concat(var.site_urls, var.callback_urls))
+    logouts   = jsonencode(concat(var.site_urls, var.logout_urls))
+    region    = data.aws_region.current.name
+    endpoint  = var.aws_endpoint_url == null ? "" : var.aws_endpoint_url
+  }
+  triggers_replace = [aws_cognito_user_pool_client.user.id, var.site_urls, var.callback_urls, var.logout_urls]
+
+  provisioner "local-exec" {
+    interpreter = ["/bin/sh", "-c"]
+    command     = <<-EOT
+      set -eu
+      [ -z "$ENDPOINT" ] || export AWS_ENDPOINT_URL="$ENDPOINT"
+      # An argument, not file:///dev/stdin (AWS CLI v1 reads --cli-input-json's file twice, and
+      # stdin is empty the second time); it holds no secret (a public client, ClientSecret dropped).
+      input=$(aws cognito-idp describe-user-pool-client --region "$REGION" --user-pool-id "$POOL" --client-id "$CLIENT" --output json \
+        | python3 -c 'import json, os, sys
+      c = json.load(sys.stdin)["UserPoolClient"]
+      for k in ("ClientSecret", "CreationDate", "LastModifiedDate"):
+          c.pop(k, None)
+      c["CallbackURLs"] = json.loads(os.environ["CALLBACKS"])
+      c["LogoutURLs"] = json.loads(os.environ["LOGOUTS"])
+      json.dump(c, sys.stdout)')
+      aws cognito-idp update-user-pool-client --region "$REGION" --cli-input-json "$input" \
+        --query 'join(`" "`, UserPoolClient.CallbackURLs)' --output text | sed 's/^/user client redirect URLs: /'
+    EOT
+    environment = {
+      POOL      = self.input.pool_id
+      CLIENT    = self.input.client_id
+      CALLBACKS = self.input.callbacks
+      LOGOUTS   = self.input.logouts
+      REGION    = self.input.region
+      ENDPOINT  = self.input.endpoint
+    }
+  }
 }
 
 # Confidential client for services: client credentials with resource-server scopes. Cognito

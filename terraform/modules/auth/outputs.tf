@@ -35,7 +35,12 @@ output "client_ids" {
 
 output "token_endpoint" {
   description = "OAuth2 token endpoint of the hosted domain."
-  value       = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.name}.amazoncognito.com/oauth2/token"
+  value       = "${local.domain_url}/oauth2/token"
+}
+
+output "domain_url" {
+  description = "Origin of the pool's managed login (https://<prefix>.auth.<region>.amazoncognito.com, no trailing slash): the OAuth2 authority of the web client (<authority>/oauth2/authorize, /oauth2/token, /logout)."
+  value       = local.domain_url
 }
 
 output "resource_server_identifier" {

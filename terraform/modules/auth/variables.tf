@@ -91,6 +91,12 @@ variable "logout_urls" {
   default     = ["http://localhost:3000/"]
 }
 
+variable "site_urls" {
+  description = "URLs of sites served by this stack (the web distribution's https://<domain>/), put first in both the redirect and the sign-out URLs by the AWS CLI once they exist (terraform_data.user_client_urls: no cycle through the API's authorizer)."
+  type        = list(string)
+  default     = []
+}
+
 variable "access_token_validity_minutes" {
   description = "Access and ID token validity in minutes."
   type        = number
