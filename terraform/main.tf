@@ -8,6 +8,8 @@ locals {
   artifacts_dir  = coalesce(var.artifacts_dir, "${path.root}/../target/lambda")
   migrations_dir = coalesce(var.migrations_dir, "${path.root}/../migrations")
   openapi_path   = coalesce(var.openapi_path, "${path.root}/../openapi.yaml")
+  web_dist_dir   = coalesce(var.web_dist_dir, "${path.root}/../web/dist")
+  web_csp_path   = coalesce(var.web_csp_path, "${path.root}/../web/csp.txt")
 
   function_names = { for k in keys(var.functions) : k => "${local.prefix}-${k}" }
   http_functions = ["inventory", "billing-api"]
@@ -524,6 +526,8 @@ module "auth" {
   mfa_configuration   = var.cognito_mfa
   deletion_protection = var.db_deletion_protection
   callback_urls       = var.cognito_callback_urls
+  # Set by the AWS CLI once the distribution exists (modules/auth: a cycle through the API otherwise).
+  site_urls = var.create_web ? [module.web[0].url] : []
 
   create_machine_client       = var.create_machine_client
   machine_client_version      = var.machine_client_version
@@ -581,6 +585,27 @@ module "cdn" {
   log_retention_days          = var.log_retention_days
   kms_key_arn                 = aws_kms_key.this.arn
   secret_recovery_window_days = var.secret_recovery_window_days
+}
+
+# ---------------------------------------------------------------- web client
+# web/dist in a private bucket behind CloudFront, the API under /api/* of the same distribution
+# (docs/web.md, On AWS). With create_cdn the HTTP functions refuse requests without the
+# origin-verify header, so this distribution's /api/* runs the same viewer-request function,
+# behind the same web ACL: both distributions then reach the API the same way.
+module "web" {
+  source = "./modules/web"
+  count  = var.create_web ? 1 : 0
+
+  name            = local.prefix
+  dist_dir        = local.web_dist_dir
+  csp_path        = local.web_csp_path
+  auth_origin     = module.auth.domain_url
+  client_id       = module.auth.user_client_id
+  api_domain_name = trimprefix(module.api.api_endpoint, "https://")
+  price_class     = var.cdn_price_class
+  web_acl_arn     = var.create_cdn ? module.cdn[0].web_acl_arn : null
+
+  api_viewer_request_function_arn = var.create_cdn ? module.cdn[0].origin_verify_function_arn : null
 }
 
 # ---------------------------------------------------------------- observability

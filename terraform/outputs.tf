@@ -23,6 +23,21 @@ output "waf_log_group_name" {
   value       = var.create_cdn ? module.cdn[0].waf_log_group_name : null
 }
 
+output "web_url" {
+  description = "The web client: https://<distribution domain>/ (null without create_web); make verify checks it, its config.json and its /api."
+  value       = var.create_web ? module.web[0].url : null
+}
+
+output "web_bucket" {
+  description = "Private S3 bucket holding web/dist and config.json (null without create_web)."
+  value       = var.create_web ? module.web[0].bucket : null
+}
+
+output "web_distribution_id" {
+  description = "CloudFront distribution of the web client and /api/* (null without create_web): aws cloudfront create-invalidation --distribution-id <id> --paths '/*' after a change outside Terraform."
+  value       = var.create_web ? module.web[0].distribution_id : null
+}
+
 output "region" {
   description = "AWS region of the deployment."
   value       = data.aws_region.current.name

@@ -424,7 +424,7 @@ variable "cdn_hosted_zone_id" {
 }
 
 variable "cdn_price_class" {
-  description = "CloudFront price class (edge locations used): PriceClass_100 is North America, Europe and Israel, the cheapest."
+  description = "CloudFront price class (edge locations used) of the API's distribution (create_cdn) and the web's (create_web): PriceClass_100 is North America, Europe and Israel, the cheapest."
   type        = string
   default     = "PriceClass_100"
 }
@@ -433,6 +433,25 @@ variable "cdn_rate_limit" {
   description = "Requests one client IP may send in 5 minutes before the web ACL answers 429."
   type        = number
   default     = 1000
+}
+
+# ---------------------------------------------------------------- web client
+variable "create_web" {
+  description = "Serve the web client (web/dist, built by make web) from a private S3 bucket through CloudFront, with the API under /api/* on the same distribution (docs/web.md, On AWS); the user client's redirect and sign-out URLs get the distribution's URL. With create_cdn the web distribution carries the same web ACL and origin-verify function as the API's. No idle price: CloudFront and S3 bill requests, transfer and storage (docs/costs.md)."
+  type        = bool
+  default     = true
+}
+
+variable "web_dist_dir" {
+  description = "The built web client uploaded with create_web (node web/build.mjs writes it). Null: <repo>/web/dist."
+  type        = string
+  default     = null
+}
+
+variable "web_csp_path" {
+  description = "The Content-Security-Policy of the web client, one line with {auth_origin} (the local gateway serves the same file). Null: <repo>/web/csp.txt."
+  type        = string
+  default     = null
 }
 
 variable "cognito_domain_prefix" {
@@ -460,7 +479,7 @@ variable "cognito_mfa" {
 }
 
 variable "cognito_callback_urls" {
-  description = "Hosted UI redirect URLs of the user client."
+  description = "Hosted UI redirect URLs of the user client, after the web distribution's https://<domain>/ with create_web."
   type        = list(string)
   default     = ["http://localhost:3000/callback"]
 }

@@ -28,6 +28,8 @@ provider "aws" {
   # writes referenced security groups as "<account>/sg-..." and every rule drifts.
   skip_requesting_account_id = false
   skip_metadata_api_check    = local.emulated
+  # moto answers on one host: bucket names in the path, not as <bucket>.<host>.
+  s3_use_path_style = local.emulated
 
   dynamic "endpoints" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
@@ -36,6 +38,7 @@ provider "aws" {
       apigatewayv2   = endpoints.value
       appautoscaling = endpoints.value
       budgets        = endpoints.value
+      cloudfront     = endpoints.value
       cloudwatch     = endpoints.value
       cognitoidp     = endpoints.value
       deploy         = endpoints.value
@@ -50,6 +53,7 @@ provider "aws" {
       mq             = endpoints.value
       rds            = endpoints.value
       route53        = endpoints.value
+      s3             = endpoints.value
       secretsmanager = endpoints.value
       sns            = endpoints.value
       sqs            = endpoints.value

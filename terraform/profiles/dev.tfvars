@@ -1,5 +1,6 @@
 # Dev profile: the same private architecture and function code at the lowest idle cost (docs/costs.md:
-# about 73 USD/month in us-east-1), nothing public but API Gateway and Cognito.
+# about 73 USD/month in us-east-1), nothing public but API Gateway, Cognito and the web client's
+# CloudFront distribution (create_web: no idle price).
 #   terraform apply -var-file=profiles/dev.tfvars
 # scripts/cost-check.py plans this file and checks docs/costs.md's dev table against it.
 environment = "dev"

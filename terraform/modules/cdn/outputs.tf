@@ -42,3 +42,10 @@ output "origin_verify_secret_version_id" {
   description = "Version of the secret CloudFront uses now: in the functions' environment, so that a rotation also starts fresh function environments."
   value       = aws_secretsmanager_secret_version.this.version_id
 }
+
+output "origin_verify_function_arn" {
+  description = "ARN of the viewer-request function that adds the origin header, once its KeyValueStore holds the value: the web distribution's /api/* runs it too (create_web)."
+  value       = aws_cloudfront_function.origin_verify.arn
+  # Associated only once the key is there, as the API's distribution is.
+  depends_on = [terraform_data.origin_verify_key]
+}
