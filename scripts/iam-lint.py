@@ -8,7 +8,7 @@ Every policy document in it is rendered to a file under $IAM_LINT_OUT (default: 
 directory) and checked:
   - parliament (https://github.com/duo-labs/parliament): every document, identity, trust and
     resource policies alike (role inline policies, trust policies, the KMS key policy, the SNS
-    topic policy, the VPC endpoint policies, queue policies);
+    topic policy, the VPC endpoint policies, queue policies, the web bucket's policy);
   - cloudsplaining scan-policy-file's checks (privilege escalation, data exfiltration, resource
     exposure, infrastructure modification, service wildcards): the identity policies (what a
     role may do; the others have principals and are out of its scope).
@@ -48,6 +48,7 @@ POLICY_ATTRS = {
     "aws_vpc_endpoint": [("policy", "resource")],
     "aws_sqs_queue_policy": [("policy", "resource")],
     "aws_secretsmanager_secret_policy": [("policy", "resource")],
+    "aws_s3_bucket_policy": [("policy", "resource")],
     "aws_lambda_permission": [],
 }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# terraform apply, a second plan that must be empty, the IAM lint of every policy (parliament,
+# terraform apply, a second plan that must be empty, the web client's bucket, distribution,
+# objects and Cognito URLs read back with the AWS CLI, the IAM lint of every policy (parliament,
 # cloudsplaining), a rename that must be refused, the cost check of docs/costs.md against plans of
 # the default and dev profiles, a resize whose next plan must be empty, the live aliases moved by
 # hand (as a rollout moves them) with a plan that must leave them alone, then destroy, of
 # terraform/ against moto (python3 -m moto.server) on loopback.
-# Works in a temporary copy of terraform/ with dummy function zips, so nothing is left in the repo.
+# Works in a temporary copy of terraform/ with dummy function zips and a stand-in web/dist, so
+# nothing is left in the repo.
 # Env: MOTO_PORT (default: a free port), TF_MOTO_TIMEOUT (seconds per terraform step, default 480),
 #      TF_PLUGIN_DIR (default /opt/tf-plugins; used when it exists), KEEP_WORKDIR=1 to keep the temp dir for debugging.
 set -euo pipefail
@@ -71,6 +73,14 @@ for name in names:
     print("  " + path)
 PY
 
+# A stand-in for make web's web/dist (index.html and one content-hashed asset), as the zips above
+# stand in for make build's: the web module uploads whatever the directory holds.
+step "creating a stand-in web/dist in ${work}/web/dist"
+mkdir -p "${work}/web/dist/assets"
+printf '<!doctype html>\n<html lang="en"><title>stand-in</title><script src="/assets/app.0123456789abcdef.js" type="module"></script></html>\n' >"${work}/web/dist/index.html"
+printf 'console.log("stand-in for web/build.mjs");\n' >"${work}/web/dist/assets/app.0123456789abcdef.js"
+find "${work}/web/dist" -type f | sed 's/^/  /'
+
 step "copying terraform/ to ${work}/tf"
 mkdir -p "${work}/tf"
 (cd "${repo_root}/terraform" && tar --exclude=.terraform --exclude='*.tfstate*' -cf - .) | tar -C "${work}/tf" -xf -
@@ -90,12 +100,17 @@ fi
 openapi="${repo_root}/openapi.yaml"
 [[ -f "${openapi}" ]] || { echo "missing ${openapi}" >&2; exit 1; }
 
+csp="${repo_root}/web/csp.txt"
+[[ -f "${csp}" ]] || { echo "missing ${csp}" >&2; exit 1; }
+
 tf_vars=(
   -var-file="${work}/tf/tests/moto.tfvars"
   -var "aws_endpoint_url=${endpoint}"
   -var "artifacts_dir=${work}/artifacts"
   -var "openapi_path=${openapi}"
   -var "migrations_dir=${repo_root}/migrations"
+  -var "web_dist_dir=${work}/web/dist"
+  -var "web_csp_path=${csp}"
 )
 
 step "terraform init"
@@ -126,6 +141,102 @@ if [[ "${plan_rc}" != 0 ]]; then
   exit 1
 fi
 grep -E '^No changes' "${work}/plan.log"
+
+# The web client (terraform/modules/web) as AWS would answer for it: a private bucket that only
+# this distribution reads, the distribution's behaviors and response headers policy, the objects
+# with their types and caching, config.json naming the user client and its managed login, and the
+# user client's redirect URLs naming the distribution (set after it, by the AWS CLI).
+step "web client: bucket, distribution, response headers policy, objects, config.json, the user client's URLs"
+aws_moto() { aws --endpoint-url "${endpoint}" --output json "$@"; }
+terraform -chdir="${work}/tf" output -json >"${work}/outputs.json"
+out() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "${work}/outputs.json" "$1"; }
+bucket=$(out web_bucket)
+distribution=$(out web_distribution_id)
+mkdir -p "${work}/web-check"
+aws_moto s3api get-public-access-block --bucket "${bucket}" >"${work}/web-check/public-access-block.json"
+aws_moto s3api get-bucket-ownership-controls --bucket "${bucket}" >"${work}/web-check/ownership.json"
+aws_moto s3api get-bucket-policy --bucket "${bucket}" >"${work}/web-check/policy.json"
+aws_moto cloudfront get-distribution --id "${distribution}" >"${work}/web-check/distribution.json"
+policy_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["Distribution"]["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"])' "${work}/web-check/distribution.json")
+aws_moto cloudfront get-response-headers-policy --id "${policy_id}" >"${work}/web-check/headers.json"
+for key in index.html assets/app.0123456789abcdef.js config.json; do
+  aws_moto s3api head-object --bucket "${bucket}" --key "${key}" >"${work}/web-check/head-${key//\//_}.json"
+done
+aws_moto s3api get-object --bucket "${bucket}" --key config.json "${work}/web-check/config.json" >/dev/null
+aws_moto cognito-idp describe-user-pool --user-pool-id "$(out user_pool_id)" >"${work}/web-check/pool.json"
+aws_moto cognito-idp describe-user-pool-client --user-pool-id "$(out user_pool_id)" --client-id "$(out user_client_id)" >"${work}/web-check/client.json"
+python3 - "${work}/web-check" "${work}/outputs.json" "${csp}" <<'PY'
+import json, os, sys
+d, outputs, csp_file = sys.argv[1:]
+load = lambda n: json.load(open(os.path.join(d, n)))
+out = {k: v["value"] for k, v in json.load(open(outputs)).items()}
+failures = []
+def check(ok, what):
+    print(f"  {'ok  ' if ok else 'FAIL'} {what}")
+    ok or failures.append(what)
+
+pab = load("public-access-block.json")["PublicAccessBlockConfiguration"]
+check(all(pab.get(k) is True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")) and len(pab) == 4,
+      f"bucket {out['web_bucket']}: public access block all true {pab}")
+rules = load("ownership.json")["OwnershipControls"]["Rules"]
+check(rules == [{"ObjectOwnership": "BucketOwnerEnforced"}], f"bucket: object ownership {rules}")
+
+dist = load("distribution.json")["Distribution"]
+arn, cfg = dist["ARN"], dist["DistributionConfig"]
+stmts = json.loads(load("policy.json")["Policy"])["Statement"]
+allow = [s for s in stmts if s["Effect"] == "Allow"]
+deny = [s for s in stmts if s["Effect"] == "Deny"]
+check(len(allow) == 1 and allow[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow[0]["Action"] == "s3:GetObject"
+      and allow[0]["Condition"] == {"StringEquals": {"AWS:SourceArn": arn}},
+      f"bucket policy: s3:GetObject for cloudfront.amazonaws.com with AWS:SourceArn = {arn} only")
+check(len(deny) == 1 and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, "bucket policy: requests without TLS denied")
+
+check(out["web_url"] == f"https://{dist['DomainName']}/", f"web_url {out['web_url']} is the distribution's")
+check(cfg["DefaultRootObject"] == "index.html", f"default root object {cfg['DefaultRootObject']!r}")
+origins = {o["Id"]: o for o in cfg["Origins"]["Items"]}
+s3 = [o for o in origins.values() if o["DomainName"] == f"{out['web_bucket']}.s3.{out['region']}.amazonaws.com"]
+check(len(s3) == 1 and s3[0].get("OriginAccessControlId"), "the bucket is an origin, through an origin access control")
+api_host = out["api_direct_url"].removeprefix("https://").rstrip("/")
+behaviors = {b["PathPattern"]: b for b in (cfg["CacheBehaviors"].get("Items") or [])}
+check(sorted(behaviors) == ["/api/*", "/assets/*"], f"ordered behaviors {sorted(behaviors)}")
+api = behaviors.get("/api/*", {})
+check(origins.get(api.get("TargetOriginId"), {}).get("DomainName") == api_host
+      and api.get("CachePolicyId") == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" and api.get("OriginRequestPolicyId") == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+      and len(api.get("AllowedMethods", {}).get("Items", [])) == 7,
+      f"/api/* to the HTTP API ({api_host}): every method, CachingDisabled, AllViewerExceptHostHeader")
+check(behaviors.get("/assets/*", {}).get("CachePolicyId") == "658327ea-f89d-4fab-a63d-7e88639e58f6", "/assets/* with CachingOptimized")
+default = cfg["DefaultCacheBehavior"]
+check(default["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" and default["ViewerProtocolPolicy"] == "redirect-to-https",
+      "default behavior (index.html, config.json): CachingDisabled, redirect-to-https")
+policy_ids = {b.get("ResponseHeadersPolicyId") for b in [default, *behaviors.values()]}
+
+headers = load("headers.json")["ResponseHeadersPolicy"]
+check(policy_ids == {headers["Id"]}, f"one response headers policy on every behavior {policy_ids}")
+pool = load("pool.json")["UserPool"]
+authority = f"https://{pool['Domain']}.auth.{out['region']}.amazoncognito.com"
+want_csp = open(csp_file).read().strip().replace("{auth_origin}", authority)
+sec = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+check(sec["ContentSecurityPolicy"] == {"Override": True, "ContentSecurityPolicy": want_csp}, f"CSP is web/csp.txt's with {authority}")
+check(sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 31536000 and sec["FrameOptions"]["FrameOption"] == "DENY"
+      and sec["ContentTypeOptions"]["Override"] and sec["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin",
+      "HSTS a year, nosniff, DENY, strict-origin-when-cross-origin")
+
+for key, ctype, cache in [("index.html", "text/html; charset=utf-8", "no-cache"),
+                          ("assets_app.0123456789abcdef.js", "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"),
+                          ("config.json", "application/json", "no-cache")]:
+    h = load(f"head-{key}.json")
+    check((h.get("ContentType"), h.get("CacheControl")) == (ctype, cache), f"{key.replace('_', '/', 1) if key.startswith('assets') else key}: {h.get('ContentType')}, {h.get('CacheControl')}")
+
+config = load("config.json")
+want = {"authority": authority, "clientId": out["user_client_id"], "scopes": "openid email aws.cognito.signin.user.admin", "api": "/api"}
+check(config == want, f"config.json {config}")
+client = load("client.json")["UserPoolClient"]
+check(client.get("CallbackURLs", [])[:1] == [out["web_url"]] and client.get("LogoutURLs", [])[:1] == [out["web_url"]],
+      f"user client: redirect URLs {client.get('CallbackURLs')}, sign-out URLs {client.get('LogoutURLs')}")
+check(client.get("AllowedOAuthFlows") == ["code"] and client.get("AllowedOAuthFlowsUserPoolClient") is True and client.get("EnableTokenRevocation") is True
+      and client.get("AccessTokenValidity") == 60, "user client: the rest carried over by the URL update (code flow, token revocation, validity)")
+sys.exit(f"web client: {len(failures)} check(s) failed" if failures else 0)
+PY
 
 # No secret in the state: every secret value the apply created (Secrets Manager, Cognito client
 # secrets), searched for in the state file (scripts/tf-state-secrets.py).
@@ -167,6 +278,8 @@ cost_vars=(
   -var "artifacts_dir=${work}/artifacts"
   -var "openapi_path=${openapi}"
   -var "migrations_dir=${repo_root}/migrations"
+  -var "web_dist_dir=${work}/web/dist"
+  -var "web_csp_path=${csp}"
 )
 for profile in default dev; do
   extra=()
@@ -208,7 +321,6 @@ t_resize=$(date +%s)
 # version 2) and setup's by hand; the next plan must change setup's alias only (Terraform points it
 # back at its version) and leave the other two alone.
 step "live aliases: the apply publishes but leaves them; moved as a rollout moves them, the next plan leaves them"
-aws_moto() { aws --endpoint-url "${endpoint}" --output json "$@"; }
 terraform -chdir="${work}/tf" output -json function_names >"${work}/function-names.json"
 fn_name() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "${work}/function-names.json" "$1"; }
 terraform -chdir="${work}/tf" output -json rollout >"${work}/rollout.json"
@@ -283,7 +395,9 @@ t2=$(date +%s)
 step "package_type = Image: ECR repositories, an image pushed to each, the stack from the images, an empty plan, destroy"
 # Another environment name: moto keeps what it cannot delete (CodeDeploy, the Cognito resource
 # server) after the first destroy, and a second stack of the same names would collide with it.
-image_vars=(-var package_type=Image -var image_tag=moto-1 -var environment=image)
+# No web client here: it does not depend on package_type, the zip stack above checked it, and its
+# distribution's deploy and disable waits would only add minutes.
+image_vars=(-var package_type=Image -var image_tag=moto-1 -var environment=image -var create_web=false)
 ecr_targets=()
 for f in "${functions[@]}"; do ecr_targets+=(-target="module.function[\"${f}\"].aws_ecr_repository.this[0]"); done
 timeout "${step_timeout}" terraform -chdir="${work}/tf" apply -auto-approve -no-color -compact-warnings "${tf_vars[@]}" "${image_vars[@]}" "${ecr_targets[@]}" >"${work}/image-ecr.log" 2>&1 \
@@ -337,4 +451,4 @@ for repo in ${repos}; do aws_moto ecr batch-delete-image --repository-name "${re
 destroy image-destroy.log "${image_vars[@]}"
 t_image=$(date +%s)
 
-step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), aliases moved by hand and fourth plan $((t_alias - t_resize))s (setup's alias only), destroy $((t2 - t_alias))s, package_type = Image apply, plan and destroy $((t_image - t2))s"
+step "tf-moto passed: apply $((t1 - t0))s, second plan $((t_plan - t1))s (empty), web checks and IAM lint $((t_lint - t_plan))s, rename refusal and cost check $((t_cost - t_lint))s, resize and third plan $((t_resize - t_cost))s (empty), aliases moved by hand and fourth plan $((t_alias - t_resize))s (setup's alias only), destroy $((t2 - t_alias))s, package_type = Image apply, plan and destroy $((t_image - t2))s"
