@@ -5,7 +5,9 @@
     scripts/verify.py --local    # make dev and moto on this machine (make test runs this)
 
 Reads the real resources (the billing event source mapping, every RDS Proxy target, the broker,
-the alarms), then exercises the public path: no token and a forged token are 401; a machine
+the alarms), checks the web client's distribution when the stack has one (output web_url: the
+page with its Content-Security-Policy, config.json naming the user client and its managed login,
+the API behind /api/*), then exercises the public path: no token and a forged token are 401; a machine
 token (client credentials) lists the movies, adds one and deletes it, places an order with an
 Idempotency-Key, places it again (the same order), and reads it back once the consumer stored
 it (within 60 s). Prints each check; exits 1 naming every check that failed and its likely
@@ -52,6 +54,9 @@ CAUSES = [
     ("get-secret-value", "the machine client's secret is empty or unreadable: the apply's AWS CLI step (terraform apply -replace='module.auth.terraform_data.machine_client[0]'), or the caller's secretsmanager:GetSecretValue on machine_client_secret_arn"),
     ("machine token:", "the Cognito domain or the machine client (client credentials, its scopes)"),
     ("never stored", "the consumer did not store the order: the mapping (below), billing-consumer's logs, the DLQ"),
+    ("web page:", "the web distribution or its bucket: web/dist built (make web) before terraform apply, the bucket policy's AWS:SourceArn, the origin access control; a new distribution takes minutes to deploy"),
+    ("web config.json:", "config.json is written by terraform apply from the user client and the pool's domain (terraform/modules/web), and CloudFront never caches it: apply again"),
+    ("web /api:", "the web distribution's /api/* behavior or its origin, the HTTP API (terraform/modules/web)"),
     ("ALARM", "an alarm is firing: the dashboard (terraform output dashboard_url)"),
     ("log group", "the apply's AWS CLI step did not run or failed: terraform apply -replace=module.broker.terraform_data.general_log_group"),
 ]
@@ -134,6 +139,10 @@ class Target:
             self.broker_log_group = value("broker_log_group")  # name, retention, key
             self.cli = shutil.which("aws") or sys.exit("make verify needs the AWS CLI (aws) on PATH")
             self.token_endpoint = value("token_endpoint")
+            # The web client's distribution (null without create_web) and what its config.json
+            # must name: the user client and the managed login's origin (the token endpoint's).
+            self.web_url = value("web_url")
+            self.user_client_id = value("user_client_id")
             # The machine client's id and secret live only in its secret (not in the state nor
             # an output): read when the first token is asked for.
             self.machine_secret_arn = value("machine_client_secret_arn")
@@ -302,6 +311,54 @@ def check_alarms(t, c):
         c.ok("alarms", f"{len(alarms)} defined, none in ALARM")
 
 
+def fetch(url):
+    """GET url: (status, headers, body bytes), or (None, {}, reason) when nothing answered."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=30) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+    except (urllib.error.URLError, OSError) as e:
+        return None, {}, str(getattr(e, "reason", e)).encode()
+
+
+def check_web(t, c):
+    """The web client through its distribution: the page, config.json, and /api behind it."""
+    if t.local:
+        c.skip("web client", "local: the gateway serves it at / (make test's browser check)")
+        return
+    if not t.web_url:
+        c.skip("web client", "this stack has no web distribution (create_web = false)")
+        return
+    authority = t.token_endpoint.removesuffix("/oauth2/token")
+    status, headers, body = fetch(t.web_url)
+    ctype, csp = headers.get("Content-Type", ""), headers.get("Content-Security-Policy")
+    if status != 200 or not ctype.startswith("text/html"):
+        c.fail("web page", f"GET {t.web_url} answered {status} {ctype or body[:120]!r} (want 200 text/html)")
+    elif not csp:
+        c.fail("web page", f"GET {t.web_url}: no Content-Security-Policy header (the response headers policy)")
+    elif authority not in csp:
+        c.fail("web page", f"GET {t.web_url}: the Content-Security-Policy does not name {authority} (connect-src): {csp}")
+    else:
+        c.ok("web page", f"{t.web_url}: 200 text/html with its Content-Security-Policy")
+    url = t.web_url + "config.json"
+    status, _, body = fetch(url)
+    try:
+        config = json.loads(body) if status == 200 else None
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        c.fail("web config.json", f"GET {url} answered {status}: {body[:200]!r}")
+    elif config.get("clientId") != t.user_client_id or config.get("authority") != authority:
+        c.fail("web config.json", f"clientId {config.get('clientId')} authority {config.get('authority')}, "
+               f"want {t.user_client_id} and {authority}")
+    else:
+        c.ok("web config.json", f"the user client {t.user_client_id} at {authority}")
+    url = t.web_url + "api/movies"
+    status, _, body = fetch(url)
+    (c.ok if status == 401 else c.fail)("web /api", f"GET {url} without a token answered {status} (want 401 from the API)")
+
+
 def forged(token):
     """The same header and claims, signed by no one (a signature of random bytes)."""
     head, payload, _ = token.split(".")
@@ -369,6 +426,7 @@ def main():
     print(f"make verify: {t.api_url} ({'local: make dev and moto' if local else 'AWS ' + t.region})")
     c = Check()
     stored = check_public_path(t, c)
+    check_web(t, c)
     check_mapping(t, c, stored)
     check_resources(t, c)
     failed = c.failed()
