@@ -218,8 +218,8 @@ want_csp = open(csp_file).read().strip().replace("{auth_origin}", authority)
 sec = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
 check(sec["ContentSecurityPolicy"] == {"Override": True, "ContentSecurityPolicy": want_csp}, f"CSP is web/csp.txt's with {authority}")
 check(sec["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 31536000 and sec["FrameOptions"]["FrameOption"] == "DENY"
-      and sec["ContentTypeOptions"]["Override"] and sec["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin",
-      "HSTS a year, nosniff, DENY, strict-origin-when-cross-origin")
+      and sec["ContentTypeOptions"]["Override"] and sec["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer",
+      "HSTS a year, nosniff, DENY, no-referrer")
 
 for key, ctype, cache in [("index.html", "text/html; charset=utf-8", "no-cache"),
                           ("assets_app.0123456789abcdef.js", "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"),

@@ -242,12 +242,12 @@ resource "aws_cloudfront_origin_access_control" "this" {
 }
 
 # On every answer of every behavior, the origin's own header of the same name replaced
-# (override): HSTS a year with subdomains, nosniff, no framing, no full referrer to other sites,
-# and the CSP (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-response-headers-policies.html).
+# (override): HSTS a year with subdomains, nosniff, no framing, no referrer at all (the page's
+# first requests after the sign-in would otherwise carry the code in their Referer), and the CSP (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-response-headers-policies.html).
 resource "aws_cloudfront_response_headers_policy" "this" {
   #checkov:skip=CKV_AWS_259:HSTS is a year with includeSubDomains and override; the check also wants preload, a request to browsers' preload lists that only the registrable domain's owner can make, and the site's is cloudfront.net (Amazon's), so the directive would mean nothing.
   name    = "${var.name}-web"
-  comment = "${var.name} web client: CSP of web/csp.txt, HSTS, nosniff, DENY, strict-origin-when-cross-origin"
+  comment = "${var.name} web client: CSP of web/csp.txt, HSTS, nosniff, DENY, no-referrer"
 
   security_headers_config {
     content_security_policy {
@@ -271,7 +271,7 @@ resource "aws_cloudfront_response_headers_policy" "this" {
     }
 
     referrer_policy {
-      referrer_policy = "strict-origin-when-cross-origin"
+      referrer_policy = "no-referrer"
       override        = true
     }
   }
