@@ -221,6 +221,8 @@ LOCAL_MEANING = {
     "WATCH_WORKSPACE": "the tree watch mode builds and watches",
     "CARGO_TARGET_DIR": "watch mode: cargo's target directory, relative to `WATCH_WORKSPACE` (the debug builds run from its `debug/`)",
     "OPENAPI": "the contract the gateway routes by",
+    "WEB_DIST": "the built web client the gateway serves (make web builds web/dist)",
+    "WEB_CSP": "the Content-Security-Policy file of the web client, shared with Terraform",
     "COGNITO_RESOURCE_SERVER": "resource server identifier of the scopes",
     "MOVIES_DB": "database of inventory",
     "ORDERS_DB": "database of billing",
