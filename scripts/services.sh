@@ -145,9 +145,11 @@ rabbit_env() {
 RABBIT_ADMIN_USER="crud_admin"
 rabbit_admin_password() {
   local f="$STATE/rabbitmq/admin-password"
-  if [ ! -s "$f" ]; then
+  # Hex: rabbitmqctl reads an argument that starts with "-" as an option, and one URL-safe
+  # token in 64 does (a password file written so before is replaced).
+  if [ ! -s "$f" ] || [ "$(head -c1 "$f")" = "-" ]; then
     mkdir -p "$STATE/rabbitmq"
-    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$f")
+    (umask 077; python3 -c 'import secrets; print(secrets.token_hex(24))' >"$f")
   fi
   cat "$f"
 }
