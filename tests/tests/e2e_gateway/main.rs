@@ -204,6 +204,9 @@ impl Stack {
         let mut vars: HashMap<&str, String> = HashMap::from([
             ("LOCAL_GATEWAY_PORT", "0".to_owned()),
             ("OPENAPI", root().join("openapi.yaml").display().to_string()),
+            // The shipped config's web client, from the checkout (its paths are relative to it).
+            ("WEB_CSP", root().join("web/csp.txt").display().to_string()),
+            ("WEB_DIST", root().join("web/dist").display().to_string()),
             ("AWS_ENDPOINT_URL", aws_endpoint()),
             ("BILLING_DLQ_URL", dlq["BILLING_DLQ_URL"].clone()),
             ("BILLING_QUEUE", broker.queue.clone()),
