@@ -76,6 +76,21 @@ pub(crate) fn percent_decoded(s: &str) -> String {
         .into_owned()
 }
 
+/// `application/x-www-form-urlencoded` (a query string or a form body), decoded: `+` is a space,
+/// a pair without `=` has an empty value.
+pub(crate) fn form_params(form: &str) -> Vec<(String, String)> {
+    form.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (
+                percent_decoded(&k.replace('+', " ")),
+                percent_decoded(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
 pub fn build_event(req: &IncomingRequest, ctx: &EventContext) -> Value {
     // Headers: names lower-cased, repeated headers joined with commas, cookies moved out.
     let mut headers: BTreeMap<String, String> = BTreeMap::new();

@@ -513,23 +513,10 @@ fn get<'a>(m: &'a HashMap<String, String>, k: &str) -> &'a str {
     m.get(k).map_or("", String::as_str)
 }
 
-/// `application/x-www-form-urlencoded` (a query string or a form body).
+/// A query string or a form body, by name (the gateway's one form decoder).
 fn parse_form(raw: &[u8]) -> HashMap<String, String> {
-    let decode = |s: &[u8]| {
-        let plus: Vec<u8> = s
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
-        percent_encoding::percent_decode(&plus)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    raw.split(|&b| b == b'&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.iter().position(|&b| b == b'=') {
-            Some(i) => (decode(&kv[..i]), decode(&kv[i + 1..])),
-            None => (decode(kv), String::new()),
-        })
+    crate::apigw::form_params(&String::from_utf8_lossy(raw))
+        .into_iter()
         .collect()
 }
 

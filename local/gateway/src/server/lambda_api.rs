@@ -12,6 +12,7 @@
 //! The functions and mappings are the gateway config's: nothing here creates or deletes one.
 
 // Path segments and query values: the SDKs percent-encode an ARN's colons.
+use crate::apigw::form_params as query_params;
 use crate::apigw::percent_decoded as decode;
 use serde_json::{Map, Value};
 
@@ -73,18 +74,6 @@ pub(super) async fn lambda_api(gw: &Gateway, req: Request<Incoming>) -> Response
             ),
         ),
     }
-}
-
-/// The query string's parameters, decoded (`+` is a space, as in a form).
-fn query_params(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
-        })
-        .collect()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
