@@ -80,8 +80,8 @@ async function tokenRequest(params) {
     body: new URLSearchParams({ client_id: config.clientId, ...params }),
   });
   if (!resp.ok) return null;
-  const t = await resp.json();
-  return { ...t, expires_at: Date.now() + (t.expires_in || 3600) * 1000 };
+  // Expiry is read from the access token's own `exp` (accessToken below), not kept beside it.
+  return resp.json();
 }
 
 // Back from the managed login with ?code=…&state=… (or ?error=…): redeem the code with the
@@ -288,7 +288,10 @@ function search(title) {
 function nextLink(resp) {
   const link = resp.headers.get("Link") || "";
   const m = /<([^>]+)>\s*;\s*rel="next"/.exec(link);
-  return m ? new URL(m[1], location.origin).pathname + new URL(m[1], location.origin).search : null;
+  if (!m) return null;
+  // Its path and query on this origin only: the token never goes to another host.
+  const next = new URL(m[1], location.origin);
+  return next.pathname + next.search;
 }
 
 async function loadMovies(url = pageUrl || firstPageUrl(), { announce = false } = {}) {
