@@ -4,7 +4,7 @@
 #   1. make load (short steps) sends traffic over every route and pauses/resumes billing;
 #   2. GET /_local/metrics: every widget with a locally recorded metric has datapoints, every
 #      alarm has a state, and no 5xx alarm fired;
-#   3. headless Chromium (Debian package `chromium`, installed here if missing) opens
+#   3. headless Chromium (Debian package `chromium`, scripts/tools.sh installs it if missing) opens
 #      /_local/dashboard: the DOM it renders has a chart with data for those widgets and a state
 #      for every alarm; it saves the screenshot the README shows (docs/dashboard.png);
 #   4. the page's cost: the gateway's CPU time (utime+stime from /proc) per /_local/metrics call.
@@ -17,14 +17,7 @@ say() { printf '\033[1m[dashboard-check]\033[0m %s\n' "$*" >&2; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dashboard-check.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$CHROMIUM" ]; then
-  say "installing the Debian package chromium (apt-get; once)"
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null
-  CHROMIUM=$(command -v chromium)
-fi
+CHROMIUM=$(scripts/tools.sh chromium)
 
 say "make load (LOAD_STEP_SECS=${LOAD_STEP_SECS:=2})"
 LOAD_STEP_SECS=$LOAD_STEP_SECS make -s load LOCAL_GATEWAY_PORT="$PORT"

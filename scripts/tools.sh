@@ -25,6 +25,19 @@ if [ "${1:-}" = aws ]; then
   exit 0
 fi
 
+# `scripts/tools.sh chromium`: Debian's Chromium (the dashboard and web checks drive it headless),
+# installed with apt-get if missing; prints its path, nothing else.
+if [ "${1:-}" = chromium ]; then
+  if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    say "installing the Debian package chromium (apt-get; once)"
+    if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
+    "${SUDO[@]}" apt-get update -q >/dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  fi
+  command -v chromium || command -v chromium-browser
+  exit 0
+fi
+
 # The PyPI tools, exact versions. Bumping one: change it here, run make tools, then make test.
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 CARGO_LAMBDA_VERSION=1.9.2

@@ -11,14 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 say() { printf '\033[1m[web-check]\033[0m %s\n' "$*" >&2; }
 
-CHROMIUM=$(command -v chromium || true)
-if [ -z "$CHROMIUM" ]; then
-  say "installing the Debian package chromium (apt-get; once)"
-  if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
-  "${SUDO[@]}" apt-get update -q >/dev/null
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null
-  CHROMIUM=$(command -v chromium)
-fi
+CHROMIUM=$(scripts/tools.sh chromium)
 want=$(python3 -c 'import json; print(json.load(open("tests/web/package.json"))["devDependencies"]["playwright-core"])')
 have=$(node -p 'require("./tests/web/node_modules/playwright-core/package.json").version' 2>/dev/null || true)
 if [ "$have" != "$want" ]; then
